@@ -1,0 +1,36 @@
+# The two commands of the README's quick start. Each does its own setup on a fresh
+# machine with Python >= 3.10: a private virtualenv with tox, then tox does the rest.
+PYTHON ?= python3
+TOOLS := .venv-tools
+TOX := $(TOOLS)/bin/tox
+
+.PHONY: test conformance conformance-gate bench lint type clean
+
+$(TOX):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "tox==4.67.15"
+
+## Run the whole test suite: every Python version present, ruff, mypy --strict.
+test: $(TOX)
+	$(TOX) run-parallel --parallel-no-spinner --parallel 2
+
+## Run the Autobahn|Testsuite against every websocket_ref testee and print the summary.
+conformance:
+	$(PYTHON) -m conformance run
+
+## Exit non-zero unless the last conformance report is all OK / INFORMATIONAL.
+conformance-gate:
+	$(PYTHON) -m conformance gate
+
+## Benchmarks: websocket_ref vs websockets (see bench/README.md).
+bench: $(TOX)
+	$(TOX) run -e bench
+
+lint: $(TOX)
+	$(TOX) run -e lint
+
+type: $(TOX)
+	$(TOX) run -e type
+
+clean:
+	rm -rf $(TOOLS) .tox .cache build dist reports *.egg-info

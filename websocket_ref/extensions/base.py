@@ -1,0 +1,84 @@
+"""The extension framework: what an extension and its negotiators provide (RFC 6455 §9).
+
+Negotiation is split between two factories: a client factory builds an offer and
+checks the server's answer; a server factory reads an offer and accepts it (with
+response parameters) or declines it. Both produce an :class:`Extension`, which
+transforms frames on their way out (:meth:`Extension.encode`) and in
+(:meth:`Extension.decode`). The protocol applies extensions in the order they were
+negotiated when sending and in reverse when receiving, and lets frames through with
+a reserved bit set only if a negotiated extension claims that bit.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from ..frames import Frame
+from ..headers import ExtensionName, ExtensionParameter
+
+__all__ = ["Extension", "ClientExtensionFactory", "ServerExtensionFactory"]
+
+
+class Extension(ABC):
+    """A negotiated extension, active for the lifetime of one connection."""
+
+    #: Extension name, as in the Sec-WebSocket-Extensions header.
+    name: ExtensionName
+
+    #: Reserved bits this extension gives a meaning to (RFC 6455 §5.2, §9):
+    #: any of ``frames.RSV1 | frames.RSV2 | frames.RSV3``.
+    reserved_bits: int = 0
+
+    @abstractmethod
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        """Transform a received frame; ``max_size`` bounds the data it may produce.
+
+        Raise :class:`~websocket_ref.exceptions.PayloadTooBig` past ``max_size`` and a
+        :class:`~websocket_ref.exceptions.ProtocolError` for a frame that breaks the
+        extension's rules.
+        """
+
+    @abstractmethod
+    def encode(self, frame: Frame) -> Frame:
+        """Transform a frame about to be sent."""
+
+
+class ClientExtensionFactory(ABC):
+    """Offers an extension in a client's request and accepts the server's answer."""
+
+    name: ExtensionName
+
+    @abstractmethod
+    def get_request_params(self) -> Sequence[ExtensionParameter]:
+        """Parameters of the offer sent in the handshake request."""
+
+    @abstractmethod
+    def process_response_params(
+        self,
+        params: Sequence[ExtensionParameter],
+        accepted_extensions: Sequence[Extension],
+    ) -> Extension:
+        """Build the extension the server accepted with ``params``.
+
+        Raise :class:`~websocket_ref.exceptions.NegotiationError` if the answer isn't
+        acceptable; the client then fails the connection (RFC 6455 §9.1).
+        """
+
+
+class ServerExtensionFactory(ABC):
+    """Reads a client's offer of an extension and accepts or declines it."""
+
+    name: ExtensionName
+
+    @abstractmethod
+    def process_request_params(
+        self,
+        params: Sequence[ExtensionParameter],
+        accepted_extensions: Sequence[Extension],
+    ) -> tuple[list[ExtensionParameter], Extension]:
+        """Accept an offer: return the response parameters and the extension.
+
+        Raise :class:`~websocket_ref.exceptions.NegotiationError` to decline this
+        offer; the server then considers the client's next offer, if any.
+        """

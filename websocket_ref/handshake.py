@@ -1,0 +1,64 @@
+"""Pieces of the opening handshake shared by both sides (RFC 6455 §4)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+
+from .datastructures import Headers, MultipleValuesError
+from .exceptions import InvalidHeader, InvalidHeaderValue, InvalidUpgrade
+from .headers import parse_connection, parse_upgrade
+
+__all__ = ["GUID", "generate_key", "accept_key", "check_key", "check_upgrade", "single_header"]
+
+# RFC 6455 §1.3: the GUID concatenated to the key to compute Sec-WebSocket-Accept
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def generate_key() -> str:
+    """A random Sec-WebSocket-Key: 16 random bytes, base64-encoded (RFC 6455 §4.1)."""
+    return base64.b64encode(os.urandom(16)).decode()
+
+
+def accept_key(key: str) -> str:
+    """Sec-WebSocket-Accept for ``key``: base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2)."""
+    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+
+
+def check_key(key: str) -> None:
+    """Check that a Sec-WebSocket-Key decodes to 16 bytes (RFC 6455 §4.2.1 item 5)."""
+    try:
+        raw = base64.b64decode(key.encode(), validate=True)
+    except binascii.Error:
+        raise InvalidHeaderValue("Sec-WebSocket-Key", key) from None
+    if len(raw) != 16:
+        # RFC 6455 §4.2.1: the key decodes to exactly 16 bytes
+        raise InvalidHeaderValue("Sec-WebSocket-Key", key)
+
+
+def single_header(headers: Headers, name: str) -> str:
+    """The value of a header that must appear exactly once."""
+    try:
+        return headers[name]
+    except KeyError:
+        raise InvalidHeader(name) from None
+    except MultipleValuesError:
+        raise InvalidHeader(name, "multiple values") from None
+
+
+def check_upgrade(headers: Headers) -> None:
+    """Check the Connection and Upgrade headers ask for a WebSocket upgrade (§4.1, §4.2.1).
+
+    Both are comma lists matched case-insensitively: ``Connection: keep-alive, Upgrade``
+    is valid.
+    """
+    connection = [o for value in headers.get_all("Connection") for o in parse_connection(value)]
+    # RFC 6455 §4.2.1: Connection MUST include the "Upgrade" token (case-insensitive)
+    if not any(option.lower() == "upgrade" for option in connection):
+        raise InvalidUpgrade("Connection", ", ".join(connection) if connection else None)
+    upgrade = [p for value in headers.get_all("Upgrade") for p in parse_upgrade(value)]
+    # RFC 6455 §4.2.1: Upgrade MUST include "websocket" (case-insensitive)
+    if not any(protocol.lower() == "websocket" for protocol in upgrade):
+        raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)

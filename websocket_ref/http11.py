@@ -1,0 +1,298 @@
+"""The HTTP/1.1 messages of the opening handshake (RFC 6455 §4, RFC 7230).
+
+Only what a WebSocket endpoint needs: a GET request with headers and no body, and a
+response with a status, headers and, for a refusal, a body. Parsing is incremental
+(fed from a ``bytearray`` as bytes arrive) and bounded: each limit below turns into a
+:class:`~websocket_ref.exceptions.SecurityError` before memory can grow past it, and
+each malformed input into a precise :class:`~websocket_ref.exceptions.InvalidMessage`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import http
+import re
+
+from .datastructures import Headers
+from .exceptions import InvalidMessage, SecurityError
+
+__all__ = [
+    "Request",
+    "Response",
+    "MAX_LINE_LENGTH",
+    "MAX_NUM_HEADERS",
+    "MAX_BODY_SIZE",
+    "parse_request",
+    "parse_response_head",
+    "BodyReader",
+]
+
+#: Longest request line, status line or header line accepted, in bytes.
+MAX_LINE_LENGTH = 8192
+#: Most header lines accepted in one message.
+MAX_NUM_HEADERS = 128
+#: Largest body of a non-101 response read by a client, in bytes.
+MAX_BODY_SIZE = 1_048_576
+
+# Upper bound of a complete head: start line, headers and CRLFs.
+_MAX_HEAD_SIZE = (MAX_NUM_HEADERS + 1) * (MAX_LINE_LENGTH + 2) + 2
+
+# RFC 7230 §3.2: field-name = token
+_TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+# RFC 7230 §3.2: field-value = *( field-content / obs-fold ), VCHAR / obs-text / SP / HTAB
+_VALUE_RE = re.compile(rb"[\x09\x20-\x7e\x80-\xff]*")
+_STATUS_RE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: ([\x09\x20-\x7e\x80-\xff]*))?")
+_CHUNK_SIZE_RE = re.compile(rb"([0-9a-fA-F]+)[\t ]*(?:;[^\r\n]*)?")
+
+
+@dataclasses.dataclass
+class Request:
+    """A WebSocket handshake request: ``GET path HTTP/1.1`` and its headers."""
+
+    path: str
+    headers: Headers
+
+    def serialize(self) -> bytes:
+        return f"GET {self.path} HTTP/1.1\r\n".encode() + self.headers.serialize()
+
+
+@dataclasses.dataclass
+class Response:
+    """An HTTP response: 101 to accept the upgrade, anything else to refuse it."""
+
+    status_code: int
+    reason_phrase: str
+    headers: Headers
+    body: bytes = b""
+
+    def serialize(self) -> bytes:
+        head = f"HTTP/1.1 {self.status_code} {self.reason_phrase}\r\n".encode()
+        return head + self.headers.serialize() + self.body
+
+
+def _find_head_end(buf: bytearray) -> int:
+    """Index of the CRLFCRLF ending the head, or -1; enforce limits on a partial head."""
+    end = buf.find(b"\r\n\r\n", 0, _MAX_HEAD_SIZE)
+    if end >= 0:
+        return end
+    if len(buf) >= _MAX_HEAD_SIZE:
+        raise SecurityError("HTTP head too large")
+    line_start = buf.rfind(b"\n") + 1
+    if len(buf) - line_start > MAX_LINE_LENGTH:
+        raise SecurityError("HTTP line too long")
+    return -1
+
+
+def _parse_head(buf: bytearray) -> tuple[bytes, Headers] | None:
+    """Consume a complete head from ``buf``; return the start line and headers."""
+    end = _find_head_end(buf)
+    if end < 0:
+        return None
+    lines = bytes(buf[:end]).split(b"\r\n")
+    del buf[: end + 4]
+    if len(lines) - 1 > MAX_NUM_HEADERS:
+        raise SecurityError("too many HTTP headers")
+    headers = Headers()
+    for line in lines:
+        if len(line) > MAX_LINE_LENGTH:
+            raise SecurityError("HTTP line too long")
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t"):
+            # RFC 7230 §3.2.4: a server MUST reject obs-fold with 400
+            raise InvalidMessage("line folding (obs-fold) isn't allowed")
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise InvalidMessage(f"invalid HTTP header line: {line!r}")
+        if _TOKEN_RE.fullmatch(name) is None:
+            # RFC 7230 §3.2.4: no whitespace between field-name and colon
+            raise InvalidMessage(f"invalid HTTP header name: {name!r}")
+        value = value.strip(b" \t")
+        if _VALUE_RE.fullmatch(value) is None:
+            raise InvalidMessage(f"invalid HTTP header value: {value!r}")
+        headers[name.decode("ascii")] = value.decode("latin-1")
+    return lines[0], headers
+
+
+class RequestLineError(InvalidMessage):
+    """The request line is malformed; ``status`` is what a server should answer."""
+
+    def __init__(self, message: str, status: http.HTTPStatus) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+def parse_request(buf: bytearray) -> Request | None:
+    """Consume a handshake request from ``buf`` if complete (RFC 6455 §4.2.1)."""
+    head = _parse_head(buf)
+    if head is None:
+        return None
+    request_line, headers = head
+    parts = request_line.split(b" ")
+    if len(parts) != 3:
+        raise RequestLineError(
+            f"invalid HTTP request line: {request_line!r}", http.HTTPStatus.BAD_REQUEST
+        )
+    method, target, version = parts
+    if not version.startswith(b"HTTP/"):
+        raise RequestLineError(
+            f"invalid HTTP request line: {request_line!r}", http.HTTPStatus.BAD_REQUEST
+        )
+    if version != b"HTTP/1.1":
+        # RFC 6455 §4.2.1: the request MUST be HTTP/1.1 or higher
+        raise RequestLineError(
+            f"unsupported HTTP version: {version.decode('latin-1')}",
+            http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+        )
+    if method != b"GET":
+        # RFC 6455 §4.2.1: the method MUST be GET
+        raise RequestLineError(
+            f"unsupported HTTP method: {method.decode('latin-1')}",
+            http.HTTPStatus.METHOD_NOT_ALLOWED,
+        )
+    if not target.startswith(b"/") or not target.isascii():
+        # RFC 6455 §4.1: the request-target is the resource name in origin-form
+        raise RequestLineError(f"invalid request target: {target!r}", http.HTTPStatus.BAD_REQUEST)
+    if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
+        # RFC 6455 §4.1: the handshake is a GET without a body
+        raise RequestLineError("unexpected request body", http.HTTPStatus.BAD_REQUEST)
+    return Request(target.decode("ascii"), headers)
+
+
+def parse_response_head(buf: bytearray) -> tuple[int, str, Headers] | None:
+    """Consume a response's status line and headers from ``buf`` if complete."""
+    head = _parse_head(buf)
+    if head is None:
+        return None
+    status_line, headers = head
+    match = _STATUS_RE.fullmatch(status_line)
+    if match is None:
+        raise InvalidMessage(f"invalid HTTP status line: {status_line!r}")
+    status_code = int(match.group(1))
+    reason = (match.group(2) or b"").decode("latin-1")
+    return status_code, reason, headers
+
+
+class _BodyMode(enum.Enum):
+    NONE = "none"
+    LENGTH = "content-length"
+    CHUNKED = "chunked"
+    UNTIL_EOF = "until-eof"
+
+
+class _ChunkState(enum.Enum):
+    SIZE = "size"
+    DATA = "data"
+    DATA_END = "data-end"
+    TRAILER = "trailer"
+
+
+class BodyReader:
+    """Read the body of a response incrementally, by its framing (RFC 7230 §3.3.3).
+
+    The framing is chunked transfer coding, a Content-Length, or the rest of the
+    connection; 1xx, 204 and 304 responses have none. ``max_size`` bounds memory.
+    """
+
+    def __init__(self, status_code: int, headers: Headers, max_size: int = MAX_BODY_SIZE):
+        self.max_size = max_size
+        self.body = bytearray()
+        self.done = False
+        self._remaining = 0
+        self._chunk_state = _ChunkState.SIZE
+        transfer_encoding = headers.get_all("Transfer-Encoding")
+        content_length = headers.get_all("Content-Length")
+        if 100 <= status_code < 200 or status_code in (204, 304):
+            self.mode = _BodyMode.NONE
+        elif transfer_encoding:
+            codings = [c.strip().lower() for v in transfer_encoding for c in v.split(",")]
+            if codings != ["chunked"]:
+                raise InvalidMessage(f"unsupported transfer coding: {', '.join(codings)}")
+            self.mode = _BodyMode.CHUNKED
+        elif content_length:
+            values = {v.strip() for v in ",".join(content_length).split(",")}
+            if len(values) != 1 or not next(iter(values)).isdigit():
+                raise InvalidMessage(f"invalid Content-Length: {', '.join(content_length)}")
+            self._remaining = int(next(iter(values)))
+            if self._remaining > max_size:
+                raise SecurityError(f"body too large: {self._remaining} bytes")
+            self.mode = _BodyMode.LENGTH
+        else:
+            self.mode = _BodyMode.UNTIL_EOF
+        if self.mode is _BodyMode.NONE or (self.mode is _BodyMode.LENGTH and not self._remaining):
+            self.done = True
+
+    def _take(self, buf: bytearray, size: int) -> None:
+        if len(self.body) + size > self.max_size:
+            raise SecurityError(f"body larger than {self.max_size} bytes")
+        self.body += buf[:size]
+        del buf[:size]
+
+    def feed(self, buf: bytearray) -> bool:
+        """Consume body bytes from ``buf``; return True once the body is complete."""
+        if self.done:
+            return True
+        if self.mode is _BodyMode.LENGTH:
+            size = min(len(buf), self._remaining)
+            self._take(buf, size)
+            self._remaining -= size
+            self.done = self._remaining == 0
+        elif self.mode is _BodyMode.UNTIL_EOF:
+            self._take(buf, len(buf))
+        else:
+            self._feed_chunked(buf)
+        return self.done
+
+    def _feed_chunked(self, buf: bytearray) -> None:
+        while not self.done:
+            if self._chunk_state is _ChunkState.SIZE:
+                line = self._line(buf)
+                if line is None:
+                    return
+                match = _CHUNK_SIZE_RE.fullmatch(line)
+                if match is None:
+                    raise InvalidMessage(f"invalid chunk size line: {line!r}")
+                self._remaining = int(match.group(1), 16)
+                if len(self.body) + self._remaining > self.max_size:
+                    raise SecurityError(f"body larger than {self.max_size} bytes")
+                self._chunk_state = _ChunkState.DATA if self._remaining else _ChunkState.TRAILER
+            elif self._chunk_state is _ChunkState.DATA:
+                size = min(len(buf), self._remaining)
+                self._take(buf, size)
+                self._remaining -= size
+                if self._remaining:
+                    return
+                self._chunk_state = _ChunkState.DATA_END
+            elif self._chunk_state is _ChunkState.DATA_END:
+                if len(buf) < 2:
+                    return
+                if buf[:2] != b"\r\n":
+                    raise InvalidMessage("chunk data not followed by CRLF")
+                del buf[:2]
+                self._chunk_state = _ChunkState.SIZE
+            else:  # trailer section, ignored, until an empty line
+                line = self._line(buf)
+                if line is None:
+                    return
+                if not line:
+                    self.done = True
+
+    @staticmethod
+    def _line(buf: bytearray) -> bytes | None:
+        end = buf.find(b"\r\n", 0, MAX_LINE_LENGTH + 2)
+        if end < 0:
+            if len(buf) > MAX_LINE_LENGTH:
+                raise SecurityError("HTTP line too long")
+            return None
+        line = bytes(buf[:end])
+        del buf[: end + 2]
+        return line
+
+    def feed_eof(self) -> None:
+        """The connection closed: complete a body read until EOF, or fail a truncated one."""
+        if self.done:
+            return
+        if self.mode is _BodyMode.UNTIL_EOF:
+            self.done = True
+            return
+        raise InvalidMessage("connection closed before the end of the response body")

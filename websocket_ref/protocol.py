@@ -1,0 +1,505 @@
+"""The Sans-I/O WebSocket connection: explicit states, bytes in, bytes and events out.
+
+A :class:`Protocol` never touches a socket. Callers feed it what they read
+(:meth:`~Protocol.receive_data`, :meth:`~Protocol.receive_eof`), call the ``send_*``
+methods for what the application wants to send, and then move bytes the other way
+(:meth:`~Protocol.data_to_send`) and hand events to the application
+(:meth:`~Protocol.events_received`). Every protocol decision is made here, so the
+asyncio and threading layers only move bytes and wait.
+
+Two state machines describe a connection:
+
+* :class:`State` is the connection's public state of RFC 6455 §4-§7:
+  CONNECTING → OPEN → CLOSING → CLOSED.
+* The receiver's :class:`Reading` state says what the next incoming bytes are: the
+  handshake, a refused handshake's response body, frames, bytes to discard after a
+  close frame or a failure, or nothing at all after EOF.
+
+Fragmentation (§5.4) adds one more piece of state per direction: the opcode of the
+message being received or sent in fragments, if any.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+
+from .exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidFrame,
+    InvalidState,
+    PayloadTooBig,
+    ProtocolError,
+)
+from .extensions.base import Extension
+from .frames import Close, CloseCode, Frame, FrameParser, Opcode, serialize_frame
+from .http11 import Request, Response
+from .utf8 import Utf8Validator
+
+__all__ = ["Side", "State", "Reading", "Protocol", "Event", "SERVER", "CLIENT"]
+
+LoggerLike = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
+
+Event = Request | Response | Frame
+
+
+class Side(enum.IntEnum):
+    """Which end of the connection a protocol object plays."""
+
+    SERVER = 0
+    CLIENT = 1
+
+
+SERVER = Side.SERVER
+CLIENT = Side.CLIENT
+
+
+class State(enum.IntEnum):
+    """The states of a WebSocket connection (RFC 6455 §4-§7)."""
+
+    CONNECTING = 0  # opening handshake in progress
+    OPEN = 1  # data may be sent and received
+    CLOSING = 2  # a close frame was sent or received
+    CLOSED = 3  # the TCP connection is closed
+
+
+class Reading(enum.Enum):
+    """What the receiving side expects next."""
+
+    HANDSHAKE = "handshake"  # request (server) or response head (client)
+    ACCEPTING = "accepting"  # server: request received, waiting for send_response()
+    RESPONSE_BODY = "response body"  # client: body of a response that refused the upgrade
+    FRAMES = "frames"
+    DISCARD = "discard"  # after a close frame or a failure: ignore what arrives
+    EOF = "eof"  # the peer closed its side; nothing more can arrive
+
+
+# RFC 6455 §7.1.5 / §7.4: closures with these codes on both sides are normal.
+_OK_CLOSE_CODES = frozenset(
+    {CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD}
+)
+
+
+class Protocol:
+    """State shared by both sides of a connection: framing, messages and closing.
+
+    ``max_size`` bounds the size of a frame and of a reassembled message in bytes
+    (after extensions decoded it); None disables the limit.
+    """
+
+    def __init__(
+        self,
+        side: Side,
+        *,
+        state: State = State.OPEN,
+        max_size: int | None = 2**20,
+        logger: LoggerLike | None = None,
+    ) -> None:
+        #: Unique identifier of the connection, for logs.
+        self.id: uuid.UUID = uuid.uuid4()
+        if logger is None:
+            logger = logging.getLogger(f"websocket_ref.{side.name.lower()}")
+        self.logger: LoggerLike = logger
+        self.debug = logger.isEnabledFor(logging.DEBUG)
+        self.side = side
+        self._state = state
+        self.max_size = max_size
+        #: Extensions negotiated in the handshake, in negotiation order.
+        self.extensions: list[Extension] = []
+
+        self._buffer = bytearray()
+        self._reading = Reading.FRAMES if state is State.OPEN else Reading.HANDSHAKE
+        # RFC 6455 §5.1: frames from a client are masked, frames from a server aren't
+        self._frames = FrameParser(mask_expected=side is SERVER, max_size=max_size)
+        self._events: list[Event] = []
+        self._writes: list[bytes] = []
+
+        # RFC 6455 §5.4: fragmentation state of each direction.
+        self._recv_opcode: Opcode | None = None  # TEXT/BINARY while a message is incomplete
+        self._recv_size = 0  # bytes of the incomplete message received so far
+        self._send_opcode: Opcode | None = None
+        self._utf8 = Utf8Validator()
+        self._validated = 0  # payload bytes of the incoming frame validated ahead of time
+
+        #: Close frame received from the peer, once it is.
+        self.close_rcvd: Close | None = None
+        #: Close frame sent to the peer, once it is.
+        self.close_sent: Close | None = None
+        #: Whether the close frame was received before one was sent.
+        self.close_rcvd_then_sent: bool | None = None
+        #: Whether the end of the stream was sent (the transport's write side closed).
+        self.eof_sent = False
+        #: The exception that made this side fail the connection after the handshake.
+        self.parser_exc: Exception | None = None
+        #: The exception that made the opening handshake fail, if it did.
+        self.handshake_exc: Exception | None = None
+
+    # Public state
+
+    @property
+    def state(self) -> State:
+        """The connection's state (RFC 6455 §4-§7)."""
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        if self.debug:
+            self.logger.debug("= connection is %s", state.name)
+        self._state = state
+
+    @property
+    def reading(self) -> Reading:
+        """What the receiving side expects next."""
+        return self._reading
+
+    @property
+    def close_code(self) -> int | None:
+        """Close code from the peer once CLOSED: 1005 if it sent none, 1006 if no close frame."""
+        if self._state is not State.CLOSED:
+            return None
+        if self.close_rcvd is None:
+            # RFC 6455 §7.1.5: without a close frame, the close code is 1006
+            return CloseCode.ABNORMAL_CLOSURE
+        return self.close_rcvd.code
+
+    @property
+    def close_reason(self) -> str | None:
+        """Close reason from the peer once CLOSED, ``""`` if none."""
+        if self._state is not State.CLOSED:
+            return None
+        if self.close_rcvd is None:
+            return ""
+        return self.close_rcvd.reason
+
+    @property
+    def close_exc(self) -> ConnectionClosed:
+        """The exception to raise when the application uses a closed connection."""
+        exc: ConnectionClosed
+        if (
+            self.close_rcvd is not None
+            and self.close_sent is not None
+            and self.close_rcvd.code in _OK_CLOSE_CODES
+            and self.close_sent.code in _OK_CLOSE_CODES
+        ):
+            exc = ConnectionClosedOK(self.close_rcvd, self.close_sent, self.close_rcvd_then_sent)
+        else:
+            exc = ConnectionClosedError(self.close_rcvd, self.close_sent, self.close_rcvd_then_sent)
+        exc.__cause__ = self.parser_exc
+        return exc
+
+    def close_expected(self) -> bool:
+        """Tell whether the TCP connection is expected to close soon.
+
+        True once this side sent a close frame (or failed the connection, or the
+        handshake failed) and the peer hasn't closed TCP yet. RFC 6455 §7.1.1: after
+        the closing handshake the server closes TCP first; the client waits for it.
+        Either way, the I/O layer should wait a bounded time (``close_timeout``) and
+        then close the transport itself.
+        """
+        if self._reading is Reading.EOF:
+            return False
+        return self.close_sent is not None or self.eof_sent or self.handshake_exc is not None
+
+    # Moving bytes and events
+
+    def receive_data(self, data: bytes | bytearray) -> None:
+        """Feed bytes read from the network."""
+        if self._reading is Reading.EOF:
+            raise EOFError("data received after the end of the stream")
+        if self._reading is Reading.DISCARD or not data:
+            return
+        self._buffer += data
+        self._process()
+
+    def receive_eof(self) -> None:
+        """Signal that the peer closed its side of the TCP connection."""
+        reading = self._reading
+        if reading is Reading.EOF:
+            return
+        self._reading = Reading.EOF
+        self._receive_eof_while(reading)
+        self._buffer.clear()
+        if not self.eof_sent:
+            # The peer is gone: close our side of the TCP connection too.
+            self.send_eof()
+        self.state = State.CLOSED
+
+    def data_to_send(self) -> list[bytes]:
+        """Bytes to write to the network, in order. ``b""`` means: close the write side."""
+        writes, self._writes = self._writes, []
+        return writes
+
+    def events_received(self) -> list[Event]:
+        """Events that arrived since the last call, in order."""
+        events, self._events = self._events, []
+        return events
+
+    # Sending
+
+    def send_text(self, data: bytes, fin: bool = True) -> None:
+        """Send a text frame starting a message; ``data`` must be UTF-8 (§5.6)."""
+        self._start_message(Opcode.TEXT, data, fin)
+
+    def send_binary(self, data: bytes, fin: bool = True) -> None:
+        """Send a binary frame starting a message."""
+        self._start_message(Opcode.BINARY, data, fin)
+
+    def send_continuation(self, data: bytes, fin: bool) -> None:
+        """Send a continuation frame of the message being sent in fragments."""
+        self._check_open()
+        if self._send_opcode is None:
+            # RFC 6455 §5.4: a continuation frame continues a fragmented message
+            raise InvalidState("no fragmented message to continue (RFC 6455 §5.4)")
+        if fin:
+            self._send_opcode = None
+        self._send_frame(Frame(Opcode.CONT, data, fin))
+
+    def _start_message(self, opcode: Opcode, data: bytes, fin: bool) -> None:
+        self._check_open()
+        if self._send_opcode is not None:
+            # RFC 6455 §5.4: fragments of different messages MUST NOT be interleaved
+            raise InvalidState("a fragmented message is in progress (RFC 6455 §5.4)")
+        if not fin:
+            self._send_opcode = opcode
+        self._send_frame(Frame(opcode, data, fin))
+
+    def send_close(self, code: int | None = None, reason: str = "") -> None:
+        """Start the closing handshake (RFC 6455 §5.5.1, §7.1.2).
+
+        Without ``code`` the close frame is empty and the peer reports 1005.
+        """
+        self._check_open()
+        if code is None:
+            if reason:
+                raise ValueError("a close reason requires a close code (RFC 6455 §5.5.1)")
+            close = Close(CloseCode.NO_STATUS_RCVD, "")
+            payload = b""
+        else:
+            close = Close(code, reason)
+            payload = close.serialize()
+        self._send_frame(Frame(Opcode.CLOSE, payload))
+        self.close_sent = close
+        self.state = State.CLOSING
+
+    def send_ping(self, data: bytes) -> None:
+        """Send a ping (RFC 6455 §5.5.2); the peer answers with a pong of the same data."""
+        self._check_open()
+        self._send_control(Opcode.PING, data)
+
+    def send_pong(self, data: bytes) -> None:
+        """Send a pong (RFC 6455 §5.5.3); unsolicited pongs serve as heartbeats."""
+        self._check_open()
+        self._send_control(Opcode.PONG, data)
+
+    def _send_control(self, opcode: Opcode, data: bytes) -> None:
+        if len(data) > 125:
+            # RFC 6455 §5.5: control frames have a payload length of 125 bytes or less
+            raise InvalidFrame("control frame too long", rule="RFC 6455 §5.5")
+        self._send_frame(Frame(opcode, data))
+
+    def fail(self, code: int, reason: str = "") -> None:
+        """Fail the WebSocket connection (RFC 6455 §7.1.7).
+
+        Sends a close frame with ``code`` if the connection is open, stops processing
+        incoming data, and, on the server, closes the TCP connection (§7.1.1).
+        """
+        # RFC 6455 §7.1.7: send a close frame (if open), then close the connection
+        if self._state is State.OPEN and code != CloseCode.ABNORMAL_CLOSURE:
+            close = Close(code, _truncate_reason(reason))
+            self._send_frame(Frame(Opcode.CLOSE, close.serialize()))
+            self.close_sent = close
+            self.state = State.CLOSING
+        # RFC 6455 §7.1.1: the server closes the TCP connection first
+        if self.side is SERVER and not self.eof_sent:
+            self.send_eof()
+        self._stop_reading()
+
+    def send_eof(self) -> None:
+        """Close the write side of the transport once pending data is written."""
+        if self.eof_sent:
+            raise InvalidState("end of stream already sent")
+        self.eof_sent = True
+        self._writes.append(b"")
+
+    def _check_open(self) -> None:
+        if self._state is not State.OPEN:
+            raise InvalidState(f"connection is {self._state.name}; it must be OPEN")
+
+    def _send_frame(self, frame: Frame) -> None:
+        for extension in self.extensions:
+            frame = extension.encode(frame)
+        if self.debug:
+            self.logger.debug("> %s", frame)
+        header, payload = serialize_frame(frame, mask=self.side is CLIENT)
+        if len(payload) < 1024:
+            self._writes.append(header + payload)
+        else:
+            self._writes.append(header)
+            self._writes.append(payload)
+
+    # Receiving
+
+    def _process(self) -> None:
+        """Consume buffered bytes according to the reading state."""
+        try:
+            while True:
+                reading = self._reading
+                if reading is Reading.FRAMES:
+                    self._receive_frames()
+                    return
+                if reading is Reading.HANDSHAKE:
+                    if not self._receive_handshake():
+                        return
+                elif reading is Reading.RESPONSE_BODY:
+                    if not self._receive_response_body():
+                        return
+                else:  # ACCEPTING waits for send_response(); DISCARD and EOF drop data
+                    return
+        except ProtocolError as exc:
+            self._fail_with(exc)
+
+    def _fail_with(self, exc: ProtocolError) -> None:
+        if self.debug:
+            self.logger.debug("! failing connection: %s", exc)
+        self.parser_exc = exc
+        self.fail(exc.close_code, str(exc))
+
+    def _stop_reading(self) -> None:
+        if self._reading is not Reading.EOF:
+            self._reading = Reading.DISCARD
+        self._buffer.clear()
+        self._frames.header = None
+
+    def _receive_handshake(self) -> bool:  # pragma: no cover - overridden
+        """Parse the handshake from the buffer; return True if the reading state changed."""
+        raise NotImplementedError
+
+    def _receive_response_body(self) -> bool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _receive_eof_while(self, reading: Reading) -> None:
+        """React to EOF according to what was expected (overridden for handshakes)."""
+        if reading is Reading.FRAMES and self.debug:
+            self.logger.debug("! connection closed without a closing handshake")
+
+    def _receive_frames(self) -> None:
+        buf = self._buffer
+        parser = self._frames
+        while self._reading is Reading.FRAMES:
+            frame = parser.parse(buf)
+            if frame is None:
+                if parser.header is not None:
+                    self._check_partial_frame()
+                return
+            if self.debug:
+                self.logger.debug("< %s", frame)
+            if frame.opcode >= 0x8:
+                self._receive_control_frame(frame)
+            else:
+                self._receive_data_frame(frame)
+
+    def _check_partial_frame(self) -> None:
+        """Fail fast on a frame still arriving: message size, then UTF-8 of its payload."""
+        header = self._frames.header
+        assert header is not None
+        opcode = header.opcode
+        if opcode >= 0x8 or self.extensions:
+            # Extensions may transform payloads; they're checked once decoded.
+            return
+        if opcode is Opcode.CONT:
+            if self._recv_opcode is None:
+                return  # reported when the frame is complete
+            size = self._recv_size
+        elif self._recv_opcode is not None:
+            return  # reported when the frame is complete
+        else:
+            size = 0
+        if self.max_size is not None and size + header.length > self.max_size:
+            raise PayloadTooBig(
+                f"message of more than {self.max_size} bytes", rule="RFC 6455 §10.4"
+            )
+        if opcode is Opcode.TEXT or self._recv_opcode is Opcode.TEXT:
+            chunk = self._frames.peek_payload(self._buffer, self._validated)
+            if chunk:
+                # RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen
+                self._utf8.feed(chunk)
+                self._validated += len(chunk)
+
+    def _receive_data_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.CONT:
+            if self._recv_opcode is None:
+                # RFC 6455 §5.4: a continuation frame needs a preceding non-final frame
+                raise InvalidFrame("unexpected continuation frame", rule="RFC 6455 §5.4")
+            size = self._recv_size
+        else:
+            if self._recv_opcode is not None:
+                # RFC 6455 §5.4: fragments of one message are not interleaved with another
+                raise InvalidFrame(
+                    f"expected a continuation frame, got {frame.opcode.name}",
+                    rule="RFC 6455 §5.4",
+                )
+            self._recv_opcode = frame.opcode
+            size = 0
+        validated = self._validated
+        self._validated = 0
+        max_size = self.max_size
+        if self.extensions:
+            remaining = None if max_size is None else max_size - size
+            for extension in reversed(self.extensions):
+                frame = extension.decode(frame, max_size=remaining)
+        size += len(frame.data)
+        if max_size is not None and size > max_size:
+            raise PayloadTooBig(f"message of more than {max_size} bytes", rule="RFC 6455 §10.4")
+        if self._recv_opcode is Opcode.TEXT:
+            # RFC 6455 §5.6, §8.1: text messages MUST be valid UTF-8, checked across fragments
+            data = frame.data
+            self._utf8.feed(data[validated:] if validated else data, frame.fin)
+        if frame.fin:
+            self._recv_opcode = None
+            self._recv_size = 0
+            self._utf8.reset()
+        else:
+            self._recv_size = size
+        self._events.append(frame)
+
+    def _receive_control_frame(self, frame: Frame) -> None:
+        for extension in reversed(self.extensions):
+            frame = extension.decode(frame, max_size=None)
+        opcode = frame.opcode
+        if opcode is Opcode.PING:
+            # RFC 6455 §5.5.2: answer a ping with a pong carrying the same data
+            if self._state is State.OPEN:
+                self._send_frame(Frame(Opcode.PONG, frame.data))
+        elif opcode is Opcode.CLOSE:
+            self._receive_close(frame)
+        # RFC 6455 §5.5.3: a pong may be unsolicited; no response is expected
+        self._events.append(frame)
+
+    def _receive_close(self, frame: Frame) -> None:
+        close = Close.parse(frame.data)
+        self.close_rcvd = close
+        if self._state is State.OPEN:
+            # RFC 6455 §5.5.1: answer a close frame with a close frame, echoing the code
+            self.close_rcvd_then_sent = True
+            payload = b"" if close.code == CloseCode.NO_STATUS_RCVD else frame.data[:2]
+            self._send_frame(Frame(Opcode.CLOSE, payload))
+            self.close_sent = Close.parse(payload)
+            self.state = State.CLOSING
+        elif self.close_rcvd_then_sent is None:
+            self.close_rcvd_then_sent = False
+        # RFC 6455 §7.1.1: once the closing handshake is done, the server closes TCP first
+        if self.side is SERVER and not self.eof_sent:
+            self.send_eof()
+        # RFC 6455 §5.5.1: after a close frame, the peer sends no more data; ignore any
+        self._stop_reading()
+
+
+def _truncate_reason(reason: str) -> str:
+    """Cut a close reason to fit a control frame (RFC 6455 §5.5: 123 bytes after the code)."""
+    encoded = reason.encode()
+    if len(encoded) <= 123:
+        return reason
+    return encoded[:120].decode(errors="ignore") + "..."

@@ -1,0 +1,309 @@
+"""The server side of the Sans-I/O protocol: reading a handshake request and answering it."""
+
+from __future__ import annotations
+
+import email.utils
+import http
+import re
+from collections.abc import Callable, Sequence
+
+from .datastructures import Headers
+from .exceptions import (
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderValue,
+    InvalidMessage,
+    InvalidOrigin,
+    InvalidState,
+    InvalidUpgrade,
+    NegotiationError,
+    SecurityError,
+)
+from .extensions.base import Extension, ServerExtensionFactory
+from .handshake import accept_key, check_key, check_upgrade, single_header
+from .headers import (
+    ExtensionHeader,
+    Subprotocol,
+    build_extension,
+    parse_extension,
+    parse_subprotocol,
+    validate_subprotocols,
+)
+from .http11 import Request, RequestLineError, Response, parse_request
+from .protocol import SERVER, LoggerLike, Protocol, Reading, State
+from .version import version as websocket_ref_version
+
+__all__ = ["ServerProtocol", "SERVER_HEADER"]
+
+#: Default value of the Server header of handshake responses.
+SERVER_HEADER = f"Python/3 websocket_ref/{websocket_ref_version}"
+
+Origin = str
+OriginPattern = str | re.Pattern[str] | None
+
+
+class ServerProtocol(Protocol):
+    """Sans-I/O server: reads a handshake request, accepts or rejects it, then frames.
+
+    Typical use::
+
+        protocol.receive_data(data)
+        for event in protocol.events_received():
+            if isinstance(event, Request):
+                protocol.send_response(protocol.accept(event))
+
+    ``origins`` lists acceptable Origin headers (``None`` in the list allows requests
+    without one; strings match exactly, compiled patterns match fully); ``extensions``
+    are the server's extension factories in order of preference; ``subprotocols`` the
+    subprotocols it supports, and ``select_subprotocol`` overrides how one is chosen.
+    """
+
+    def __init__(
+        self,
+        *,
+        origins: Sequence[OriginPattern] | None = None,
+        extensions: Sequence[ServerExtensionFactory] | None = None,
+        subprotocols: Sequence[Subprotocol] | None = None,
+        select_subprotocol: Callable[[ServerProtocol, Sequence[Subprotocol]], Subprotocol | None]
+        | None = None,
+        state: State = State.CONNECTING,
+        max_size: int | None = 2**20,
+        logger: LoggerLike | None = None,
+    ) -> None:
+        super().__init__(SERVER, state=state, max_size=max_size, logger=logger)
+        self.origins = origins
+        self.available_extensions = list(extensions or [])
+        if subprotocols is not None:
+            validate_subprotocols(subprotocols)
+        self.available_subprotocols = list(subprotocols or [])
+        if select_subprotocol is not None:
+            # Bind the callable so it's called like a method, with the protocol first.
+            self.select_subprotocol = select_subprotocol.__get__(self, self.__class__)  # type: ignore[method-assign]
+        #: The handshake request, once received.
+        self.request: Request | None = None
+        #: The handshake response, once sent.
+        self.response: Response | None = None
+        #: The subprotocol selected in the handshake, if any.
+        self.subprotocol: Subprotocol | None = None
+
+    # Handshake
+
+    def _receive_handshake(self) -> bool:
+        try:
+            request = parse_request(self._buffer)
+        except (InvalidMessage, SecurityError) as exc:
+            self._refuse_unparsable_request(exc)
+            return True
+        if request is None:
+            return False
+        if self.debug:
+            self.logger.debug("< GET %s HTTP/1.1", request.path)
+            for key, value in request.headers.raw_items():
+                self.logger.debug("< %s: %s", key, value)
+        self.request = request
+        self._reading = Reading.ACCEPTING
+        self._events.append(request)
+        return True
+
+    def _refuse_unparsable_request(self, exc: InvalidHandshake) -> None:
+        """Answer a request that can't be parsed with an HTTP error, then close."""
+        self.handshake_exc = exc
+        if isinstance(exc, RequestLineError):
+            status = exc.status
+        elif isinstance(exc, SecurityError):
+            # RFC 6585 §5: headers too large
+            status = http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+        else:
+            status = http.HTTPStatus.BAD_REQUEST
+        response = self.reject(status, f"Failed to open a WebSocket connection: {exc}.\n")
+        self.send_response(response)
+
+    def _receive_eof_while(self, reading: Reading) -> None:
+        if reading is Reading.HANDSHAKE and self.handshake_exc is None:
+            self.handshake_exc = InvalidMessage("connection closed during the opening handshake")
+        super()._receive_eof_while(reading)
+
+    def accept(self, request: Request) -> Response:
+        """Validate a handshake request and build the response to send.
+
+        Returns a 101 response if the request is a valid WebSocket upgrade; otherwise an
+        HTTP error response (400, 403 or 426) and :attr:`handshake_exc` is set. Send it
+        with :meth:`send_response` either way.
+        """
+        try:
+            key, extensions_header, protocol_header = self._process_request(request)
+        except InvalidOrigin as exc:
+            self.handshake_exc = exc
+            # RFC 6455 §4.2.2: a server may refuse an origin; 403 Forbidden says so
+            return self.reject(
+                http.HTTPStatus.FORBIDDEN, f"Failed to open a WebSocket connection: {exc}.\n"
+            )
+        except InvalidUpgrade as exc:
+            self.handshake_exc = exc
+            response = self.reject(
+                http.HTTPStatus.UPGRADE_REQUIRED,
+                f"Failed to open a WebSocket connection: {exc}.\n\n"
+                "You cannot access a WebSocket server directly with a browser. "
+                "You need a WebSocket client.\n",
+            )
+            response.headers["Upgrade"] = "websocket"
+            return response
+        except InvalidHeader as exc:
+            self.handshake_exc = exc
+            if exc.name == "Sec-WebSocket-Version":
+                # RFC 6455 §4.4: answer an unsupported version with 426 and the versions we speak
+                response = self.reject(
+                    http.HTTPStatus.UPGRADE_REQUIRED,
+                    f"Failed to open a WebSocket connection: {exc}.\n",
+                )
+                response.headers["Sec-WebSocket-Version"] = "13"
+                return response
+            return self.reject(
+                http.HTTPStatus.BAD_REQUEST, f"Failed to open a WebSocket connection: {exc}.\n"
+            )
+        except InvalidHandshake as exc:
+            self.handshake_exc = exc
+            return self.reject(
+                http.HTTPStatus.BAD_REQUEST, f"Failed to open a WebSocket connection: {exc}.\n"
+            )
+        except Exception as exc:  # a bug in an extension factory or select_subprotocol
+            self.handshake_exc = exc
+            self.logger.error("opening handshake failed", exc_info=True)
+            return self.reject(
+                http.HTTPStatus.INTERNAL_SERVER_ERROR,
+                "Failed to open a WebSocket connection.\nSee server log for more information.\n",
+            )
+
+        headers = Headers()
+        headers["Date"] = email.utils.formatdate(usegmt=True)
+        # RFC 6455 §4.2.2: 101 with Upgrade, Connection and Sec-WebSocket-Accept
+        headers["Upgrade"] = "websocket"
+        headers["Connection"] = "Upgrade"
+        headers["Sec-WebSocket-Accept"] = accept_key(key)
+        if extensions_header is not None:
+            headers["Sec-WebSocket-Extensions"] = extensions_header
+        if protocol_header is not None:
+            headers["Sec-WebSocket-Protocol"] = protocol_header
+        return Response(101, "Switching Protocols", headers)
+
+    def _process_request(self, request: Request) -> tuple[str, str | None, str | None]:
+        headers = request.headers
+        check_upgrade(headers)
+        # RFC 6455 §4.2.1 item 2: the request has a Host header
+        single_header(headers, "Host")
+        key = single_header(headers, "Sec-WebSocket-Key")
+        check_key(key)
+        version = single_header(headers, "Sec-WebSocket-Version")
+        if version.strip() != "13":
+            # RFC 6455 §4.2.1 item 6: Sec-WebSocket-Version MUST be 13
+            raise InvalidHeaderValue("Sec-WebSocket-Version", version)
+        self._check_origin(headers)
+        extensions_header, self.extensions = self._negotiate_extensions(headers)
+        protocol_header = self.subprotocol = self._negotiate_subprotocol(headers)
+        return key, extensions_header, protocol_header
+
+    def _check_origin(self, headers: Headers) -> None:
+        if self.origins is None:
+            return
+        origins = headers.get_all("Origin")
+        if len(origins) > 1:
+            raise InvalidHeader("Origin", "multiple values")
+        origin = origins[0] if origins else None
+        for allowed in self.origins:
+            if allowed is None or isinstance(allowed, str):
+                if origin == allowed:
+                    return
+            elif origin is not None and allowed.fullmatch(origin):
+                return
+        # RFC 6455 §10.2: servers may refuse connections from unexpected origins
+        raise InvalidOrigin(origin)
+
+    def _negotiate_extensions(self, headers: Headers) -> tuple[str | None, list[Extension]]:
+        """Accept the client's offers that a factory agrees to, in the client's order.
+
+        RFC 6455 §9.1: the server accepts offers with response parameters; it declines
+        an offer by leaving it out. Two extensions may not claim the same reserved bit.
+        """
+        offers: list[ExtensionHeader] = []
+        for value in headers.get_all("Sec-WebSocket-Extensions"):
+            offers.extend(parse_extension(value))
+        accepted: list[ExtensionHeader] = []
+        extensions: list[Extension] = []
+        used_bits = 0
+        for name, params in offers:
+            for factory in self.available_extensions:
+                if factory.name != name:
+                    continue
+                try:
+                    response_params, extension = factory.process_request_params(params, extensions)
+                except NegotiationError:
+                    continue
+                if extension.reserved_bits & used_bits:
+                    continue  # RFC 6455 §9: two extensions can't share a reserved bit
+                used_bits |= extension.reserved_bits
+                accepted.append((name, response_params))
+                extensions.append(extension)
+                break
+        self._frames.allowed_rsv = used_bits
+        return (build_extension(accepted) if accepted else None), extensions
+
+    def _negotiate_subprotocol(self, headers: Headers) -> Subprotocol | None:
+        offered: list[Subprotocol] = []
+        for value in headers.get_all("Sec-WebSocket-Protocol"):
+            offered.extend(parse_subprotocol(value))
+        subprotocol = self.select_subprotocol(offered)
+        if subprotocol is not None and subprotocol not in offered:
+            # RFC 6455 §4.2.2: the server selects one of the values the client offered
+            raise NegotiationError(f"selected subprotocol not offered: {subprotocol}")
+        return subprotocol
+
+    def select_subprotocol(self, subprotocols: Sequence[Subprotocol]) -> Subprotocol | None:
+        """Pick a subprotocol among the client's offers, in the client's order of preference.
+
+        Returns None — no Sec-WebSocket-Protocol header, as RFC 6455 §4.2.2 prescribes
+        when the server agrees to none — if no offer is in :attr:`available_subprotocols`.
+        Override with the ``select_subprotocol`` argument.
+        """
+        for subprotocol in subprotocols:
+            if subprotocol in self.available_subprotocols:
+                return subprotocol
+        return None
+
+    def reject(self, status: http.HTTPStatus | int, text: str) -> Response:
+        """Build an HTTP error response with a plain-text body, refusing the upgrade."""
+        status = http.HTTPStatus(status)
+        body = text.encode()
+        headers = Headers()
+        headers["Date"] = email.utils.formatdate(usegmt=True)
+        headers["Connection"] = "close"
+        headers["Content-Length"] = str(len(body))
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        return Response(status.value, status.phrase, headers, body)
+
+    def send_response(self, response: Response) -> None:
+        """Send the handshake response: OPEN after a 101; otherwise close the connection."""
+        if self._state is not State.CONNECTING:
+            raise InvalidState(f"connection is {self._state.name}; a response needs CONNECTING")
+        if self.debug:
+            self.logger.debug("> HTTP/1.1 %d %s", response.status_code, response.reason_phrase)
+            for key, value in response.headers.raw_items():
+                self.logger.debug("> %s: %s", key, value)
+            if response.body:
+                self.logger.debug("> [body] (%d bytes)", len(response.body))
+        self.response = response
+        self._writes.append(response.serialize())
+        if response.status_code == 101 and self.handshake_exc is None:
+            self.state = State.OPEN
+            if self._reading is Reading.ACCEPTING:
+                self._reading = Reading.FRAMES
+                # Frames may have arrived right behind the request.
+                if self._buffer:
+                    self._process()
+        else:
+            if self.handshake_exc is None:
+                self.handshake_exc = InvalidHandshake(
+                    f"server rejected the connection: HTTP {response.status_code}"
+                )
+            # RFC 6455 §4.2.2: a server that refuses the upgrade closes the connection
+            self.send_eof()
+            self._stop_reading()

@@ -1,0 +1,62 @@
+"""Incremental UTF-8 validation for text messages (RFC 6455 §5.6, §8.1).
+
+A text message may be split across frames, and a frame may arrive in pieces; a
+multi-byte character can straddle any of those boundaries. The validator is fed
+pieces in order and raises :class:`~websocket_ref.exceptions.InvalidUTF8` as soon as
+the bytes seen so far can't be the start of valid UTF-8, which lets an endpoint fail
+the connection at the first invalid byte rather than at the end of the message.
+
+The work is done by CPython's UTF-8 decoder (strict, incremental), which rejects
+overlong forms, surrogates and code points above U+10FFFF as soon as the offending
+byte is seen. ASCII pieces, the common case, skip the decoder entirely.
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from .exceptions import InvalidUTF8
+
+__all__ = ["Utf8Validator"]
+
+_Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+class Utf8Validator:
+    """Validate a stream of bytes as UTF-8, piece by piece."""
+
+    __slots__ = ("_decoder", "_pending", "_offset")
+
+    def __init__(self) -> None:
+        self._decoder = _Decoder("strict")
+        # True while the decoder holds the first bytes of an incomplete character.
+        self._pending = False
+        # Number of bytes validated so far, for error messages.
+        self._offset = 0
+
+    def feed(self, data: bytes | bytearray, final: bool = False) -> None:
+        """Validate the next piece; with ``final``, the stream must end here."""
+        if not self._pending and data.isascii():
+            self._offset += len(data)
+            return
+        try:
+            self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            raise InvalidUTF8(
+                f"invalid UTF-8 at byte {self._offset + exc.start}: {exc.reason}",
+                rule="RFC 6455 §8.1",
+            ) from None
+        self._offset += len(data)
+        self._pending = bool(self._decoder.getstate()[0])
+
+    def reset(self) -> None:
+        """Start validating a new, independent stream."""
+        if self._pending:
+            self._decoder.reset()
+            self._pending = False
+        self._offset = 0
+
+    @property
+    def complete(self) -> bool:
+        """True if the bytes fed so far end on a character boundary."""
+        return not self._pending
