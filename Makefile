@@ -1,6 +1,14 @@
 # The two commands of the README's quick start. Each does its own setup on a fresh
 # machine with Python >= 3.10: a private virtualenv with tox, then tox does the rest.
 PYTHON ?= python3
+
+# Where pyenv manages the interpreters (as on the project's machines), its shims expose
+# only the selected version: append every installed CPython 3.10+ to PATH so tox finds them.
+PYENV_BINS := $(shell command -v pyenv >/dev/null 2>&1 && \
+	ls -d "$$(pyenv root)"/versions/3.1[0-9]*/bin 2>/dev/null | paste -sd: -)
+ifneq ($(PYENV_BINS),)
+export PATH := $(PATH):$(PYENV_BINS)
+endif
 TOOLS := .venv-tools
 TOX := $(TOOLS)/bin/tox
 
