@@ -121,11 +121,12 @@ class ClientProtocol(Protocol):
 
     def _receive_handshake(self) -> bool:
         try:
-            head = parse_response_head(self._buffer)
+            head = parse_response_head(self._buffer, self._head_scanned)
         except (InvalidMessage, SecurityError) as exc:
             self._handshake_failed(exc)
             return True
         if head is None:
+            self._head_scanned = len(self._buffer)
             return False
         status_code, reason, headers = head
         if self.debug:

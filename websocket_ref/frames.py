@@ -362,7 +362,11 @@ class FrameParser:
                 # RFC 6455 §5.5: control frames have a payload length of 125 bytes or less
                 raise InvalidFrame("control frame too long", rule="RFC 6455 §5.5")
         if length is not None and self.max_size is not None and length > self.max_size:
-            raise PayloadTooBig(f"frame of {length} bytes exceeds limit of {self.max_size} bytes")
+            # RFC 6455 §10.4: impose a limit on frame sizes, checked before buffering
+            raise PayloadTooBig(
+                f"frame of {length} bytes exceeds limit of {self.max_size} bytes",
+                rule="RFC 6455 §10.4",
+            )
         return opcode
 
     def parse(self, buf: bytearray) -> Frame | None:

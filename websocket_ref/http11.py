@@ -71,9 +71,13 @@ class Response:
         return head + self.headers.serialize() + self.body
 
 
-def _find_head_end(buf: bytearray) -> int:
-    """Index of the CRLFCRLF ending the head, or -1; enforce limits on a partial head."""
-    end = buf.find(b"\r\n\r\n", 0, _MAX_HEAD_SIZE)
+def _find_head_end(buf: bytearray, start: int) -> int:
+    """Index of the CRLFCRLF ending the head, or -1; enforce limits on a partial head.
+
+    The search resumes near ``start``, where a previous call stopped: rescanning the
+    whole buffer on every read would make a head that trickles in cost quadratic time.
+    """
+    end = buf.find(b"\r\n\r\n", max(0, start - 3), _MAX_HEAD_SIZE)
     if end >= 0:
         return end
     if len(buf) >= _MAX_HEAD_SIZE:
@@ -84,9 +88,9 @@ def _find_head_end(buf: bytearray) -> int:
     return -1
 
 
-def _parse_head(buf: bytearray) -> tuple[bytes, Headers] | None:
+def _parse_head(buf: bytearray, start: int) -> tuple[bytes, Headers] | None:
     """Consume a complete head from ``buf``; return the start line and headers."""
-    end = _find_head_end(buf)
+    end = _find_head_end(buf, start)
     if end < 0:
         return None
     lines = bytes(buf[:end]).split(b"\r\n")
@@ -122,9 +126,13 @@ class RequestLineError(InvalidMessage):
         super().__init__(message)
 
 
-def parse_request(buf: bytearray) -> Request | None:
-    """Consume a handshake request from ``buf`` if complete (RFC 6455 §4.2.1)."""
-    head = _parse_head(buf)
+def parse_request(buf: bytearray, start: int = 0) -> Request | None:
+    """Consume a handshake request from ``buf`` if complete (RFC 6455 §4.2.1).
+
+    ``start`` is how many bytes of ``buf`` a previous call that returned None saw;
+    they aren't scanned again.
+    """
+    head = _parse_head(buf, start)
     if head is None:
         return None
     request_line, headers = head
@@ -159,9 +167,12 @@ def parse_request(buf: bytearray) -> Request | None:
     return Request(target.decode("ascii"), headers)
 
 
-def parse_response_head(buf: bytearray) -> tuple[int, str, Headers] | None:
-    """Consume a response's status line and headers from ``buf`` if complete."""
-    head = _parse_head(buf)
+def parse_response_head(buf: bytearray, start: int = 0) -> tuple[int, str, Headers] | None:
+    """Consume a response's status line and headers from ``buf`` if complete.
+
+    ``start`` is as for :func:`parse_request`.
+    """
+    head = _parse_head(buf, start)
     if head is None:
         return None
     status_line, headers = head

@@ -111,6 +111,8 @@ class Protocol:
         self.extensions: list[Extension] = []
 
         self._buffer = bytearray()
+        # Bytes of an incomplete handshake head already searched for its end.
+        self._head_scanned = 0
         self._reading = Reading.FRAMES if state is State.OPEN else Reading.HANDSHAKE
         # RFC 6455 §5.1: frames from a client are masked, frames from a server aren't
         self._frames = FrameParser(mask_expected=side is SERVER, max_size=max_size)
@@ -418,6 +420,7 @@ class Protocol:
         else:
             size = 0
         if self.max_size is not None and size + header.length > self.max_size:
+            # RFC 6455 §10.4: impose a limit on the size of reassembled messages
             raise PayloadTooBig(
                 f"message of more than {self.max_size} bytes", rule="RFC 6455 §10.4"
             )
@@ -452,6 +455,7 @@ class Protocol:
                 frame = extension.decode(frame, max_size=remaining)
         size += len(frame.data)
         if max_size is not None and size > max_size:
+            # RFC 6455 §10.4: impose a limit on the size of reassembled messages
             raise PayloadTooBig(f"message of more than {max_size} bytes", rule="RFC 6455 §10.4")
         if self._recv_opcode is Opcode.TEXT:
             # RFC 6455 §5.6, §8.1: text messages MUST be valid UTF-8, checked across fragments

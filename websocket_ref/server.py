@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import http
 import re
+import types
 from collections.abc import Callable, Sequence
 
 from .datastructures import Headers
@@ -78,7 +79,9 @@ class ServerProtocol(Protocol):
         self.available_subprotocols = list(subprotocols or [])
         if select_subprotocol is not None:
             # Bind the callable so it's called like a method, with the protocol first.
-            self.select_subprotocol = select_subprotocol.__get__(self, self.__class__)  # type: ignore[method-assign]
+            # MethodType works for any callable (functools.partial, objects with
+            # __call__), not only for functions, which have __get__.
+            self.select_subprotocol = types.MethodType(select_subprotocol, self)  # type: ignore[method-assign]
         #: The handshake request, once received.
         self.request: Request | None = None
         #: The handshake response, once sent.
@@ -90,11 +93,12 @@ class ServerProtocol(Protocol):
 
     def _receive_handshake(self) -> bool:
         try:
-            request = parse_request(self._buffer)
+            request = parse_request(self._buffer, self._head_scanned)
         except (InvalidMessage, SecurityError) as exc:
             self._refuse_unparsable_request(exc)
             return True
         if request is None:
+            self._head_scanned = len(self._buffer)
             return False
         if self.debug:
             self.logger.debug("< GET %s HTTP/1.1", request.path)

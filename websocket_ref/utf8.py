@@ -29,8 +29,8 @@ class Utf8Validator:
 
     def __init__(self) -> None:
         self._decoder = _Decoder("strict")
-        # True while the decoder holds the first bytes of an incomplete character.
-        self._pending = False
+        # How many first bytes of an incomplete character the decoder holds.
+        self._pending = 0
         # Number of bytes validated so far, for error messages.
         self._offset = 0
 
@@ -42,18 +42,27 @@ class Utf8Validator:
         try:
             self._decoder.decode(data, final)
         except UnicodeDecodeError as exc:
+            # exc.start counts from the bytes the decoder held back from earlier pieces.
             raise InvalidUTF8(
-                f"invalid UTF-8 at byte {self._offset + exc.start}: {exc.reason}",
+                f"invalid UTF-8 at byte {self._offset - self._pending + exc.start}: {exc.reason}",
                 rule="RFC 6455 §8.1",
             ) from None
         self._offset += len(data)
-        self._pending = bool(self._decoder.getstate()[0])
+        pending = self._decoder.getstate()[0]
+        self._pending = len(pending)
+        if self._pending >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
+            # RFC 6455 §8.1: fail at the first invalid byte. CPython's decoder waits for the
+            # third byte of ED A0-BF xx, which can only be a UTF-16 surrogate (U+D800-DFFF).
+            raise InvalidUTF8(
+                f"invalid UTF-8 at byte {self._offset - self._pending + 1}: surrogate",
+                rule="RFC 6455 §8.1",
+            )
 
     def reset(self) -> None:
         """Start validating a new, independent stream."""
         if self._pending:
             self._decoder.reset()
-            self._pending = False
+            self._pending = 0
         self._offset = 0
 
     @property

@@ -1,0 +1,600 @@
+"""The client side of the opening handshake (RFC 6455 §4.1, §4.2.2, §9.1)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from websocket_ref import (
+    ClientProtocol,
+    Frame,
+    Headers,
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderFormat,
+    InvalidHeaderValue,
+    InvalidMessage,
+    InvalidState,
+    InvalidStatus,
+    InvalidUpgrade,
+    NegotiationError,
+    Opcode,
+    Response,
+    SecurityError,
+    State,
+    parse_uri,
+)
+from websocket_ref.client import USER_AGENT
+from websocket_ref.handshake import accept_key
+from websocket_ref.http11 import MAX_BODY_SIZE
+
+from .utils import (
+    RFC_ACCEPT,
+    RFC_KEY,
+    RSV1,
+    RSV2,
+    FakeClientFactory,
+    FakeExtension,
+    build_frame,
+    close_payload,
+    written,
+)
+
+
+def make_client(uri: str = "ws://example.com/chat", **kwargs: object) -> ClientProtocol:
+    return ClientProtocol(parse_uri(uri), **kwargs)  # type: ignore[arg-type]
+
+
+# The request (RFC 6455 §4.1)
+
+
+def test_request_line_and_required_headers() -> None:
+    client = make_client("ws://example.com/chat?room=1")
+    request = client.connect()
+    assert request.path == "/chat?room=1"
+    headers = request.headers
+    assert headers["Host"] == "example.com"
+    assert headers["Upgrade"] == "websocket"
+    assert headers["Connection"] == "Upgrade"
+    assert headers["Sec-WebSocket-Version"] == "13"
+    assert headers["Sec-WebSocket-Key"] == client.key
+    assert headers["User-Agent"] == USER_AGENT
+    for absent in ("Origin", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"):
+        assert absent not in headers
+    assert "Authorization" not in headers
+
+
+def test_send_request_writes_the_request() -> None:
+    client = make_client("ws://example.com:8080/")
+    request = client.connect()
+    client.send_request(request)
+    assert client.request is request
+    wire = written(client, handshake=True)
+    assert not wire.eof
+    assert wire.data == request.serialize()
+    assert wire.data.startswith(b"GET / HTTP/1.1\r\nHost: example.com:8080\r\n")
+    assert wire.data.endswith(b"\r\n\r\n")
+    assert client.state is State.CONNECTING
+
+
+def test_key_is_16_random_bytes_base64() -> None:
+    keys = {make_client().connect().headers["Sec-WebSocket-Key"] for _ in range(50)}
+    # RFC 6455 §4.1: a randomly selected 16-byte value, base64-encoded, fresh each time
+    assert len(keys) == 50
+    for key in keys:
+        assert len(base64.b64decode(key, validate=True)) == 16
+        assert len(key) == 24
+
+
+@pytest.mark.parametrize(
+    ("uri", "host"),
+    [
+        ("ws://example.com/", "example.com"),
+        ("ws://example.com:80/", "example.com"),
+        ("ws://example.com:8080/", "example.com:8080"),
+        ("ws://example.com:443/", "example.com:443"),
+        ("wss://example.com/", "example.com"),
+        ("wss://example.com:443/", "example.com"),
+        ("wss://example.com:80/", "example.com:80"),
+        ("ws://[::1]:8765/", "[::1]:8765"),
+        ("ws://[::1]/", "[::1]"),
+        ("ws://b\u00fccher.example/", "xn--bcher-kva.example"),
+    ],
+)
+def test_host_header(uri: str, host: str) -> None:
+    assert make_client(uri).connect().headers["Host"] == host
+
+
+def test_origin() -> None:
+    request = make_client(origin="https://example.com").connect()
+    assert request.headers["Origin"] == "https://example.com"
+
+
+def test_subprotocol_offer() -> None:
+    request = make_client(subprotocols=["chat", "superchat"]).connect()
+    assert request.headers["Sec-WebSocket-Protocol"] == "chat, superchat"
+
+
+def test_invalid_subprotocol_offer() -> None:
+    with pytest.raises(ValueError):
+        make_client(subprotocols=["not a token"])
+
+
+def test_extension_offers() -> None:
+    factories = [
+        FakeClientFactory("x-one", params=[("a", "1"), ("b", None)]),
+        FakeClientFactory("x-two", RSV2),
+    ]
+    request = make_client(extensions=factories).connect()
+    assert request.headers["Sec-WebSocket-Extensions"] == "x-one; a=1; b, x-two"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"X-Token": "abc", "Cookie": "a=1"},
+        [("X-Token", "abc"), ("Cookie", "a=1")],
+        Headers([("X-Token", "abc"), ("Cookie", "a=1")]),
+    ],
+    ids=["dict", "pairs", "headers"],
+)
+def test_additional_headers(extra: object) -> None:
+    request = make_client().connect(additional_headers=extra)  # type: ignore[arg-type]
+    assert request.headers["X-Token"] == "abc"
+    assert request.headers["Cookie"] == "a=1"
+
+
+def test_user_agent() -> None:
+    assert make_client().connect(user_agent_header="bot/1").headers["User-Agent"] == "bot/1"
+    assert "User-Agent" not in make_client().connect(user_agent_header=None).headers
+    # A User-Agent among the additional headers wins over the default.
+    request = make_client().connect(additional_headers={"User-Agent": "mine"})
+    assert request.headers.get_all("User-Agent") == ["mine"]
+
+
+def test_authorization_from_user_info() -> None:
+    request = make_client("ws://Aladdin:open%20sesame@example.com/").connect()
+    assert request.headers["Authorization"] == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    assert request.headers["Host"] == "example.com"
+
+
+# The response: a 101 that completes the handshake (RFC 6455 §4.1, §4.2.2)
+
+
+def response_bytes(
+    client: ClientProtocol,
+    *,
+    status: bytes = b"101 Switching Protocols",
+    upgrade: str | None = "websocket",
+    connection: str | None = "Upgrade",
+    accept: str | None = "",
+    extra: list[tuple[str, str]] = (),  # type: ignore[assignment]
+) -> bytes:
+    headers = Headers()
+    if upgrade is not None:
+        headers["Upgrade"] = upgrade
+    if connection is not None:
+        headers["Connection"] = connection
+    if accept == "":
+        accept = accept_key(client.key)
+    if accept is not None:
+        headers["Sec-WebSocket-Accept"] = accept
+    headers.update(extra)
+    return b"HTTP/1.1 " + status + b"\r\n" + headers.serialize()
+
+
+def started(uri: str = "ws://example.com/", **kwargs: object) -> ClientProtocol:
+    client = make_client(uri, **kwargs)
+    client.send_request(client.connect())
+    client.data_to_send()
+    return client
+
+
+def test_rfc_example_accept_key() -> None:
+    # RFC 6455 §1.3 / §4.2.2
+    assert accept_key(RFC_KEY) == RFC_ACCEPT
+
+
+def test_accepted() -> None:
+    client = started()
+    client.receive_data(response_bytes(client))
+    [response] = client.events_received()
+    assert isinstance(response, Response)
+    assert response.status_code == 101
+    assert response.reason_phrase == "Switching Protocols"
+    assert client.response is response
+    assert client.state is State.OPEN
+    assert client.handshake_exc is None
+    assert client.extensions == []
+    assert client.subprotocol is None
+    assert client.data_to_send() == []
+    assert not client.close_expected()
+
+
+def test_accepted_byte_by_byte_with_pipelined_frames() -> None:
+    client = started()
+    wire = response_bytes(client) + build_frame(0x1, b"hi") + build_frame(0x9, b"p")
+    events = []
+    for byte in wire:
+        client.receive_data(bytes([byte]))
+        events.extend(client.events_received())
+    assert [type(e) for e in events] == [Response, Frame, Frame]
+    assert events[1] == Frame(Opcode.TEXT, b"hi")
+    assert events[2] == Frame(Opcode.PING, b"p")
+    assert client.state is State.OPEN
+
+
+def test_rfc_example_key() -> None:
+    client = started()
+    client.key = RFC_KEY
+    client.receive_data(response_bytes(client, accept=RFC_ACCEPT))
+    assert client.state is State.OPEN
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "connection"),
+    [
+        ("WebSocket", "upgrade"),
+        ("websocket", "keep-alive, Upgrade"),
+        ("h2c, WEBSOCKET", "UPGRADE, keep-alive"),
+    ],
+)
+def test_upgrade_tokens_case_insensitive_in_lists(upgrade: str, connection: str) -> None:
+    client = started()
+    client.receive_data(response_bytes(client, upgrade=upgrade, connection=connection))
+    assert client.state is State.OPEN
+
+
+def assert_failed(client: ClientProtocol, exc_type: type[Exception]) -> Exception:
+    """The handshake failed with exactly ``exc_type``; the client only closes TCP."""
+    assert type(client.handshake_exc) is exc_type, repr(client.handshake_exc)
+    # RFC 6455 §4.1: the client fails the connection: it writes nothing but EOF
+    assert client.data_to_send() == [b""]
+    assert client.state is State.CONNECTING
+    assert client.close_expected()
+    with pytest.raises(InvalidState):
+        client.send_text(b"too early")
+    # Anything else the server sends is ignored; then EOF ends the connection.
+    client.receive_data(build_frame(0x1, b"ignored"))
+    assert not [e for e in client.events_received() if isinstance(e, Frame)]
+    client.receive_eof()
+    assert client.state is State.CLOSED
+    assert client.data_to_send() == []
+    assert not client.close_expected()
+    return client.handshake_exc
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc_type", "name"),
+    [
+        ({"upgrade": None}, InvalidUpgrade, "Upgrade"),
+        ({"upgrade": "h2c"}, InvalidUpgrade, "Upgrade"),
+        ({"connection": None}, InvalidUpgrade, "Connection"),
+        ({"connection": "keep-alive"}, InvalidUpgrade, "Connection"),
+        ({"connection": "Upgrade keep-alive"}, InvalidHeaderFormat, "Connection"),
+        ({"accept": None}, InvalidHeader, "Sec-WebSocket-Accept"),
+        ({"accept": "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}, InvalidHeaderValue, "Sec-WebSocket-Accept"),
+        (
+            {"extra": [("Sec-WebSocket-Accept", "x")]},
+            InvalidHeader,
+            "Sec-WebSocket-Accept",
+        ),
+    ],
+)
+def test_invalid_101(kwargs: dict[str, object], exc_type: type[Exception], name: str) -> None:
+    client = started()
+    client.receive_data(response_bytes(client, **kwargs))  # type: ignore[arg-type]
+    # The response is still reported, for logging.
+    [response] = client.events_received()
+    assert isinstance(response, Response)
+    exc = assert_failed(client, exc_type)
+    assert isinstance(exc, InvalidHeader)
+    assert exc.name == name
+
+
+# Subprotocols (RFC 6455 §4.1 item 6, §4.2.2)
+
+
+def test_subprotocol_selected() -> None:
+    client = started(subprotocols=["chat", "superchat"])
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Protocol", "superchat")]))
+    assert client.state is State.OPEN
+    assert client.subprotocol == "superchat"
+
+
+def test_subprotocol_none_selected() -> None:
+    client = started(subprotocols=["chat"])
+    client.receive_data(response_bytes(client))
+    assert client.state is State.OPEN
+    assert client.subprotocol is None
+
+
+@pytest.mark.parametrize("offered", [None, ["chat"]])
+def test_subprotocol_unsolicited(offered: list[str] | None) -> None:
+    client = started(subprotocols=offered)
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Protocol", "other")]))
+    assert_failed(client, NegotiationError)
+    assert client.subprotocol is None
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [("Sec-WebSocket-Protocol", "chat, superchat")],
+        [("Sec-WebSocket-Protocol", "chat"), ("Sec-WebSocket-Protocol", "superchat")],
+    ],
+)
+def test_subprotocol_several_selected(extra: list[tuple[str, str]]) -> None:
+    client = started(subprotocols=["chat", "superchat"])
+    client.receive_data(response_bytes(client, extra=extra))
+    exc = assert_failed(client, InvalidHeader)
+    assert isinstance(exc, InvalidHeader)
+    assert exc.name == "Sec-WebSocket-Protocol"
+
+
+def test_subprotocol_malformed() -> None:
+    client = started(subprotocols=["chat"])
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Protocol", "chat;")]))
+    assert_failed(client, InvalidHeaderFormat)
+
+
+# Extensions (RFC 6455 §4.1 item 5, §9.1)
+
+
+def test_extension_accepted() -> None:
+    factory = FakeClientFactory("x-fake", RSV1, params=[("a", "1")], accept=["a"])
+    client = started(extensions=[factory])
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-fake; a=1")]))
+    assert client.state is State.OPEN
+    [extension] = client.extensions
+    assert isinstance(extension, FakeExtension)
+    assert extension.params == [("a", "1")]
+
+
+def test_extension_declined_by_server() -> None:
+    client = started(extensions=[FakeClientFactory()])
+    client.receive_data(response_bytes(client))
+    assert client.state is State.OPEN
+    assert client.extensions == []
+
+
+def test_extension_parameters_parsed_per_9_1() -> None:
+    factory = FakeClientFactory("x-fake", accept=["a", "b", "c"])
+    client = started(extensions=[factory])
+    header = 'x-fake ; a ; b = 2 ; c="3"'
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", header)]))
+    assert client.state is State.OPEN
+    [extension] = client.extensions
+    assert isinstance(extension, FakeExtension)
+    assert extension.params == [("a", None), ("b", "2"), ("c", "3")]
+
+
+def test_extension_not_offered() -> None:
+    client = started(extensions=[FakeClientFactory("x-fake")])
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-other")]))
+    assert_failed(client, NegotiationError)
+
+
+def test_extension_when_none_offered() -> None:
+    client = started()
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-fake")]))
+    assert_failed(client, InvalidHandshake)
+
+
+def test_extension_with_unacceptable_parameters() -> None:
+    client = started(extensions=[FakeClientFactory("x-fake", accept=[])])
+    client.receive_data(
+        response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-fake; unknown=1")])
+    )
+    assert_failed(client, NegotiationError)
+
+
+def test_extension_malformed_header() -> None:
+    client = started(extensions=[FakeClientFactory("x-fake")])
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-fake;")]))
+    assert_failed(client, InvalidHeaderFormat)
+
+
+def test_two_extensions_claiming_the_same_reserved_bit() -> None:
+    client = started(
+        extensions=[FakeClientFactory("x-one", RSV1), FakeClientFactory("x-two", RSV1)]
+    )
+    client.receive_data(
+        response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-one, x-two")])
+    )
+    assert_failed(client, NegotiationError)
+
+
+def test_two_extensions_with_distinct_reserved_bits() -> None:
+    client = started(
+        extensions=[FakeClientFactory("x-one", RSV1), FakeClientFactory("x-two", RSV2)]
+    )
+    client.receive_data(
+        response_bytes(
+            client,
+            extra=[("Sec-WebSocket-Extensions", "x-two"), ("Sec-WebSocket-Extensions", "x-one")],
+        )
+    )
+    assert client.state is State.OPEN
+    # In the server's order, which is the order they apply to outgoing frames.
+    assert [e.name for e in client.extensions] == ["x-two", "x-one"]
+
+
+def test_reserved_bits_follow_negotiated_extensions() -> None:
+    # RFC 6455 §5.2: a reserved bit may be set only if a negotiated extension defines it
+    client = started(extensions=[FakeClientFactory("x-fake", RSV1)])
+    client.receive_data(
+        response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-fake")])
+        + build_frame(0x1, b"olleh", rsv=RSV1)
+        + build_frame(0x1, b"plain")
+        + build_frame(0x1, b"bad", rsv=RSV2)
+    )
+    events = client.events_received()
+    assert events[1:] == [Frame(Opcode.TEXT, b"hello"), Frame(Opcode.TEXT, b"plain")]
+    assert client.parser_exc is not None
+    assert "RSV2" in str(client.parser_exc)
+    wire = written(client)
+    assert wire.close_codes == [1002]
+
+
+def test_reserved_bit_without_negotiation_fails_1002() -> None:
+    client = started(extensions=[FakeClientFactory("x-fake", RSV1)])
+    client.receive_data(response_bytes(client) + build_frame(0x1, b"x", rsv=RSV1))
+    assert client.state is State.CLOSING
+    assert written(client).close_codes == [1002]
+
+
+# A response that refuses the upgrade: InvalidStatus with status, headers and body.
+
+
+def refused(chunks: list[bytes], eof: bool = False) -> ClientProtocol:
+    client = started()
+    for chunk in chunks:
+        client.receive_data(chunk)
+    if eof:
+        client.receive_eof()
+    return client
+
+
+def assert_refused(client: ClientProtocol, status: int, body: bytes) -> Response:
+    [response] = client.events_received()
+    assert isinstance(response, Response)
+    assert client.response is response
+    assert response.status_code == status
+    assert response.body == body
+    exc = client.handshake_exc
+    assert type(exc) is InvalidStatus
+    assert exc.response is response
+    assert str(exc) == f"server rejected WebSocket connection: HTTP {status}"
+    return response
+
+
+def test_refused_with_content_length() -> None:
+    head = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 8\r\nX-Why: origin\r\n\r\n"
+    # Bytes past Content-Length aren't part of the body.
+    client = refused([head, b"go ", b"away!", b"trailing junk"])
+    response = assert_refused(client, 403, b"go away!")
+    assert response.headers["X-Why"] == "origin"
+    assert client.data_to_send() == [b""]
+
+
+def test_refused_with_content_length_exact() -> None:
+    client = refused([b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nnope."])
+    response = assert_refused(client, 404, b"nope.")
+    assert response.reason_phrase == "Not Found"
+    assert client.data_to_send() == [b""]
+    assert client.close_expected()
+
+
+def test_refused_with_chunked_body() -> None:
+    head = b"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"
+    body = b"4\r\nbad \r\n6\r\nthing!\r\n0\r\n\r\n"
+    client = refused([head] + [body[i : i + 1] for i in range(len(body))])
+    assert_refused(client, 500, b"bad thing!")
+    assert client.data_to_send() == [b""]
+
+
+def test_refused_with_body_until_eof() -> None:
+    client = refused([b"HTTP/1.1 400 Bad Request\r\n\r\n", b"read ", b"until EOF"])
+    assert client.events_received() == []  # the body isn't complete before EOF
+    assert client.handshake_exc is None
+    client.receive_eof()
+    assert_refused(client, 400, b"read until EOF")
+    assert client.state is State.CLOSED
+    assert client.data_to_send() == [b""]  # the client closes its side too
+
+
+def test_refused_without_body() -> None:
+    client = refused([b"HTTP/1.1 204 No Content\r\n\r\n"])
+    assert_refused(client, 204, b"")
+
+
+def test_refused_with_truncated_body() -> None:
+    client = refused([b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\nshort"], eof=True)
+    assert client.events_received() == []
+    assert type(client.handshake_exc) is InvalidMessage
+    assert client.state is State.CLOSED
+
+
+def test_refused_with_body_too_large() -> None:
+    head = b"HTTP/1.1 403 Forbidden\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY_SIZE + 1)
+    client = refused([head])
+    assert type(client.handshake_exc) is SecurityError
+    assert client.data_to_send() == [b""]
+
+
+def test_refused_with_endless_body() -> None:
+    client = refused([b"HTTP/1.1 403 Forbidden\r\n\r\n"])
+    chunk = bytes(65536)
+    for _ in range(MAX_BODY_SIZE // len(chunk) + 1):
+        client.receive_data(chunk)
+        if client.handshake_exc is not None:
+            break
+    assert type(client.handshake_exc) is SecurityError
+    assert client.data_to_send() == [b""]
+
+
+def test_refused_with_invalid_framing() -> None:
+    client = refused([b"HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: gzip\r\n\r\n"])
+    assert_failed(client, InvalidMessage)
+
+
+# Malformed responses and EOF
+
+
+@pytest.mark.parametrize(
+    ("data", "exc_type"),
+    [
+        (b"HTTP/1.1 1O1 Switching\r\n\r\n", InvalidMessage),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", InvalidMessage),
+        (b"HTTP/1.1 101 OK\r\n folded: header\r\n\r\n", InvalidMessage),
+        (b"HTTP/1.1 101 OK\r\nX: " + b"a" * 9000, SecurityError),
+    ],
+)
+def test_malformed_response(data: bytes, exc_type: type[Exception]) -> None:
+    client = started()
+    client.receive_data(data)
+    assert client.events_received() == []
+    assert_failed(client, exc_type)
+
+
+def test_eof_during_handshake() -> None:
+    client = started()
+    client.receive_data(b"HTTP/1.1 101 Switching")
+    client.receive_eof()
+    assert type(client.handshake_exc) is InvalidMessage
+    assert client.state is State.CLOSED
+    assert client.data_to_send() == [b""]
+    assert client.close_code == 1006
+
+
+def test_eof_before_any_response() -> None:
+    client = started()
+    client.receive_eof()
+    assert type(client.handshake_exc) is InvalidMessage
+    assert client.state is State.CLOSED
+
+
+def test_frames_after_101_can_close_immediately() -> None:
+    client = started()
+    client.receive_data(response_bytes(client) + build_frame(0x8, close_payload(1001, "bye")))
+    events = client.events_received()
+    assert isinstance(events[0], Response)
+    assert events[1] == Frame(Opcode.CLOSE, close_payload(1001, "bye"))
+    assert client.state is State.CLOSING
+    assert written(client).close_codes == [1001]
+
+
+def test_send_before_open_is_invalid_state() -> None:
+    client = started()
+    for send in (
+        lambda: client.send_text(b"x"),
+        lambda: client.send_binary(b"x"),
+        lambda: client.send_ping(b""),
+        lambda: client.send_pong(b""),
+        lambda: client.send_close(1000),
+    ):
+        with pytest.raises(InvalidState):
+            send()
+    assert client.data_to_send() == []

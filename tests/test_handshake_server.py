@@ -1,0 +1,617 @@
+"""The server side of the opening handshake (RFC 6455 §4.2, §4.4, §9.1, §10.2)."""
+
+from __future__ import annotations
+
+import functools
+import http
+import re
+from collections.abc import Sequence
+
+import pytest
+
+from websocket_ref import (
+    Frame,
+    Headers,
+    InvalidHandshake,
+    InvalidHeader,
+    InvalidHeaderFormat,
+    InvalidHeaderValue,
+    InvalidMessage,
+    InvalidOrigin,
+    InvalidState,
+    InvalidUpgrade,
+    NegotiationError,
+    Opcode,
+    Request,
+    Response,
+    SecurityError,
+    ServerProtocol,
+    State,
+)
+from websocket_ref.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, RequestLineError
+
+from .utils import (
+    RFC_ACCEPT,
+    RFC_KEY,
+    RSV1,
+    RSV2,
+    FakeExtension,
+    FakeServerFactory,
+    client_frame,
+    close_payload,
+    written,
+)
+
+BASE_HEADERS = [
+    ("Host", "server.example.com"),
+    ("Upgrade", "websocket"),
+    ("Connection", "Upgrade"),
+    ("Sec-WebSocket-Key", RFC_KEY),
+    ("Sec-WebSocket-Version", "13"),
+]
+
+
+def request_bytes(
+    *,
+    remove: Sequence[str] = (),
+    replace: dict[str, str] | None = None,
+    extra: Sequence[tuple[str, str]] = (),
+    line: bytes = b"GET /chat HTTP/1.1",
+) -> bytes:
+    replace = replace or {}
+    headers = Headers()
+    for name, value in BASE_HEADERS:
+        if name in remove:
+            continue
+        headers[name] = replace.get(name, value)
+    headers.update(extra)
+    return line + b"\r\n" + headers.serialize()
+
+
+def received(data: bytes, **kwargs: object) -> tuple[ServerProtocol, Request]:
+    server = ServerProtocol(**kwargs)  # type: ignore[arg-type]
+    server.receive_data(data)
+    [request] = server.events_received()
+    assert isinstance(request, Request)
+    assert server.request is request
+    return server, request
+
+
+def parse_response(data: bytes) -> tuple[int, Headers, bytes]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = Headers([tuple(line.split(": ", 1)) for line in lines])  # type: ignore[misc]
+    return int(status_line.split(" ")[1]), headers, body
+
+
+# A valid handshake
+
+
+def test_accept_rfc_example() -> None:
+    server, request = received(request_bytes())
+    assert request.path == "/chat"
+    response = server.accept(request)
+    assert server.handshake_exc is None
+    assert response.status_code == 101
+    assert response.reason_phrase == "Switching Protocols"
+    # RFC 6455 §1.3: the RFC's example key and accept value
+    assert response.headers["Sec-WebSocket-Accept"] == RFC_ACCEPT
+    assert response.headers["Upgrade"] == "websocket"
+    assert response.headers["Connection"] == "Upgrade"
+    assert "Date" in response.headers
+    assert "Sec-WebSocket-Protocol" not in response.headers
+    assert "Sec-WebSocket-Extensions" not in response.headers
+    assert server.state is State.CONNECTING
+    server.send_response(response)
+    assert server.state is State.OPEN
+    assert server.response is response
+    wire = written(server, handshake=True)
+    assert not wire.eof
+    assert wire.data == response.serialize()
+    assert wire.data.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    assert not server.close_expected()
+
+
+def test_request_byte_by_byte() -> None:
+    server = ServerProtocol()
+    data = request_bytes()
+    for i in range(len(data)):
+        server.receive_data(data[i : i + 1])
+        events = server.events_received()
+        assert (len(events) == 1) is (i == len(data) - 1)
+    assert isinstance(events[0], Request)
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "connection"),
+    [
+        ("WebSocket", "upgrade"),
+        ("websocket", "keep-alive, Upgrade"),  # Firefox
+        ("h2c, WEBSOCKET", "UPGRADE,keep-alive"),
+        ("websocket", "close, ,Upgrade"),
+    ],
+)
+def test_upgrade_tokens_case_insensitive_in_lists(upgrade: str, connection: str) -> None:
+    server, request = received(
+        request_bytes(replace={"Upgrade": upgrade, "Connection": connection})
+    )
+    assert server.accept(request).status_code == 101
+
+
+def test_connection_in_several_header_lines() -> None:
+    data = request_bytes(replace={"Connection": "keep-alive"}, extra=[("Connection", "Upgrade")])
+    server, request = received(data)
+    assert server.accept(request).status_code == 101
+
+
+def test_frames_pipelined_behind_the_request() -> None:
+    # A client may send frames right after its request (RFC 6455 §4.1 allows it once
+    # the response arrives, but bytes can be in flight); they're parsed after OPEN.
+    data = request_bytes() + client_frame(0x1, b"early") + client_frame(0x9, b"ping")
+    server, request = received(data)
+    assert server.events_received() == []
+    server.send_response(server.accept(request))
+    assert server.events_received() == [
+        Frame(Opcode.TEXT, b"early"),
+        Frame(Opcode.PING, b"ping"),
+    ]
+    wire = written(server, handshake=True).data
+    assert wire.endswith(b"\x8a\x04ping")  # the automatic pong follows the 101
+
+
+def test_frames_arriving_while_accepting_are_buffered() -> None:
+    server, request = received(request_bytes())
+    server.receive_data(client_frame(0x2, b"later"))
+    assert server.events_received() == []
+    server.send_response(server.accept(request))
+    assert server.events_received() == [Frame(Opcode.BINARY, b"later")]
+
+
+# Invalid requests: accept() answers with an HTTP error and sets handshake_exc.
+
+
+def refused_by_accept(
+    data: bytes, exc_type: type[Exception], status: int, **kwargs: object
+) -> tuple[ServerProtocol, Response]:
+    server, request = received(data, **kwargs)
+    response = server.accept(request)
+    assert type(server.handshake_exc) is exc_type, repr(server.handshake_exc)
+    assert response.status_code == status
+    assert response.reason_phrase == http.HTTPStatus(status).phrase
+    server.send_response(response)
+    wire = written(server, handshake=True)
+    # RFC 6455 §4.2.2: the error response, then the server closes the connection
+    assert wire.eof
+    code, headers, body = parse_response(wire.data)
+    assert code == status
+    assert headers["Content-Length"] == str(len(body))
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert headers["Connection"] == "close"
+    assert body == response.body
+    assert body.startswith(b"Failed to open a WebSocket connection")
+    assert server.state is State.CONNECTING
+    assert server.close_expected()
+    with pytest.raises(InvalidState):
+        server.send_text(b"no")
+    # Whatever the client sends next is ignored.
+    server.receive_data(client_frame(0x1, b"ignored"))
+    assert server.events_received() == []
+    server.receive_eof()
+    assert server.state is State.CLOSED
+    assert server.data_to_send() == []
+    return server, response
+
+
+@pytest.mark.parametrize(
+    ("changes", "exc_type", "name"),
+    [
+        ({"remove": ["Upgrade"]}, InvalidUpgrade, "Upgrade"),
+        ({"replace": {"Upgrade": "h2c"}}, InvalidUpgrade, "Upgrade"),
+        ({"remove": ["Connection"]}, InvalidUpgrade, "Connection"),
+        ({"replace": {"Connection": "keep-alive"}}, InvalidUpgrade, "Connection"),
+    ],
+)
+def test_not_an_upgrade_426(
+    changes: dict[str, object], exc_type: type[Exception], name: str
+) -> None:
+    server, response = refused_by_accept(request_bytes(**changes), exc_type, 426)  # type: ignore[arg-type]
+    assert response.headers["Upgrade"] == "websocket"
+    assert isinstance(server.handshake_exc, InvalidHeader)
+    assert server.handshake_exc.name == name
+
+
+@pytest.mark.parametrize(
+    ("changes", "exc_type", "name"),
+    [
+        # RFC 6455 §4.2.1 item 2: Host
+        ({"remove": ["Host"]}, InvalidHeader, "Host"),
+        ({"extra": [("Host", "other.example.com")]}, InvalidHeader, "Host"),
+        # RFC 6455 §4.2.1 item 5: a key that decodes to 16 bytes
+        ({"remove": ["Sec-WebSocket-Key"]}, InvalidHeader, "Sec-WebSocket-Key"),
+        ({"extra": [("Sec-WebSocket-Key", RFC_KEY)]}, InvalidHeader, "Sec-WebSocket-Key"),
+        (
+            {"replace": {"Sec-WebSocket-Key": "not base64!"}},
+            InvalidHeaderValue,
+            "Sec-WebSocket-Key",
+        ),
+        (
+            {"replace": {"Sec-WebSocket-Key": "AAAAAAAAAAAAAAAAAAAA"}},  # 15 bytes
+            InvalidHeaderValue,
+            "Sec-WebSocket-Key",
+        ),
+        (
+            {"replace": {"Sec-WebSocket-Key": "AAAAAAAAAAAAAAAAAAAAAAAAAA=="}},  # 19 bytes
+            InvalidHeaderValue,
+            "Sec-WebSocket-Key",
+        ),
+        (
+            {"replace": {"Connection": "Upgrade;"}},
+            InvalidHeaderFormat,
+            "Connection",
+        ),
+    ],
+)
+def test_invalid_headers_400(
+    changes: dict[str, object], exc_type: type[Exception], name: str
+) -> None:
+    server, _ = refused_by_accept(request_bytes(**changes), exc_type, 400)  # type: ignore[arg-type]
+    assert isinstance(server.handshake_exc, InvalidHeader)
+    assert server.handshake_exc.name == name
+
+
+@pytest.mark.parametrize(
+    ("changes", "exc_type"),
+    [
+        ({"remove": ["Sec-WebSocket-Version"]}, InvalidHeader),
+        ({"replace": {"Sec-WebSocket-Version": "8"}}, InvalidHeaderValue),
+        ({"replace": {"Sec-WebSocket-Version": "14"}}, InvalidHeaderValue),
+        ({"extra": [("Sec-WebSocket-Version", "8")]}, InvalidHeader),
+    ],
+)
+def test_unsupported_version_426(changes: dict[str, object], exc_type: type[Exception]) -> None:
+    # RFC 6455 §4.4: 426 Upgrade Required with the versions the server supports
+    _, response = refused_by_accept(request_bytes(**changes), exc_type, 426)  # type: ignore[arg-type]
+    assert response.headers["Sec-WebSocket-Version"] == "13"
+
+
+# Origin (RFC 6455 §4.2.1 item 7, §10.2)
+
+
+@pytest.mark.parametrize(
+    ("origins", "origin"),
+    [
+        (["https://good.example"], "https://good.example"),
+        ([None], None),
+        ([None, "https://good.example"], None),
+        ([re.compile(r"https://[a-z]+\.good\.example")], "https://sub.good.example"),
+    ],
+)
+def test_origin_allowed(origins: list[object], origin: str | None) -> None:
+    extra = [] if origin is None else [("Origin", origin)]
+    server, request = received(request_bytes(extra=extra), origins=origins)
+    assert server.accept(request).status_code == 101
+
+
+@pytest.mark.parametrize(
+    ("origins", "origin"),
+    [
+        (["https://good.example"], "https://evil.example"),
+        (["https://good.example"], None),
+        ([None], "https://good.example"),
+        ([re.compile(r"https://good\.example")], "https://good.example.evil"),  # fullmatch
+        ([], "https://good.example"),
+    ],
+)
+def test_origin_refused_403(origins: list[object], origin: str | None) -> None:
+    extra = [] if origin is None else [("Origin", origin)]
+    server, _ = refused_by_accept(request_bytes(extra=extra), InvalidOrigin, 403, origins=origins)
+    assert isinstance(server.handshake_exc, InvalidOrigin)
+    assert server.handshake_exc.value == origin
+
+
+def test_origin_several_values_400() -> None:
+    data = request_bytes(extra=[("Origin", "https://a.example"), ("Origin", "https://b.example")])
+    refused_by_accept(data, InvalidHeader, 400, origins=["https://a.example"])
+
+
+# Subprotocols (RFC 6455 §4.2.2 item 4)
+
+
+@pytest.mark.parametrize(
+    ("offered", "supported", "selected"),
+    [
+        (["chat", "superchat"], ["superchat", "chat"], "chat"),  # the client's preference
+        (["chat", "superchat"], ["superchat"], "superchat"),
+        (["chat"], ["other"], None),
+        ([], ["chat"], None),
+        (["chat"], [], None),
+    ],
+)
+def test_subprotocol_selection(
+    offered: list[str], supported: list[str], selected: str | None
+) -> None:
+    extra = [("Sec-WebSocket-Protocol", ", ".join(offered))] if offered else []
+    server, request = received(request_bytes(extra=extra), subprotocols=supported)
+    response = server.accept(request)
+    assert response.status_code == 101
+    assert server.subprotocol == selected
+    assert response.headers.get("Sec-WebSocket-Protocol") == selected
+
+
+def test_subprotocol_offers_in_several_lines() -> None:
+    extra = [("Sec-WebSocket-Protocol", "a"), ("Sec-WebSocket-Protocol", "b, c")]
+    seen: list[Sequence[str]] = []
+
+    def select(protocol: ServerProtocol, subprotocols: Sequence[str]) -> str | None:
+        assert isinstance(protocol, ServerProtocol)
+        seen.append(list(subprotocols))
+        return subprotocols[-1]
+
+    server, request = received(request_bytes(extra=extra), select_subprotocol=select)
+    response = server.accept(request)
+    assert seen == [["a", "b", "c"]]
+    assert response.headers["Sec-WebSocket-Protocol"] == "c"
+    assert server.subprotocol == "c"
+
+
+def test_select_subprotocol_not_offered_400() -> None:
+    extra = [("Sec-WebSocket-Protocol", "chat")]
+    refused_by_accept(
+        request_bytes(extra=extra),
+        NegotiationError,
+        400,
+        select_subprotocol=lambda protocol, subprotocols: "other",
+    )
+
+
+def test_select_subprotocol_crashes_500() -> None:
+    def select(protocol: ServerProtocol, subprotocols: Sequence[str]) -> str | None:
+        raise RuntimeError("bug")
+
+    server, request = received(request_bytes(), select_subprotocol=select)
+    response = server.accept(request)
+    assert response.status_code == 500
+    assert type(server.handshake_exc) is RuntimeError
+    assert b"See server log" in response.body
+
+
+def test_malformed_subprotocol_header_400() -> None:
+    extra = [("Sec-WebSocket-Protocol", "chat;")]
+    refused_by_accept(request_bytes(extra=extra), InvalidHeaderFormat, 400, subprotocols=["chat"])
+
+
+# Extensions (RFC 6455 §9.1)
+
+
+def test_extension_accepted_with_parameters() -> None:
+    extra = [("Sec-WebSocket-Extensions", 'x-fake; a=1; b; c="3"')]
+    factory = FakeServerFactory("x-fake", RSV1, accept=["a", "b", "c"])
+    server, request = received(request_bytes(extra=extra), extensions=[factory])
+    response = server.accept(request)
+    assert response.headers["Sec-WebSocket-Extensions"] == "x-fake; a=1; b; c=3"
+    [extension] = server.extensions
+    assert isinstance(extension, FakeExtension)
+    assert extension.params == [("a", "1"), ("b", None), ("c", "3")]
+
+
+def test_unknown_extension_ignored() -> None:
+    extra = [("Sec-WebSocket-Extensions", "x-unknown")]
+    server, request = received(request_bytes(extra=extra), extensions=[FakeServerFactory()])
+    response = server.accept(request)
+    assert response.status_code == 101
+    assert "Sec-WebSocket-Extensions" not in response.headers
+    assert server.extensions == []
+
+
+def test_declined_offer_falls_back_to_next_offer() -> None:
+    # RFC 6455 §9.1: a client may offer the same extension several times, in order of
+    # preference; the server picks the first it accepts.
+    extra = [("Sec-WebSocket-Extensions", "x-fake; bad, x-fake; a=2")]
+    factory = FakeServerFactory("x-fake", accept=["a"])
+    server, request = received(request_bytes(extra=extra), extensions=[factory])
+    response = server.accept(request)
+    assert response.headers["Sec-WebSocket-Extensions"] == "x-fake; a=2"
+    assert len(server.extensions) == 1
+
+
+def test_extension_offers_accepted_in_client_order() -> None:
+    extra = [
+        ("Sec-WebSocket-Extensions", "x-two"),
+        ("Sec-WebSocket-Extensions", "x-one"),
+    ]
+    factories = [FakeServerFactory("x-one", RSV1), FakeServerFactory("x-two", RSV2)]
+    server, request = received(request_bytes(extra=extra), extensions=factories)
+    response = server.accept(request)
+    assert response.headers["Sec-WebSocket-Extensions"] == "x-two, x-one"
+    assert [e.name for e in server.extensions] == ["x-two", "x-one"]
+
+
+def test_two_extensions_claiming_the_same_reserved_bit() -> None:
+    extra = [("Sec-WebSocket-Extensions", "x-one, x-two")]
+    factories = [FakeServerFactory("x-one", RSV1), FakeServerFactory("x-two", RSV1)]
+    server, request = received(request_bytes(extra=extra), extensions=factories)
+    response = server.accept(request)
+    # The second can't share RSV1: it's declined, not an error.
+    assert response.headers["Sec-WebSocket-Extensions"] == "x-one"
+    assert [e.name for e in server.extensions] == ["x-one"]
+
+
+def test_malformed_extension_header_400() -> None:
+    extra = [("Sec-WebSocket-Extensions", "x-fake; a=")]
+    refused_by_accept(
+        request_bytes(extra=extra), InvalidHeaderFormat, 400, extensions=[FakeServerFactory()]
+    )
+
+
+def test_reserved_bits_follow_negotiated_extensions() -> None:
+    extra = [("Sec-WebSocket-Extensions", "x-fake")]
+    server, request = received(
+        request_bytes(extra=extra), extensions=[FakeServerFactory("x-fake", RSV1)]
+    )
+    server.send_response(server.accept(request))
+    written(server, handshake=True)
+    server.receive_data(client_frame(0x2, b"cba", rsv=RSV1) + client_frame(0x2, b"x", rsv=RSV2))
+    assert server.events_received() == [Frame(Opcode.BINARY, b"abc")]
+    wire = written(server)
+    assert wire.close_codes == [1002]
+    assert wire.eof
+
+
+# Malformed requests: the core answers with an HTTP error by itself.
+
+
+@pytest.mark.parametrize(
+    ("data", "exc_type", "status"),
+    [
+        (b"POST /chat HTTP/1.1\r\nHost: x\r\n\r\n", RequestLineError, 405),
+        (b"GET /chat HTTP/1.0\r\nHost: x\r\n\r\n", RequestLineError, 505),
+        (b"GET /chat\r\nHost: x\r\n\r\n", RequestLineError, 400),
+        (b"GET chat HTTP/1.1\r\nHost: x\r\n\r\n", RequestLineError, 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", RequestLineError, 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", InvalidMessage, 400),
+        (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", InvalidMessage, 400),
+        (b"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", RequestLineError, 400),
+        (
+            b"GET / HTTP/1.1\r\n"
+            + b"".join(b"X-%d: v\r\n" % i for i in range(MAX_NUM_HEADERS + 1))
+            + b"\r\n",
+            SecurityError,
+            431,
+        ),
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * MAX_LINE_LENGTH, SecurityError, 431),
+        (b"GET /" + b"a" * MAX_LINE_LENGTH, SecurityError, 431),
+    ],
+    ids=[
+        "method",
+        "version",
+        "request-line",
+        "target",
+        "tls",
+        "obs-fold",
+        "header-line",
+        "body",
+        "too-many-headers",
+        "long-header-line",
+        "long-request-line",
+    ],
+)
+def test_malformed_request(data: bytes, exc_type: type[Exception], status: int) -> None:
+    server = ServerProtocol()
+    server.receive_data(data)
+    assert server.events_received() == []
+    assert type(server.handshake_exc) is exc_type, repr(server.handshake_exc)
+    wire = written(server, handshake=True)
+    assert wire.eof
+    code, headers, body = parse_response(wire.data)
+    assert code == status
+    assert headers["Content-Length"] == str(len(body))
+    assert body.startswith(b"Failed to open a WebSocket connection: ")
+    assert server.response is not None
+    assert server.response.status_code == status
+    assert server.state is State.CONNECTING
+    assert server.close_expected()
+    # Nothing more is parsed or written.
+    server.receive_data(b"GET / HTTP/1.1\r\n\r\n")
+    assert server.events_received() == []
+    assert server.data_to_send() == []
+    server.receive_eof()
+    assert server.state is State.CLOSED
+
+
+def test_eof_during_handshake() -> None:
+    server = ServerProtocol()
+    server.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    server.receive_eof()
+    assert type(server.handshake_exc) is InvalidMessage
+    assert server.state is State.CLOSED
+    assert server.data_to_send() == [b""]
+    assert server.events_received() == []
+
+
+def test_eof_while_accepting() -> None:
+    server, _request = received(request_bytes())
+    server.receive_eof()
+    assert server.state is State.CLOSED
+    assert server.data_to_send() == [b""]
+
+
+# reject() and send_response()
+
+
+def test_reject() -> None:
+    server, _request = received(request_bytes())
+    response = server.reject(http.HTTPStatus.UNAUTHORIZED, "Missing token.\n")
+    assert response.status_code == 401
+    assert response.reason_phrase == "Unauthorized"
+    assert response.body == b"Missing token.\n"
+    assert response.headers["Content-Length"] == "15"
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.headers["Connection"] == "close"
+    response.headers["WWW-Authenticate"] = 'Basic realm="x"'
+    server.send_response(response)
+    assert type(server.handshake_exc) is InvalidHandshake
+    assert "401" in str(server.handshake_exc)
+    wire = written(server, handshake=True)
+    assert wire.eof
+    code, headers, body = parse_response(wire.data)
+    assert (code, body) == (401, b"Missing token.\n")
+    assert headers["WWW-Authenticate"] == 'Basic realm="x"'
+    assert server.state is State.CONNECTING
+    assert server.close_expected()
+
+
+def test_reject_accepts_int_and_utf8() -> None:
+    server = ServerProtocol()
+    response = server.reject(503, "café")
+    assert response.reason_phrase == "Service Unavailable"
+    assert response.body == "café".encode()
+    assert response.headers["Content-Length"] == "5"
+
+
+def test_reject_without_request() -> None:
+    # e.g. a server refusing connections while shutting down
+    server = ServerProtocol()
+    server.send_response(server.reject(503, "Shutting down.\n"))
+    assert server.handshake_exc is not None
+    assert written(server, handshake=True).eof
+
+
+def test_send_response_twice() -> None:
+    server, request = received(request_bytes())
+    server.send_response(server.accept(request))
+    with pytest.raises(InvalidState):
+        server.send_response(server.accept(request))
+
+
+def test_101_after_failed_accept_is_not_open() -> None:
+    # A 101 built by hand can't override a failed validation.
+    server, request = received(request_bytes(remove=["Sec-WebSocket-Key"]))
+    server.accept(request)
+    server.send_response(Response(101, "Switching Protocols", Headers()))
+    assert server.state is State.CONNECTING
+    assert written(server, handshake=True).eof
+
+
+def test_frames_after_handshake_then_close() -> None:
+    server, request = received(request_bytes())
+    server.send_response(server.accept(request))
+    written(server, handshake=True)
+    server.receive_data(client_frame(0x8, close_payload(1000)))
+    wire = written(server)
+    assert wire.close_codes == [1000]
+    assert wire.eof
+
+
+def test_select_subprotocol_accepts_any_callable() -> None:
+    def pick(suffix: str, protocol: ServerProtocol, subprotocols: Sequence[str]) -> str | None:
+        return next((s for s in subprotocols if s.endswith(suffix)), None)
+
+    class Picker:
+        def __call__(self, protocol: ServerProtocol, subprotocols: Sequence[str]) -> str | None:
+            assert isinstance(protocol, ServerProtocol)
+            return subprotocols[0]
+
+    extra = [("Sec-WebSocket-Protocol", "chat.v1, chat.v2")]
+    for select, selected in [(functools.partial(pick, ".v2"), "chat.v2"), (Picker(), "chat.v1")]:
+        server, request = received(request_bytes(extra=extra), select_subprotocol=select)
+        assert server.accept(request).headers["Sec-WebSocket-Protocol"] == selected

@@ -1,0 +1,160 @@
+"""Incremental UTF-8 validation (RFC 6455 §5.6, §8.1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from websocket_ref import InvalidUTF8, ProtocolError
+from websocket_ref.utf8 import Utf8Validator
+
+VALID = [
+    b"",
+    b"plain ASCII",
+    "κόσμε".encode(),  # 2-byte sequences
+    "€ and 日本語".encode(),  # 3-byte sequences
+    "🎉 \U0010ffff".encode(),  # 4-byte sequences, up to the last code point
+    "\ud7ff\ue000".encode(),  # around the surrogate range
+]
+
+INVALID = [
+    (b"\x80", "lone continuation byte"),
+    (b"\xc0\x80", "overlong NUL"),
+    (b"\xc1\xbf", "overlong 2-byte form"),
+    (b"\xe0\x80\x80", "overlong 3-byte form"),
+    (b"\xf0\x80\x80\x80", "overlong 4-byte form"),
+    (b"\xed\xa0\x80", "UTF-16 surrogate U+D800"),
+    (b"\xed\xbf\xbf", "UTF-16 surrogate U+DFFF"),
+    (b"\xf4\x90\x80\x80", "code point above U+10FFFF"),
+    (b"\xf5\x80\x80\x80", "invalid lead byte F5"),
+    (b"\xff", "invalid byte FF"),
+    (b"\xce", "truncated 2-byte sequence"),
+    (b"\xe2\x82", "truncated 3-byte sequence"),
+    (b"a\xc3(", "invalid continuation"),
+]
+
+
+def validate(pieces: list[bytes]) -> None:
+    validator = Utf8Validator()
+    for piece in pieces[:-1]:
+        validator.feed(piece)
+    validator.feed(pieces[-1] if pieces else b"", final=True)
+
+
+@pytest.mark.parametrize("data", VALID)
+def test_valid_at_once(data: bytes) -> None:
+    validate([data])
+
+
+@pytest.mark.parametrize("data", VALID)
+def test_valid_byte_by_byte(data: bytes) -> None:
+    validate([data[i : i + 1] for i in range(len(data))] + [b""])
+
+
+@pytest.mark.parametrize(("data", "why"), INVALID)
+def test_invalid_at_once(data: bytes, why: str) -> None:
+    with pytest.raises(InvalidUTF8) as raised:
+        validate([data])
+    assert raised.value.close_code == 1007
+    assert raised.value.rule == "RFC 6455 §8.1"
+
+
+@pytest.mark.parametrize(("data", "why"), INVALID)
+def test_invalid_byte_by_byte(data: bytes, why: str) -> None:
+    with pytest.raises(InvalidUTF8):
+        validate([data[i : i + 1] for i in range(len(data))])
+
+
+def test_invalid_utf8_is_a_protocol_error_with_code_1007() -> None:
+    assert issubclass(InvalidUTF8, ProtocolError)
+    assert InvalidUTF8.close_code == 1007
+
+
+@pytest.mark.parametrize(
+    ("prefix", "bad"),
+    [
+        ("κόσμε".encode(), b"\xff"),
+        # Autobahn 6.4.x: F4 90 can't start a code point ≤ U+10FFFF.
+        ("κόσμε".encode(), b"\xf4\x90"),
+        (b"\xce", b"a"),  # an ASCII byte where a continuation byte is expected
+        (b"\xed", b"\xa0"),  # a surrogate is known bad at its second byte
+        (b"\xe0", b"\x80"),  # an overlong form is known bad at its second byte
+    ],
+)
+def test_fails_at_first_invalid_byte_before_the_end(prefix: bytes, bad: bytes) -> None:
+    validator = Utf8Validator()
+    validator.feed(prefix)
+    with pytest.raises(InvalidUTF8):
+        validator.feed(bad)  # not final: the error is known without the rest
+
+
+def test_error_message_gives_offset() -> None:
+    validator = Utf8Validator()
+    validator.feed(b"hello ")
+    with pytest.raises(InvalidUTF8, match="at byte 8"):
+        validator.feed(b"ok\xff")
+
+
+def test_complete_tracks_character_boundaries() -> None:
+    validator = Utf8Validator()
+    assert validator.complete
+    validator.feed(b"\xe2\x82")
+    assert not validator.complete
+    validator.feed(b"\xac")
+    assert validator.complete
+
+
+def test_ascii_after_an_incomplete_character_is_checked() -> None:
+    # The ASCII fast path must not skip the check when a character is pending.
+    validator = Utf8Validator()
+    validator.feed(b"\xe2")
+    with pytest.raises(InvalidUTF8):
+        validator.feed(b"abc")
+
+
+def test_final_with_incomplete_character_fails() -> None:
+    validator = Utf8Validator()
+    validator.feed(b"\xf0\x9f\x8e")
+    with pytest.raises(InvalidUTF8):
+        validator.feed(b"", final=True)
+
+
+def test_reset_forgets_incomplete_character() -> None:
+    validator = Utf8Validator()
+    validator.feed(b"\xe2\x82")
+    validator.reset()
+    assert validator.complete
+    validator.feed(b"abc", final=True)
+
+
+def test_reset_allows_reuse_after_final() -> None:
+    validator = Utf8Validator()
+    validator.feed("é".encode(), final=True)
+    validator.reset()
+    validator.feed("日本".encode(), final=True)
+
+
+def test_accepts_bytearray() -> None:
+    validator = Utf8Validator()
+    validator.feed(bytearray("é".encode()), final=True)
+
+
+def test_error_offset_counts_bytes_held_from_earlier_pieces() -> None:
+    validator = Utf8Validator()
+    validator.feed(b"ab\xe2")
+    with pytest.raises(InvalidUTF8, match="at byte 2"):
+        validator.feed(b"\x82(")
+
+
+def test_surrogate_fails_at_its_second_byte() -> None:
+    # ED A0..BF can only start a surrogate: the error is known before the third byte.
+    validator = Utf8Validator()
+    validator.feed(b"ok\xed")
+    with pytest.raises(InvalidUTF8, match="at byte 3"):
+        validator.feed(b"\xbf")
+
+
+def test_ed_followed_by_low_continuation_is_valid() -> None:
+    validator = Utf8Validator()
+    validator.feed(b"\xed")
+    validator.feed(b"\x9f")
+    validator.feed(b"\xbf", final=True)  # U+D7FF, the last code point before surrogates

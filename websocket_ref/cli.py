@@ -1,0 +1,369 @@
+"""The interactive client: ``python -m websocket_ref ws://host:port/``.
+
+Lines typed on the terminal are sent as text messages; incoming messages are printed as
+``< message``. Ctrl-D or Ctrl-C closes the connection with 1000. ``--trace`` shows every
+frame that crosses the wire, with the section of RFC 6455 that governs it: a way to
+watch the protocol at work.
+
+Two threads share the terminal: the main thread reads lines (it must: only the main
+thread gets Ctrl-C, and readline wants it), a receiver thread prints messages. When
+stdin and stdout are a terminal, a message arriving while the user types is inserted
+above the line being typed, with ANSI escape sequences, so the input isn't garbled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+from typing import TextIO
+
+from .exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from .frames import Close, CloseCode, Frame, Opcode
+from .sync.client import ClientConnection, connect
+from .version import version
+
+__all__ = ["main", "describe_frame", "format_message"]
+
+#: Bytes shown in the hex preview of a binary message.
+HEX_PREVIEW = 16
+
+# ANSI (ECMA-48 / VT100) control sequences used to print above the line being typed.
+_SAVE_CURSOR = "\x1b7"  # DECSC: remember the cursor position
+_RESTORE_CURSOR = "\x1b8"  # DECRC: go back to it
+_CURSOR_UP = "\x1b[A"  # CUU
+_CURSOR_DOWN = "\x1b[B"  # CUD
+_INSERT_LINE = "\x1b[L"  # IL: insert a blank line at the cursor, pushing lines down
+
+
+class Console:
+    """Serialized output to the terminal, which knows whether the user is typing."""
+
+    def __init__(self, stream: TextIO, interactive: bool) -> None:
+        self.stream = stream
+        self.interactive = interactive
+        self._lock = threading.Lock()
+
+    def print(self, text: str) -> None:
+        """Print lines of text (not while the user is typing: see :meth:`print_above`)."""
+        with self._lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def print_above(self, text: str) -> None:
+        """Print lines of text while the user may be typing on the current line."""
+        if not self.interactive:
+            self.print(text)
+            return
+        out: list[str] = []
+        for line in text.split("\n"):
+            # Save the cursor; a line feed makes sure a line exists below (scrolling if
+            # the input line is the last one); back up to the input line, insert a
+            # blank line there (pushing the input down), print; restore the cursor and
+            # move down to where the input line now is. At the bottom of the screen the
+            # restored position already is the input line and moving down does nothing.
+            out.append(
+                f"{_SAVE_CURSOR}\n{_CURSOR_UP}{_INSERT_LINE}{line}{_RESTORE_CURSOR}{_CURSOR_DOWN}"
+            )
+        with self._lock:
+            self.stream.write("".join(out))
+            self.stream.flush()
+
+
+def _printable(text: str) -> str:
+    """Escape control characters (other than newline and tab) that a peer could use to
+    drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() or char in "\n\t" else repr(char)[1:-1] for char in text
+    )
+
+
+def format_message(message: str | bytes, *, escape: bool = False) -> str:
+    """How an incoming message is shown: ``< text`` or ``< (binary) N bytes: hex...``."""
+    if isinstance(message, str):
+        text = _printable(message) if escape else message
+        return "< " + text.replace("\n", "\n  ")
+    size = len(message)
+    line = f"< (binary) {size} byte{'' if size == 1 else 's'}"
+    if size:
+        line += ": " + message[:HEX_PREVIEW].hex(" ")
+        if size > HEX_PREVIEW:
+            line += " ..."
+    return line
+
+
+def format_close(connection: ClientConnection) -> str:
+    """``Connection closed: 1000 (OK).``: the code and reason the peer sent."""
+    code = connection.close_code
+    if code is None:  # pragma: no cover - called once the connection is closed
+        code = CloseCode.ABNORMAL_CLOSURE
+    return f"Connection closed: {Close(code, connection.close_reason or '')}."
+
+
+# --trace
+
+
+def _length_encoding(length: int) -> str:
+    # RFC 6455 §5.2: payload length in 7 bits, or 126 + 16 bits, or 127 + 64 bits
+    if length < 126:
+        return "7-bit length"
+    if length < 65536:
+        return "16-bit extended length"
+    return "64-bit extended length"
+
+
+_OPCODE_RULES = {
+    Opcode.TEXT: "§5.6 text (UTF-8)",
+    Opcode.BINARY: "§5.6 binary",
+    Opcode.CONT: "§5.4 continuation",
+    Opcode.CLOSE: "§5.5.1 close",
+    Opcode.PING: "§5.5.2 ping",
+    Opcode.PONG: "§5.5.3 pong",
+}
+
+
+def describe_frame(direction: str, frame: Frame, *, masked: bool) -> str:
+    """One line describing a frame on the wire: its header fields and the rules behind them.
+
+    ``direction`` is ``">"`` for sent frames and ``"<"`` for received ones; ``masked``
+    says whether the frame was masked (RFC 6455 §5.3: all frames from a client are).
+    """
+    rsv = f"{frame.rsv1:d}{frame.rsv2:d}{frame.rsv3:d}"
+    length = len(frame.data)
+    fields = (
+        f"{direction} {frame.opcode.name} fin={frame.fin:d} rsv={rsv} mask={masked:d} len={length}"
+    )
+    rules = [_OPCODE_RULES[frame.opcode]]
+    if frame.opcode is Opcode.CLOSE:
+        try:
+            close = Close.parse(frame.data)
+        except Exception as exc:  # the core reports it; the trace only describes
+            fields += f" (invalid close payload: {exc})"
+        else:
+            fields += f" code={close}"
+            rules.append("§7.4.1 status code" if frame.data else "§7.1.5 no code: 1005")
+    if not frame.fin:
+        rules.append("§5.4 fragment, more follow")
+    if frame.rsv1:
+        rules.append("RFC 7692 §6 compressed")
+    rules.append("§5.3 masked (client to server)" if masked else "§5.1 unmasked (from server)")
+    rules.append(f"§5.2 {_length_encoding(length)}")
+    return f"{fields}  [RFC 6455 {', '.join(rules)}]"
+
+
+_HANDSHAKE_RULES = {
+    "> GET ": "RFC 6455 §4.1 opening handshake: client request",
+    "< HTTP/1.1 101 ": "RFC 6455 §4.2.2 server accepts: 101 Switching Protocols",
+    "< HTTP/1.1 ": "RFC 6455 §4.2.2 server refuses the upgrade",
+}
+
+
+class TraceHandler(logging.Handler):
+    """Print the core's debug log as a commented view of the wire.
+
+    The core logs each frame as ``"> %s"`` (sent) or ``"< %s"`` (received) with the
+    :class:`~websocket_ref.frames.Frame` as argument, after extensions encoded it or
+    before they decode it: what crosses the wire. Other debug lines (handshake headers,
+    state changes) are printed as they are.
+    """
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.DEBUG)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            args = record.args
+            if (
+                isinstance(args, tuple)
+                and len(args) == 1
+                and isinstance(args[0], Frame)
+                and record.msg in ("> %s", "< %s")
+            ):
+                direction = record.msg[0]
+                # The client masks what it sends and the server never masks (RFC 6455 §5.1).
+                line = describe_frame(direction, args[0], masked=direction == ">")
+            else:
+                line = record.getMessage()
+                for prefix, rule in _HANDSHAKE_RULES.items():
+                    if line.startswith(prefix):
+                        line += f"  [{rule}]"
+                        break
+            self.console.print_above("# " + line)
+        except Exception:  # pragma: no cover - logging must not break the connection
+            self.handleError(record)
+
+
+# The interactive loop
+
+
+class _Input:
+    """What the SIGINT handler needs to know about the main thread.
+
+    The receiver thread interrupts the main thread's blocking read with SIGINT when
+    the connection closes. The handler raises KeyboardInterrupt only while the main
+    thread waits for input; otherwise it just records that the loop must stop.
+    """
+
+    def __init__(self, can_interrupt: bool) -> None:
+        #: Whether the handler is installed (only the main thread can install one).
+        self.can_interrupt = can_interrupt
+        self.waiting = False
+        self.interrupted = False
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        self.interrupted = True
+        if self.waiting:
+            raise KeyboardInterrupt
+
+
+def _interrupt_main() -> None:
+    """Wake the main thread up from a blocking read."""
+    if hasattr(signal, "pthread_kill"):
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+    else:  # pragma: no cover - Windows
+        import _thread
+
+        _thread.interrupt_main()
+
+
+def _receive(connection: ClientConnection, console: Console, state: _Input) -> None:
+    """The receiver thread: print messages until the connection closes."""
+    try:
+        for message in connection:
+            console.print_above(format_message(message, escape=console.interactive))
+    except ConnectionClosed:
+        pass
+    finally:
+        if state.can_interrupt and not state.interrupted:
+            _interrupt_main()
+
+
+def _parse_header(value: str) -> tuple[str, str]:
+    name, sep, header_value = value.partition(":")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME: VALUE, got {value!r}")
+    return name.strip(), header_value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="websocket_ref",
+        description="Interactive WebSocket client: type messages, see replies.",
+    )
+    parser.add_argument("uri", metavar="ws[s]://host:port/path")
+    parser.add_argument(
+        "--header",
+        action="append",
+        type=_parse_header,
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="add a header to the handshake request (repeatable)",
+    )
+    parser.add_argument(
+        "--subprotocol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="offer a subprotocol (repeatable)",
+    )
+    parser.add_argument(
+        "--no-compression", action="store_true", help="don't offer permessage-deflate"
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print every frame sent and received, with the RFC 6455 rules behind it",
+    )
+    parser.add_argument("--version", action="version", version=f"websocket_ref {version}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the interactive client; return the exit status."""
+    args = build_parser().parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Messages may hold any character; don't die on a terminal that can't show one.
+        sys.stdout.reconfigure(errors="backslashreplace")
+    console = Console(sys.stdout, interactive=sys.stdin.isatty() and sys.stdout.isatty())
+
+    logger: logging.Logger | None = None
+    if args.trace:
+        logger = logging.getLogger("websocket_ref.cli.trace")
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.addHandler(TraceHandler(console))
+
+    try:
+        connection = connect(
+            args.uri,
+            additional_headers=args.header,
+            subprotocols=args.subprotocol or None,
+            compression=None if args.no_compression else "deflate",
+            logger=logger,
+        )
+    except (OSError, InvalidURI, InvalidHandshake, ValueError) as exc:
+        print(f"Failed to connect to {args.uri}: {exc}.", file=sys.stderr)
+        return 1
+
+    greeting = f"Connected to {args.uri}"
+    if connection.subprotocol is not None:
+        greeting += f" (subprotocol: {connection.subprotocol})"
+    console.print(greeting + ".")
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    state = _Input(can_interrupt=in_main_thread)
+    previous_handler = signal.signal(signal.SIGINT, state.handler) if in_main_thread else None
+    receiver = threading.Thread(
+        target=_receive, args=(connection, console, state), name="websocket_ref-cli-receiver"
+    )
+    receiver.start()
+    try:
+        _input_loop(connection, console, state)
+    except KeyboardInterrupt:  # pragma: no cover - a narrow race with the handler
+        pass
+    finally:
+        state.interrupted = True  # the receiver needn't interrupt us anymore
+        if console.interactive:
+            console.print("")  # leave the prompt's line
+        connection.close()
+        receiver.join()
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous_handler)
+    console.print(format_close(connection))
+    return 0
+
+
+def _input_loop(connection: ClientConnection, console: Console, state: _Input) -> None:
+    """Send each line typed until EOF, Ctrl-C, or the connection closing."""
+    while True:
+        try:
+            state.waiting = True
+            if state.interrupted:
+                return
+            if console.interactive:
+                line = input("> ")
+            else:
+                line = sys.stdin.readline()
+                if not line:
+                    return
+                line = line.removesuffix("\n").removesuffix("\r")
+        except (EOFError, KeyboardInterrupt):
+            return
+        finally:
+            state.waiting = False
+        if state.interrupted:
+            return
+        try:
+            connection.send(line)
+        except ConnectionClosed:
+            return
