@@ -1,0 +1,708 @@
+"""The asyncio connection shared by clients and servers: bytes in and out, and waiting.
+
+A :class:`Connection` is an :class:`asyncio.Protocol`: the event loop calls it back
+when bytes arrive (:meth:`~Connection.data_received`), when the peer closes its side
+(:meth:`~Connection.eof_received`), when the socket is gone
+(:meth:`~Connection.connection_lost`), and when the write buffer crosses its limits
+(:meth:`~Connection.pause_writing`, :meth:`~Connection.resume_writing`). Each callback
+feeds the Sans-I/O core, writes what the core wants written, and hands the events it
+produced to whoever waits for them. No protocol decision is made here.
+
+Three kinds of flow control keep memory bounded:
+
+* incoming: the :class:`~websocket_ref.asyncio.messages.Assembler` stops reading from
+  the transport when ``max_queue`` frames wait for the application;
+* outgoing: ``write_limit`` is the transport's high-water mark; once it's crossed,
+  ``send()`` waits until the buffer drains (backpressure);
+* closing: once the core expects the TCP connection to end, a ``close_timeout``
+  timer makes sure it does, even if the peer never answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, NoReturn
+
+from ..client import ClientProtocol
+from ..exceptions import ConcurrencyError, ConnectionClosedOK
+from ..frames import CloseCode, Frame, Opcode
+from ..http11 import Request, Response
+from ..protocol import Event, LoggerLike, State
+from ..server import ServerProtocol
+from .messages import Assembler, Data, _Missing, utf8_decoder
+from .options import queue_limits, write_limits
+
+__all__ = ["Connection", "Data", "BytesLike", "DataLike"]
+
+_END = object()  # end of the chunks of a fragmented message
+
+BytesLike = bytes | bytearray | memoryview
+#: What ``send()`` accepts for one message or one fragment.
+DataLike = str | BytesLike
+
+
+class Connection(asyncio.Protocol):
+    """A WebSocket connection on an asyncio transport.
+
+    Not instantiated directly: :func:`~websocket_ref.asyncio.client.connect` and
+    :func:`~websocket_ref.asyncio.server.serve` create
+    :class:`~websocket_ref.asyncio.client.ClientConnection` and
+    :class:`~websocket_ref.asyncio.server.ServerConnection` objects.
+
+    Options: ``ping_interval`` and ``ping_timeout`` (seconds; keepalive pings, and
+    failing the connection with 1011 when one goes unanswered), ``close_timeout``
+    (seconds to wait for the peer during closing), ``max_queue`` (incoming frames —
+    whole messages unless fragmented — buffered before reading from the socket
+    stops; an int or a ``(high, low)`` pair) and ``write_limit`` (bytes buffered for
+    writing before ``send()`` waits; an int or a ``(high, low)`` pair).
+    """
+
+    def __init__(
+        self,
+        protocol: ClientProtocol | ServerProtocol,
+        *,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        close_timeout: float | None = 10,
+        max_queue: int | tuple[int | None, int | None] | None = 16,
+        write_limit: int | tuple[int, int | None] = 2**15,
+    ) -> None:
+        self.protocol = protocol
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.close_timeout = close_timeout
+        self.loop = asyncio.get_running_loop()
+        high, low = queue_limits(max_queue)
+        self.recv_messages = Assembler(high, low, self._pause_reading, self._resume_reading)
+        self.write_limit = write_limits(write_limit)
+
+        #: The transport, once the connection is made.
+        self.transport: asyncio.Transport
+        #: Latency of the last ping, in seconds: time until its pong arrived.
+        self.latency: float = 0.0
+        #: Pings waiting for a pong: data → (future, time sent), in the order sent.
+        self.pong_waiters: dict[bytes, tuple[asyncio.Future[float], float]] = {}
+
+        self.connection_lost_waiter: asyncio.Future[None] = self.loop.create_future()
+        self._lost_exc: BaseException | None = None
+        # Resolved when the handshake makes progress: a request or response arrives,
+        # the core refuses the handshake, or the connection is lost.
+        self._handshake_waiter: asyncio.Future[None] | None = None
+        if protocol.state is State.CONNECTING:
+            self._handshake_waiter = self.loop.create_future()
+        # Set when EOF caused the handshake to fail, to tell transient failures apart.
+        self.handshake_eof = False
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._closing = False  # the core expects the TCP connection to end
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._keepalive_handle: asyncio.TimerHandle | None = None
+        self._keepalive_timeout_handle: asyncio.TimerHandle | None = None
+        # Set while a fragmented message is being sent; other senders wait for it.
+        self._fragmented_send: asyncio.Future[None] | None = None
+
+    # Public attributes
+
+    @property
+    def id(self) -> uuid.UUID:
+        """Unique identifier of the connection, for logs."""
+        return self.protocol.id
+
+    @property
+    def logger(self) -> LoggerLike:
+        """The connection's logger, an adapter that adds ``websocket`` to records."""
+        return self.protocol.logger
+
+    @property
+    def local_address(self) -> Any:
+        """Local address of the socket, as ``socket.getsockname()`` returns it."""
+        return self.transport.get_extra_info("sockname")
+
+    @property
+    def remote_address(self) -> Any:
+        """Remote address of the socket, as ``socket.getpeername()`` returns it."""
+        return self.transport.get_extra_info("peername")
+
+    @property
+    def state(self) -> State:
+        """CONNECTING, OPEN, CLOSING or CLOSED (RFC 6455 §4-§7)."""
+        return self.protocol.state
+
+    @property
+    def request(self) -> Request | None:
+        """The opening handshake's request."""
+        return self.protocol.request
+
+    @property
+    def response(self) -> Response | None:
+        """The opening handshake's response."""
+        return self.protocol.response
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol negotiated in the handshake, if any."""
+        return self.protocol.subprotocol
+
+    @property
+    def close_code(self) -> int | None:
+        """The peer's close code once CLOSED (1005: none given, 1006: no close frame)."""
+        return self.protocol.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The peer's close reason once CLOSED."""
+        return self.protocol.close_reason
+
+    # Context manager and iteration
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            await self.close()
+        else:
+            await self.close(CloseCode.INTERNAL_ERROR)
+
+    def __aiter__(self) -> Connection:
+        return self
+
+    async def __anext__(self) -> Data:
+        """Next message; iteration ends quietly when the connection closes normally."""
+        messages = self.recv_messages
+        message = messages.get_nowait(None)
+        if not isinstance(message, _Missing):
+            return message
+        try:
+            return await messages.get(None)
+        except EOFError:
+            pass
+        try:
+            await self._raise_closed()
+        except ConnectionClosedOK:
+            raise StopAsyncIteration from None
+
+    # Receiving
+
+    async def recv(self, decode: bool | None = None) -> Data:
+        """Receive the next message: ``str`` for text, ``bytes`` for binary.
+
+        ``decode=False`` returns a text message's UTF-8 bytes without decoding them;
+        ``decode=True`` decodes a binary message as UTF-8. Messages that arrived
+        before the connection closed are returned first; then
+        :exc:`~websocket_ref.exceptions.ConnectionClosed` is raised. Cancelling
+        ``recv()`` is safe: no data is lost. Two concurrent calls raise
+        :exc:`~websocket_ref.exceptions.ConcurrencyError`.
+        """
+        messages = self.recv_messages
+        message = messages.get_nowait(decode)
+        if not isinstance(message, _Missing):
+            return message
+        try:
+            return await messages.get(decode)
+        except EOFError:
+            pass
+        await self._raise_closed()
+
+    def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Data]:
+        """Receive the next message fragment by fragment, as fragments arrive.
+
+        Text fragments are decoded incrementally (a character may span fragments).
+        Abandoning the iterator before the end of the message discards the rest
+        of that message.
+        """
+        return _MessageStream(self, decode)
+
+    # Sending
+
+    async def send(
+        self,
+        message: DataLike | Iterable[DataLike] | AsyncIterable[DataLike],
+        text: bool | None = None,
+    ) -> None:
+        """Send a message: a text frame for ``str``, a binary frame for bytes.
+
+        An iterable (sync or async) of ``str`` or of bytes is sent as one fragmented
+        message, one frame per item. ``text`` overrides the frame type: ``text=True``
+        sends bytes (which must be UTF-8) as text, ``text=False`` sends ``str`` as
+        binary. Returns once the data is handed to the transport and its buffer is
+        below ``write_limit``: that's where backpressure applies.
+        """
+        while self._fragmented_send is not None:
+            # RFC 6455 §5.4: frames of different messages MUST NOT be interleaved
+            await asyncio.shield(self._fragmented_send)
+        protocol = self.protocol
+        if isinstance(message, str):
+            if protocol.state is not State.OPEN:
+                await self._raise_closed()
+            if text is False:
+                protocol.send_binary(message.encode())
+            else:
+                protocol.send_text(message.encode())
+        elif isinstance(message, BytesLike):
+            if protocol.state is not State.OPEN:
+                await self._raise_closed()
+            data = message if type(message) is bytes else bytes(message)
+            if text:
+                protocol.send_text(data)
+            else:
+                protocol.send_binary(data)
+        elif isinstance(message, Mapping):
+            raise TypeError("a mapping isn't a message")
+        elif isinstance(message, AsyncIterable):
+            await self._send_fragments(message.__aiter__(), None, text)
+            return
+        elif isinstance(message, Iterable):
+            await self._send_fragments(None, iter(message), text)
+            return
+        else:
+            raise TypeError(f"message has unsupported type {type(message).__name__}")
+        self._send_data()
+        if self._write_paused:
+            await self._drain()
+
+    async def _send_fragments(
+        self,
+        async_chunks: AsyncIterator[DataLike] | None,
+        chunks: Iterable[DataLike] | None,
+        text: bool | None,
+    ) -> None:
+        """Send a fragmented message, one frame per chunk, then an empty final frame.
+
+        Exactly one of ``async_chunks`` and ``chunks`` is given. The final frame is
+        empty because the end of an iterator is only known after its last item.
+        """
+        protocol = self.protocol
+        iterator = iter(chunks) if chunks is not None else None
+
+        async def next_chunk() -> object:
+            if iterator is not None:
+                return next(iterator, _END)
+            assert async_chunks is not None
+            try:
+                return await async_chunks.__anext__()
+            except StopAsyncIteration:
+                return _END
+
+        chunk = await next_chunk()
+        if chunk is _END:
+            return  # nothing to send: an empty iterable isn't a message
+        is_str = isinstance(chunk, str)
+        if not is_str and not isinstance(chunk, BytesLike):
+            raise TypeError(f"message chunk has unsupported type {type(chunk).__name__}")
+        if protocol.state is not State.OPEN:
+            await self._raise_closed()
+        done = self._fragmented_send = self.loop.create_future()
+        try:
+            as_text = is_str if text is None else text
+            first = True
+            while chunk is not _END:
+                if isinstance(chunk, str) is not is_str or not isinstance(chunk, DataLike):
+                    raise TypeError("all fragments of a message must be str, or all bytes")
+                data = chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+                if protocol.state is not State.OPEN:
+                    await self._raise_closed()
+                if first:
+                    if as_text:
+                        protocol.send_text(data, fin=False)
+                    else:
+                        protocol.send_binary(data, fin=False)
+                    first = False
+                else:
+                    protocol.send_continuation(data, fin=False)
+                self._send_data()
+                if self._write_paused:
+                    await self._drain()
+                chunk = await next_chunk()
+            if protocol.state is not State.OPEN:
+                await self._raise_closed()
+            protocol.send_continuation(b"", fin=True)
+            self._send_data()
+            if self._write_paused:
+                await self._drain()
+        except BaseException as exc:
+            if protocol.state is State.OPEN:
+                # The message can't be completed, and no other message may start before it
+                # ends (RFC 6455 §5.4): fail the connection rather than leave it stuck.
+                if isinstance(exc, asyncio.CancelledError):
+                    reason = "fragmented message cancelled"
+                else:
+                    reason = "error in fragmented message"
+                protocol.fail(CloseCode.INTERNAL_ERROR, reason)
+                self._send_data()
+            raise
+        finally:
+            self._fragmented_send = None
+            done.set_result(None)
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Perform the closing handshake and wait until the TCP connection is closed.
+
+        Waits at most ``close_timeout`` for the peer, then closes the connection
+        anyway. Does nothing more if the connection is already closing or closed.
+        """
+        protocol = self.protocol
+        if protocol.state is State.OPEN:
+            protocol.send_close(code, reason)
+            self._send_data()
+        elif protocol.state is State.CONNECTING:
+            self.transport.abort()
+        await asyncio.shield(self.connection_lost_waiter)
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is closed."""
+        await asyncio.shield(self.connection_lost_waiter)
+
+    async def ping(self, data: DataLike | None = None) -> Awaitable[float]:
+        """Send a ping; return an awaitable that resolves with the latency on its pong.
+
+        Without ``data``, four random bytes make the ping unique. A ``str`` is sent
+        UTF-8 encoded. If the connection closes first, awaiting the result raises
+        :exc:`~websocket_ref.exceptions.ConnectionClosed`.
+        """
+        if self.protocol.state is not State.OPEN:
+            await self._raise_closed()
+        waiter = self._send_ping(data)
+        if self._write_paused:
+            await self._drain()
+        return waiter
+
+    async def pong(self, data: DataLike = b"") -> None:
+        """Send an unsolicited pong, e.g. as a unidirectional heartbeat (RFC 6455 §5.5.3)."""
+        if self.protocol.state is not State.OPEN:
+            await self._raise_closed()
+        self.protocol.send_pong(data.encode() if isinstance(data, str) else bytes(data))
+        self._send_data()
+        if self._write_paused:
+            await self._drain()
+
+    def _send_ping(self, data: DataLike | None) -> asyncio.Future[float]:
+        waiters = self.pong_waiters
+        if data is None:
+            payload = os.urandom(4)
+            while payload in waiters:
+                payload = os.urandom(4)
+        else:
+            payload = data.encode() if isinstance(data, str) else bytes(data)
+            if payload in waiters:
+                raise ConcurrencyError("already waiting for a pong with the same data")
+        self.protocol.send_ping(payload)
+        waiter: asyncio.Future[float] = self.loop.create_future()
+        waiters[payload] = (waiter, self.loop.time())
+        self._send_data()
+        return waiter
+
+    def _acknowledge_pings(self, data: bytes) -> None:
+        waiters = self.pong_waiters
+        if data not in waiters:
+            # RFC 6455 §5.5.3: an unsolicited pong needs no response
+            return
+        now = self.loop.time()
+        # RFC 6455 §5.5.3: a pong may answer only the most recent of several pings;
+        # so it acknowledges every ping sent before the one it echoes.
+        for key in list(waiters):
+            waiter, sent_at = waiters.pop(key)
+            latency = now - sent_at
+            if not waiter.done():
+                waiter.set_result(latency)
+            if key == data:
+                self.latency = latency
+                break
+
+    # Waiting
+
+    async def _raise_closed(self) -> NoReturn:
+        """Wait until the connection is closed, then raise the exception telling how.
+
+        Waiting lets the exception report both close frames; ``close_timeout`` bounds
+        the wait since the core expects the connection to end.
+        """
+        await asyncio.shield(self.connection_lost_waiter)
+        exc = self.protocol.close_exc
+        if exc.__cause__ is None and self._lost_exc is not None:
+            exc.__cause__ = self._lost_exc
+        raise exc
+
+    async def _drain(self) -> None:
+        """Wait until the transport's write buffer goes below its low-water mark."""
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self._drain_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._drain_waiters:
+                self._drain_waiters.remove(waiter)
+        if self.connection_lost_waiter.done():
+            # The buffered data may never have reached the peer.
+            await self._raise_closed()
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # Writing
+
+    def _send_data(self) -> None:
+        """Write what the core has to send; arm the close timer once closing starts."""
+        writes = self.protocol.data_to_send()
+        if writes:
+            if len(writes) == 1 and writes[0]:
+                self.transport.write(writes[0])
+            else:
+                self._write_all(writes)
+        if not self._closing and self.protocol.close_expected():
+            self._start_closing()
+
+    def _write_all(self, writes: list[bytes]) -> None:
+        transport = self.transport
+        pending: list[bytes] = []
+        for data in writes:
+            if data:
+                pending.append(data)
+                continue
+            # b"": the core closes its side of the TCP connection.
+            self._write_buffers(pending)
+            pending = []
+            if transport.can_write_eof():
+                transport.write_eof()
+            else:
+                # TLS can't half-close; closing the transport sends close_notify.
+                transport.close()
+        self._write_buffers(pending)
+
+    def _write_buffers(self, buffers: list[bytes]) -> None:
+        if not buffers:
+            return
+        # One write() per buffer, never writelines(): separate writes don't copy a large
+        # payload to join it with its header, and on Python 3.12-3.13.0 the selector
+        # transport's writelines() never calls pause_writing(), which breaks backpressure.
+        write = self.transport.write
+        for data in buffers:
+            write(data)
+
+    def _start_closing(self) -> None:
+        self._closing = True
+        # The peer's close frame may be queued behind frames nobody reads: read on.
+        self.recv_messages.stop_pausing()
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+            self._keepalive_handle = None
+        if self.close_timeout is not None:
+            self._close_timer = self.loop.call_later(self.close_timeout, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self._close_timer = None
+        if self.protocol.debug:
+            self.logger.debug("! timed out waiting for the TCP connection to close")
+        self.transport.abort()
+
+    # Reading
+
+    def _pause_reading(self) -> None:
+        self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def _dispatch(self, events: list[Event]) -> None:
+        """Hand the core's events to whoever waits for them."""
+        for event in events:
+            if type(event) is Frame:
+                opcode = event.opcode
+                if opcode < Opcode.CLOSE:  # TEXT, BINARY or CONT: message data
+                    self.recv_messages.put(event)
+                elif opcode is Opcode.PONG:
+                    self._acknowledge_pings(event.data)
+                elif opcode is Opcode.CLOSE:
+                    # RFC 6455 §5.5.1: no data frames follow a close frame
+                    self.recv_messages.close()
+                # PING: the core queued the pong already.
+            else:
+                self._handshake_progress()
+
+    def _handshake_progress(self) -> None:
+        waiter = self._handshake_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # asyncio.Protocol callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        high, low = self.write_limit
+        transport.set_write_buffer_limits(high, low)
+
+    def data_received(self, data: bytes) -> None:
+        protocol = self.protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        if events:
+            self._dispatch(events)
+        self._send_data()
+        if self._handshake_waiter is not None and protocol.handshake_exc is not None:
+            # The core refused the handshake without an event (e.g. a malformed message).
+            self._handshake_progress()
+
+    def eof_received(self) -> None:
+        protocol = self.protocol
+        failed = protocol.handshake_exc is not None
+        protocol.receive_eof()
+        if not failed and protocol.handshake_exc is not None:
+            self.handshake_eof = True
+        events = protocol.events_received()
+        if events:
+            self._dispatch(events)
+        self._send_data()
+        # Returning None lets the transport close itself once its buffer is written.
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        protocol = self.protocol
+        failed = protocol.handshake_exc is not None
+        protocol.receive_eof()  # no-op if EOF was received already
+        if not failed and protocol.handshake_exc is not None:
+            self.handshake_eof = True
+        events = protocol.events_received()
+        if events:
+            self._dispatch(events)
+        protocol.data_to_send()  # the transport is gone: drop what's left
+        self._lost_exc = exc
+        for handle in (self._close_timer, self._keepalive_handle, self._keepalive_timeout_handle):
+            if handle is not None:
+                handle.cancel()
+        self._close_timer = self._keepalive_handle = self._keepalive_timeout_handle = None
+        self.recv_messages.close()
+        self._abort_pings()
+        self._wake_drain_waiters()
+        self._handshake_progress()
+        if not self.connection_lost_waiter.done():
+            self.connection_lost_waiter.set_result(None)
+        if protocol.debug:
+            protocol.logger.debug("= connection lost")
+
+    def _abort_pings(self) -> None:
+        if not self.pong_waiters:
+            return
+        close_exc = self.protocol.close_exc
+        for waiter, _ in self.pong_waiters.values():
+            if not waiter.done():
+                waiter.set_exception(close_exc)
+                # A done future ignores cancel(), but it no longer logs an exception
+                # nobody retrieved: pings whose result is ignored stay quiet.
+                waiter.cancel()
+        self.pong_waiters.clear()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_drain_waiters()
+
+    # Keepalive
+
+    def start_keepalive(self) -> None:
+        """Ping every ``ping_interval`` seconds; fail after ``ping_timeout`` without pong."""
+        if self.ping_interval is not None:
+            self._keepalive_handle = self.loop.call_later(self.ping_interval, self._keepalive)
+
+    def _keepalive(self) -> None:
+        self._keepalive_handle = None
+        if self.protocol.state is not State.OPEN:
+            return
+        waiter = self._send_ping(None)
+        assert self.ping_interval is not None
+        self._keepalive_handle = self.loop.call_later(self.ping_interval, self._keepalive)
+        if self.ping_timeout is not None and self._keepalive_timeout_handle is None:
+            self._keepalive_timeout_handle = self.loop.call_later(
+                self.ping_timeout, self._keepalive_timed_out
+            )
+            waiter.add_done_callback(self._keepalive_answered)
+
+    def _keepalive_answered(self, waiter: asyncio.Future[float]) -> None:
+        if self._keepalive_timeout_handle is not None:
+            self._keepalive_timeout_handle.cancel()
+            self._keepalive_timeout_handle = None
+
+    def _keepalive_timed_out(self) -> None:
+        self._keepalive_timeout_handle = None
+        if self.protocol.state is not State.OPEN:
+            return
+        self.logger.info("keepalive ping timeout; failing the connection")
+        self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+        self._send_data()
+
+
+class _MessageStream:
+    """The async iterator of :meth:`Connection.recv_streaming`.
+
+    A class rather than an async generator so that abandoning it mid-message frees
+    the connection at once (in ``__del__``) instead of when the event loop gets
+    around to finalizing a generator.
+    """
+
+    __slots__ = ("connection", "decode", "decoder", "started", "done")
+
+    def __init__(self, connection: Connection, decode: bool | None) -> None:
+        self.connection = connection
+        self.decode = decode
+        self.decoder: Any = None
+        self.started = False
+        self.done = False
+
+    def __aiter__(self) -> _MessageStream:
+        return self
+
+    async def __anext__(self) -> Data:
+        if self.done:
+            raise StopAsyncIteration
+        messages = self.connection.recv_messages
+        if not self.started:
+            messages.begin_stream()
+            self.started = True
+        try:
+            frame = await messages.next_fragment()
+        except EOFError:
+            self._finish()
+            await self.connection._raise_closed()
+        except asyncio.CancelledError:
+            if not messages.consumed:
+                # Nothing was read yet: cancelling leaves the connection as it was.
+                messages.end_stream()
+                self.started = False
+            raise
+        if self.decoder is None and self.decode is not False:
+            if self.decode or frame.opcode is Opcode.TEXT:
+                self.decoder = utf8_decoder()
+            else:
+                self.decode = False
+        data: Data = frame.data
+        if self.decoder is not None:
+            data = self.decoder.decode(frame.data, frame.fin)
+        if frame.fin:
+            self._finish()
+        return data
+
+    async def aclose(self) -> None:
+        """Stop streaming; the rest of the message, if any, is discarded."""
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.started and not self.done:
+            self.done = True
+            self.connection.recv_messages.end_stream()
+
+    def __del__(self) -> None:
+        self._finish()
