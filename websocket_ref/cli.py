@@ -14,6 +14,7 @@ above the line being typed, with ANSI escape sequences, so the input isn't garbl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import logging
 import signal
@@ -314,6 +315,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, InvalidURI, InvalidHandshake, ValueError) as exc:
         print(f"Failed to connect to {args.uri}: {exc}.", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 1
+
+    if console.interactive:
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401 - gives input() line editing and history
 
     greeting = f"Connected to {args.uri}"
     if connection.subprotocol is not None:

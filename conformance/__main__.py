@@ -1,0 +1,156 @@
+"""``python3 -m conformance``: setup, run, summary, gate, readme, list.
+
+The commands are split so CI can run the suite once and gate on its files, and a developer
+can re-read or re-gate a report without running the suite again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import REPORTS_DIR, ROOT
+from .report import build_summary, gate_problems, readme_block, replace_block, write_summary
+from .testees import BY_NAME, TESTEES, Testee
+
+
+def _split(values: Sequence[str] | None) -> list[str]:
+    """Accept ``--cases 1.* 2.*`` as well as ``--cases 1.*,2.*``."""
+    return [v for value in values or () for v in value.split(",") if v]
+
+
+def _testees(names: Sequence[str] | None) -> list[Testee]:
+    names = _split(names)
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise SystemExit(f"unknown testee(s): {', '.join(unknown)}; known: {', '.join(BY_NAME)}")
+    return [BY_NAME[n] for n in names] if names else list(TESTEES)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from . import _setup
+
+    sys.argv[1:] = ["--force"] if args.force else []
+    return _setup.main()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import _setup, runner
+
+    testees = _testees(args.testee)
+    try:
+        runner.run(
+            testees,
+            cases=_split(args.cases) or ["*"],
+            exclude=_split(args.exclude_cases),
+            jobs=args.jobs,
+            timeout=args.timeout,
+        )
+    except (_setup.SetupError, runner.HarnessError) as exc:
+        print(f"conformance run failed: {exc}", file=sys.stderr)
+        return 2
+    cmd_summary(argparse.Namespace(testee=None, quiet=False))
+    if not args.gate:
+        return 0
+    names = [t.name for t in testees]
+    return cmd_gate(argparse.Namespace(testee=names, allow_partial=bool(args.cases)))
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    summary = build_summary(
+        REPORTS_DIR, [t.name for t in _testees(args.testee)] if args.testee else None
+    )
+    problems = gate_problems(summary, summary["testees"], allow_partial=True)
+    text = write_summary(REPORTS_DIR, summary, problems)
+    if not getattr(args, "quiet", False):
+        print(text)
+    print(f"\nwrote {REPORTS_DIR / 'summary.md'} and summary.json", file=sys.stderr)
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    required = [t.name for t in _testees(args.testee)]
+    summary = build_summary(REPORTS_DIR, required)
+    problems = gate_problems(summary, required, allow_partial=args.allow_partial)
+    for problem in problems:
+        print(f"GATE: {problem}")
+    verdict = "FAILED" if problems else "passed"
+    print(
+        f"conformance gate {verdict}: {len(required)} testee(s), "
+        f"{summary['expected_cases']} cases each, {len(problems)} problem(s)"
+    )
+    return 1 if problems else 0
+
+
+def cmd_readme(args: argparse.Namespace) -> int:
+    path = Path(args.readme)
+    summary = build_summary(REPORTS_DIR, [t.name for t in TESTEES])
+    problems = gate_problems(summary, [t.name for t in TESTEES])
+    try:
+        text = path.read_text(encoding="utf-8")
+        new = replace_block(text, readme_block(summary, problems))
+    except (OSError, ValueError) as exc:
+        print(f"conformance readme: {exc}", file=sys.stderr)
+        return 1
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+        print(f"updated the conformance summary in {path}")
+    else:
+        print(f"{path} is up to date")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for t in TESTEES:
+        print(f"{t.name:16} {t.kind:6} {t.description}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m conformance", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("setup", help="install wstest in .cache/conformance (idempotent)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the marker matches")
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("run", help="set up, run wstest against testees, write reports")
+    p.add_argument("--testee", nargs="+", metavar="NAME", help="default: every testee")
+    p.add_argument("--cases", nargs="+", metavar="PATTERN", help="wstest case patterns: 1.*")
+    p.add_argument("--exclude-cases", nargs="+", metavar="PATTERN")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("CONFORMANCE_JOBS", "3")),
+        help="testees run at once (default 3, or $CONFORMANCE_JOBS)",
+    )
+    p.add_argument("--timeout", type=float, default=25 * 60.0, help="seconds per testee")
+    p.add_argument("--gate", action="store_true", help="exit 1 if the results have problems")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summary", help="(re)write summary.md/json from the last reports")
+    p.add_argument("--testee", nargs="+", metavar="NAME")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("gate", help="exit 1 unless every testee passed every case")
+    p.add_argument("--testee", nargs="+", metavar="NAME", help="default: every testee")
+    p.add_argument("--allow-partial", action="store_true", help="accept a run limited with --cases")
+    p.set_defaults(func=cmd_gate)
+
+    p = sub.add_parser("readme", help="regenerate the summary block in README.md")
+    p.add_argument("--readme", default=str(ROOT / "README.md"))
+    p.set_defaults(func=cmd_readme)
+
+    p = sub.add_parser("list", help="list the testees")
+    p.set_defaults(func=cmd_list)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""The testee registry and the setup helpers that need neither wstest nor the network."""
+
+from __future__ import annotations
+
+import ast
+
+from conformance import _setup
+from conformance.testees import TESTEES
+
+
+def test_registry_scripts_exist_and_cover_every_api_and_side() -> None:
+    assert {(t.name.split("_")[0], t.kind) for t in TESTEES} == {
+        (api, kind) for api in ("sansio", "asyncio", "sync") for kind in ("server", "client")
+    }
+    for testee in TESTEES:
+        assert testee.script.is_file(), testee.script
+        ast.parse(testee.script.read_text())  # valid Python 3 syntax
+        assert testee.wstest_mode == (
+            "fuzzingclient" if testee.kind == "server" else "fuzzingserver"
+        )
+
+
+def test_pinned_hash_depends_on_the_pins(monkeypatch: object) -> None:
+    digest = _setup.pinned_hash()
+    assert len(digest) == 64 and digest == _setup.pinned_hash()
+    assert any(p.startswith("autobahntestsuite==") for p in _setup.PINNED)
+
+
+def test_mirror_from_apt_sources() -> None:
+    deb822 = (
+        "Types: deb\n# http://snapshot.example/archive/debian/2025\n"
+        "URIs: http://mirror.example/debian\nSuites: bookworm\n"
+    )
+    one_line = "deb [arch=amd64] https://mirror.example/debian/ bookworm main\n"
+    security = "URIs: http://mirror.example/debian-security\n"
+    assert _setup.mirror_from_sources([security, deb822]) == "http://mirror.example/debian"
+    assert _setup.mirror_from_sources([one_line]) == "https://mirror.example/debian"
+    assert _setup.mirror_from_sources([security, "# nothing\n"]) is None

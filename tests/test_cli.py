@@ -1,0 +1,331 @@
+"""The interactive client, driven in a subprocess through stdin and stdout.
+
+Each test starts a server of the threading API in-process, runs
+``python -m websocket_ref URI`` against it, types lines and reads what it prints.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from websocket_ref import Frame, Opcode
+from websocket_ref.cli import describe_frame, format_message, main
+from websocket_ref.sync.server import ServerConnection
+
+from .sync.utils import TIMEOUT, run_server, uri
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class CLI:
+    """A running ``python -m websocket_ref``, with line-oriented access to its output."""
+
+    def __init__(self, *args: str, stdin: int | None = subprocess.PIPE) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "websocket_ref", *args],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            cwd=ROOT,
+            env=env,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self._reader = threading.Thread(daemon=True, target=self._read)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def expect(self, line: str) -> None:
+        """Read output lines until ``line``; fail if the output ends first."""
+        while True:
+            try:
+                got = self.lines.get(timeout=TIMEOUT)
+            except queue.Empty:  # pragma: no cover
+                pytest.fail(f"timed out waiting for {line!r}; got {self.seen}")
+            if got is None:
+                pytest.fail(f"output ended before {line!r}; got {self.seen}")
+            self.seen.append(got)
+            if got == line:
+                return
+
+    def finish(self) -> tuple[int, list[str], str]:
+        """Close stdin, wait for exit; return the status, remaining lines and stderr."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        status = self.process.wait(TIMEOUT)
+        self._reader.join(TIMEOUT)
+        rest = []
+        while (line := self.lines.get_nowait()) is not None:
+            rest.append(line)
+        assert self.process.stderr is not None
+        return status, rest, self.process.stderr.read()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(TIMEOUT)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def cli_factory() -> Iterator[type[CLI]]:
+    started: list[CLI] = []
+
+    class TrackedCLI(CLI):
+        def __init__(self, *args: str, **kwargs: int | None) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    yield TrackedCLI
+    for cli in started:
+        cli.kill()
+
+
+def handler(ws: ServerConnection) -> None:
+    """Echo, with commands: send binary, close with a code, report the handshake."""
+    for message in ws:
+        if message == "binary":
+            ws.send(bytes(range(20)))
+        elif message == "close":
+            ws.close(4000, "bye")
+        elif message == "headers":
+            assert ws.request is not None
+            ws.send(f"X-Test={ws.request.headers.get('X-Test')}")
+            ws.send(f"extensions={ws.request.headers.get('Sec-WebSocket-Extensions')}")
+        elif message == "multi":
+            ws.send("line 1\nline 2")
+        else:
+            ws.send(message)
+
+
+def test_echo_and_close_on_eof(cli_factory: type[CLI]) -> None:
+    with run_server(handler) as server:
+        cli = cli_factory(uri(server))
+        cli.expect(f"Connected to {uri(server)}.")
+        cli.send("hello")
+        cli.expect("< hello")
+        cli.send("multi")
+        cli.expect("< line 1")
+        cli.expect("  line 2")
+        status, rest, stderr = cli.finish()
+    assert status == 0, stderr
+    assert rest == ["Connection closed: 1000 (OK)."]
+
+
+def test_binary_message(cli_factory: type[CLI]) -> None:
+    with run_server(handler) as server:
+        cli = cli_factory(uri(server))
+        cli.send("binary")
+        cli.expect("< (binary) 20 bytes: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f ...")
+        assert cli.finish()[0] == 0
+
+
+def test_server_closes(cli_factory: type[CLI]) -> None:
+    """The client exits when the server closes, though stdin stays open."""
+    with run_server(handler) as server:
+        cli = cli_factory(uri(server))
+        cli.send("close")
+        cli.expect("Connection closed: 4000 (private use) bye.")
+        assert cli.process.wait(TIMEOUT) == 0
+
+
+def test_ctrl_c(cli_factory: type[CLI]) -> None:
+    with run_server(handler) as server:
+        cli = cli_factory(uri(server))
+        cli.expect(f"Connected to {uri(server)}.")
+        cli.send("ready?")
+        cli.expect("< ready?")  # the input loop is running
+        cli.process.send_signal(signal.SIGINT)
+        cli.expect("Connection closed: 1000 (OK).")
+        assert cli.process.wait(TIMEOUT) == 0
+
+
+def test_options(cli_factory: type[CLI]) -> None:
+    with run_server(handler, subprotocols=["chat"]) as server:
+        cli = cli_factory(
+            "--header",
+            "X-Test: 42",
+            "--subprotocol",
+            "chat",
+            "--no-compression",
+            uri(server),
+        )
+        cli.expect(f"Connected to {uri(server)} (subprotocol: chat).")
+        cli.send("headers")
+        cli.expect("< X-Test=42")
+        cli.expect("< extensions=None")
+        assert cli.finish()[0] == 0
+
+
+def test_trace(cli_factory: type[CLI]) -> None:
+    with run_server(handler) as server:
+        cli = cli_factory("--trace", "--no-compression", uri(server))
+        cli.expect(f"Connected to {uri(server)}.")
+        cli.send("hi")
+        cli.expect("< hi")
+        status, rest, _ = cli.finish()
+    lines = cli.seen + rest
+    assert status == 0
+    assert "# > GET / HTTP/1.1  [RFC 6455 §4.1 opening handshake: client request]" in lines
+    assert any(line.startswith("# < HTTP/1.1 101 Switching Protocols") for line in lines)
+    assert (
+        "# > TEXT fin=1 rsv=000 mask=1 len=2  [RFC 6455 §5.6 text (UTF-8), "
+        "§5.3 masked (client to server), §5.2 7-bit length]"
+    ) in lines
+    assert (
+        "# < TEXT fin=1 rsv=000 mask=0 len=2  [RFC 6455 §5.6 text (UTF-8), "
+        "§5.1 unmasked (from server), §5.2 7-bit length]"
+    ) in lines
+    assert any(
+        line.startswith("# > CLOSE fin=1 rsv=000 mask=1 len=2 code=1000 (OK)") for line in lines
+    )
+    assert any(
+        line.startswith("# < CLOSE fin=1 rsv=000 mask=0 len=2 code=1000 (OK)") for line in lines
+    )
+    assert lines[-1] == "Connection closed: 1000 (OK)."
+
+
+def test_connection_failure(cli_factory: type[CLI]) -> None:
+    cli = cli_factory("ws://127.0.0.1:1/")
+    status, rest, stderr = cli.finish()
+    assert status == 1
+    assert rest == []
+    assert stderr.startswith("Failed to connect to ws://127.0.0.1:1/: ")
+
+
+def test_invalid_uri(cli_factory: type[CLI]) -> None:
+    cli = cli_factory("http://example.com/")
+    status, _, stderr = cli.finish()
+    assert status == 1
+    assert "isn't a valid URI" in stderr
+
+
+def test_invalid_header_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc_info:
+        main(["--header", "no colon", "ws://localhost/"])
+    assert exc_info.value.code == 2
+    assert "expected NAME: VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_terminal_mode() -> None:
+    """On a terminal, messages are printed above the input line with ANSI sequences."""
+    leader, follower = os.openpty()
+    try:
+        with run_server(handler) as server:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "websocket_ref", uri(server)],
+                stdin=follower,
+                stdout=follower,
+                stderr=follower,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONIOENCODING": "utf-8", "TERM": "xterm"},
+            )
+            try:
+                output = _read_until(leader, b"Connected to")
+                os.write(leader, b"hello\r")
+                output += _read_until(leader, b"< hello")
+                os.write(leader, b"\x04")  # Ctrl-D
+                output += _read_until(leader, b"Connection closed: 1000 (OK).")
+                assert process.wait(TIMEOUT) == 0
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    finally:
+        os.close(leader)
+        os.close(follower)
+    # Saved cursor, blank line inserted above the input, message, restored cursor.
+    assert b"\x1b7\n\x1b[A\x1b[L< hello\x1b8\x1b[B" in output.replace(b"\r\n", b"\n")
+
+
+def _read_until(fd: int, marker: bytes) -> bytes:
+    import select
+
+    data = b""
+    while marker not in data:
+        ready, _, _ = select.select([fd], [], [], TIMEOUT)
+        if not ready:  # pragma: no cover
+            pytest.fail(f"timed out waiting for {marker!r}; got {data!r}")
+        data += os.read(fd, 4096)
+    return data
+
+
+# Formatting, in-process
+
+
+def test_format_message() -> None:
+    assert format_message("hi") == "< hi"
+    assert format_message("a\nb") == "< a\n  b"
+    assert format_message(b"") == "< (binary) 0 bytes"
+    assert format_message(b"\x01") == "< (binary) 1 byte: 01"
+    assert format_message(bytes(17)).endswith(" 00 ...")
+    # On a terminal, a peer can't send escape sequences to it.
+    assert format_message("\x1b[2Jboom", escape=True) == "< \\x1b[2Jboom"
+
+
+@pytest.mark.parametrize(
+    ("frame", "masked", "expected"),
+    [
+        (
+            Frame(Opcode.BINARY, bytes(200), fin=False),
+            True,
+            "> BINARY fin=0 rsv=000 mask=1 len=200  [RFC 6455 §5.6 binary, "
+            "§5.4 fragment, more follow, §5.3 masked (client to server), "
+            "§5.2 16-bit extended length]",
+        ),
+        (
+            Frame(Opcode.CONT, bytes(70000), rsv1=True),
+            False,
+            "> CONT fin=1 rsv=100 mask=0 len=70000  [RFC 6455 §5.4 continuation, "
+            "RFC 7692 §6 compressed, §5.1 unmasked (from server), §5.2 64-bit extended length]",
+        ),
+        (
+            Frame(Opcode.CLOSE, b""),
+            False,
+            "> CLOSE fin=1 rsv=000 mask=0 len=0 code=1005 (no status received [internal])  "
+            "[RFC 6455 §5.5.1 close, §7.1.5 no code: 1005, §5.1 unmasked (from server), "
+            "§5.2 7-bit length]",
+        ),
+        (
+            Frame(Opcode.CLOSE, b"\x00"),
+            False,
+            "> CLOSE fin=1 rsv=000 mask=0 len=1 (invalid close payload: close frame payload "
+            "of 1 byte (RFC 6455 §5.5.1))  [RFC 6455 §5.5.1 close, §5.1 unmasked (from server), "
+            "§5.2 7-bit length]",
+        ),
+        (
+            Frame(Opcode.PING, b"x"),
+            True,
+            "> PING fin=1 rsv=000 mask=1 len=1  [RFC 6455 §5.5.2 ping, "
+            "§5.3 masked (client to server), §5.2 7-bit length]",
+        ),
+    ],
+)
+def test_describe_frame(frame: Frame, masked: bool, expected: str) -> None:
+    assert describe_frame(">", frame, masked=masked) == expected

@@ -1,0 +1,199 @@
+"""The threading client: ``connect()`` opens a connection and runs the opening handshake.
+
+Usage::
+
+    from websocket_ref.sync.client import connect
+
+    with connect("ws://localhost:8765") as websocket:
+        websocket.send("Hello world!")
+        message = websocket.recv()
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl as ssl_module
+from collections.abc import Sequence
+from typing import Any
+
+from ..client import USER_AGENT, ClientProtocol
+from ..datastructures import HeadersLike
+from ..exceptions import InvalidMessage
+from ..extensions.base import ClientExtensionFactory
+from ..headers import Subprotocol
+from ..http11 import Response
+from ..protocol import LoggerLike
+from ..uri import parse_uri
+from .connection import Connection
+from .transport import TLSTransport, Transport
+from .utils import Deadline, client_extensions, resolve_logger
+
+__all__ = ["ClientConnection", "connect", "unix_connect"]
+
+
+class ClientConnection(Connection):
+    """A client connection; see :class:`~.connection.Connection` for the API."""
+
+    protocol: ClientProtocol
+
+    def handshake(
+        self,
+        additional_headers: HeadersLike | None,
+        user_agent_header: str | None,
+        deadline: Deadline,
+    ) -> None:
+        """Send the handshake request, read the response (RFC 6455 §4.1), start threads.
+
+        Raises the core's ``handshake_exc`` if the server refused the upgrade (e.g.
+        :exc:`~websocket_ref.exceptions.InvalidStatus`, with the response body) or
+        answered wrongly, and :exc:`TimeoutError` at ``deadline``.
+        """
+        protocol = self.protocol
+        transport = self.transport
+        request = protocol.connect(
+            additional_headers=additional_headers, user_agent_header=user_agent_header
+        )
+        protocol.send_request(request)
+        transport.write(protocol.data_to_send(), deadline)
+        while True:
+            data = transport.recv(deadline.timeout())
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            events = protocol.events_received()
+            if protocol.handshake_exc is not None:
+                raise protocol.handshake_exc
+            for index, event in enumerate(events):
+                if isinstance(event, Response):
+                    # Frames may follow the response in the same read.
+                    self._start(events[index + 1 :])
+                    return
+            if not data:  # pragma: no cover - the core reports EOF as handshake_exc
+                raise InvalidMessage("connection closed during the opening handshake")
+
+
+def connect(
+    uri: str,
+    *,
+    sock: socket.socket | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+    server_hostname: str | None = None,
+    origin: str | None = None,
+    extensions: Sequence[ClientExtensionFactory] | None = None,
+    subprotocols: Sequence[Subprotocol] | None = None,
+    compression: str | None = "deflate",
+    additional_headers: HeadersLike | None = None,
+    user_agent_header: str | None = USER_AGENT,
+    open_timeout: float | None = 10,
+    ping_interval: float | None = 20,
+    ping_timeout: float | None = 20,
+    close_timeout: float | None = 10,
+    max_size: int | None = 2**20,
+    max_queue: int | tuple[int | None, int | None] | None = 16,
+    logger: LoggerLike | str | None = None,
+    create_connection: type[ClientConnection] | None = None,
+    **kwargs: Any,
+) -> ClientConnection:
+    """Connect to the WebSocket server at ``uri`` and return the open connection.
+
+    Use it as a context manager (``with connect(...) as websocket:``) to close the
+    connection on the way out, or call ``close()``.
+
+    Arguments (the ``websockets`` library's names and defaults):
+
+    * ``sock``: an already connected socket to use instead of opening one;
+      ``ssl``: the TLS context for ``wss://`` (default: the system's trusted CAs);
+      ``server_hostname``: the name the certificate must match (default: the URI's host).
+    * ``origin``, ``additional_headers``, ``user_agent_header`` (``None`` to leave it out):
+      headers of the handshake request; ``subprotocols``: offered subprotocols.
+    * ``compression="deflate"`` offers permessage-deflate (RFC 7692); ``None`` doesn't;
+      ``extensions``: further extension factories.
+    * ``open_timeout`` bounds connecting, the TLS handshake and the opening handshake;
+      ``close_timeout`` bounds closing; ``ping_interval``/``ping_timeout``: keepalive
+      (``None`` disables); ``max_size``: the largest message accepted (``None``: no limit);
+      ``max_queue``: received frames buffered before reading stops (flow control).
+    * ``logger``: a logger or its name; ``create_connection``: a subclass of
+      :class:`ClientConnection` to instantiate.
+    * Other keyword arguments go to :func:`socket.create_connection`.
+
+    Raises :exc:`~websocket_ref.exceptions.InvalidURI`, :exc:`OSError` if the connection
+    fails, :exc:`TimeoutError`, or :exc:`~websocket_ref.exceptions.InvalidHandshake`.
+    """
+    ws_uri = parse_uri(uri)
+    if not ws_uri.secure and ssl is not None:
+        raise ValueError("ssl argument is incompatible with a ws:// URI")
+    unix: bool = kwargs.pop("unix", False)
+    path: str | None = kwargs.pop("path", None)
+    factories = client_extensions(compression, extensions)
+    if create_connection is None:
+        create_connection = ClientConnection
+    deadline = Deadline(open_timeout)
+
+    try:
+        if sock is None:
+            if unix:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(deadline.timeout())
+                sock.connect(path)  # type: ignore[arg-type]
+            else:
+                kwargs.setdefault("timeout", deadline.timeout())
+                sock = socket.create_connection((ws_uri.host, ws_uri.port), **kwargs)
+        elif unix or kwargs:
+            raise TypeError("sock can't be combined with unix, path or socket arguments")
+        sock.settimeout(None)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Frames are written whole: waiting to coalesce them only adds latency.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+
+        transport: Transport
+        if ws_uri.secure:
+            if ssl is None:
+                ssl = ssl_module.create_default_context()
+            transport = TLSTransport.handshake(
+                sock,
+                ssl,
+                server_side=False,
+                server_hostname=server_hostname if server_hostname is not None else ws_uri.host,
+                deadline=deadline,
+            )
+        else:
+            transport = Transport(sock)
+
+        protocol = ClientProtocol(
+            ws_uri,
+            origin=origin,
+            extensions=factories,
+            subprotocols=subprotocols,
+            max_size=max_size,
+            logger=resolve_logger(logger, "websocket_ref.client"),
+        )
+        connection = create_connection(
+            transport,
+            protocol,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            max_queue=max_queue,
+        )
+        connection.handshake(additional_headers, user_agent_header, deadline)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
+    return connection
+
+
+def unix_connect(
+    path: str | None = None,
+    uri: str | None = None,
+    **kwargs: Any,
+) -> ClientConnection:
+    """Connect to a WebSocket server listening on the Unix socket ``path``.
+
+    ``uri`` fills the request's Host and path (default ``ws://localhost/``, or
+    ``wss://localhost/`` when ``ssl`` is given). Other arguments are :func:`connect`'s.
+    """
+    if uri is None:
+        uri = "wss://localhost/" if kwargs.get("ssl") is not None else "ws://localhost/"
+    return connect(uri=uri, unix=True, path=path, **kwargs)

@@ -1,0 +1,681 @@
+"""A WebSocket connection on threads: one reader thread per connection, writes from any thread.
+
+The Sans-I/O core (:class:`~websocket_ref.protocol.Protocol`) makes every protocol
+decision; this module moves bytes between it and a :class:`~.transport.Transport` and lets
+application threads wait.
+
+Threads and locks:
+
+* The **reader thread** alone reads the socket. It feeds the core, hands data frames to
+  the :class:`~.messages.Assembler`, acknowledges pings, and, when the connection ends,
+  closes the socket.
+* ``_lock`` protects the core (and the ping table). It's held only while the core works
+  in memory, never across a network wait.
+* Bytes the core wants to send are queued in ``_pending`` under ``_lock``, which fixes
+  their order; whoever holds ``_send_lock`` writes the queue to the socket. Application
+  threads wait for ``_send_lock``; the reader and the keepalive thread only try it, and
+  otherwise leave their bytes to the current holder, which checks the queue again after
+  releasing the lock. So the reader never stops reading because a large message is
+  being written, which could deadlock two peers that both write and don't read. A
+  thread whose bytes another thread wrote just returns: tickets count the chunks queued
+  and written, so each caller waits for its own bytes and reports only its own errors.
+* The **keepalive thread**, if ``ping_interval`` is set, sends pings and fails the
+  connection when a pong doesn't come back within ``ping_timeout``.
+
+Closing: every wait is bounded by ``close_timeout``. Once the core expects the TCP
+connection to end (:meth:`~websocket_ref.protocol.Protocol.close_expected`), the reader
+waits at most ``close_timeout`` for the peer; ``close()`` waits at most that long
+overall, then aborts the socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from ..exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, InvalidState
+from ..frames import CloseCode, Frame, Opcode
+from ..http11 import Request, Response
+from ..protocol import Event, LoggerLike, Protocol, State
+from .messages import Assembler, Data
+from .transport import Transport
+from .utils import Deadline, queue_limits
+
+__all__ = ["Connection", "BytesLike"]
+
+#: What ``send()`` accepts as binary data.
+BytesLike = bytes | bytearray | memoryview
+
+_ConnectionT = TypeVar("_ConnectionT", bound="Connection")
+
+# Seconds to wait for the reader thread once its socket is aborted: it returns at once
+# unless something is badly wrong, and then the caller mustn't hang.
+_ABORT_GRACE = 1.0
+
+
+class Connection:
+    """The parts shared by :class:`~.client.ClientConnection` and
+    :class:`~.server.ServerConnection`.
+
+    ``max_queue`` is the high-water mark of the queue of received frames (or a
+    ``(high, low)`` pair; ``None`` disables flow control). ``close_timeout`` bounds
+    every wait of the closing handshake (``None``: wait forever).
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        protocol: Protocol,
+        *,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        close_timeout: float | None = 10,
+        max_queue: int | tuple[int | None, int | None] | None = 16,
+    ) -> None:
+        self.transport = transport
+        #: The underlying socket (for TLS, the TCP socket; see :attr:`ssl_object`).
+        self.socket = transport.sock
+        self.protocol = protocol
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.close_timeout = close_timeout
+
+        #: Unique identifier of the connection, for logs.
+        self.id: uuid.UUID = protocol.id
+        #: Logger of the connection.
+        self.logger: LoggerLike = protocol.logger
+        self.debug = protocol.debug
+
+        try:
+            self.local_address: Any = self.socket.getsockname()
+            self.remote_address: Any = self.socket.getpeername()
+        except OSError:  # e.g. the peer already disconnected
+            self.local_address = self.remote_address = None
+
+        self._lock = threading.Lock()
+        # Signalled when a fragmented message is done (send() waits for it).
+        self._fragments_done = threading.Condition(self._lock)
+        self._fragmenting: int | None = None  # thread sending a fragmented message
+        self._send_lock = threading.Lock()
+        self._pending: deque[bytes] = deque()
+        self._queued = 0  # chunks ever queued (under _lock)
+        self._written = 0  # chunks written (under _send_lock)
+        self._write_error: OSError | None = None  # why writing stopped, if it did
+        self._transport_closed = False  # under _send_lock
+
+        high, low = queue_limits(max_queue)
+        self._assembler = Assembler(high, low)
+
+        # Pings waiting for a pong: data -> (event, time sent, set the event on close).
+        self._pings: dict[bytes, tuple[threading.Event, float, bool]] = {}
+        #: Round-trip time of the last acknowledged ping, in seconds (0 until then).
+        self.latency: float = 0.0
+
+        self._reader: threading.Thread | None = None
+        self._keepalive: threading.Thread | None = None
+        self._closed = threading.Event()  # the reader thread is done: state is CLOSED
+        self._recv_exc: BaseException | None = None  # what ended the reader, if not EOF
+
+    # Public state
+
+    @property
+    def state(self) -> State:
+        """The connection's state (RFC 6455 §4-§7)."""
+        return self.protocol.state
+
+    @property
+    def request(self) -> Request | None:
+        """The opening handshake request."""
+        return self.protocol.request  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def response(self) -> Response | None:
+        """The opening handshake response."""
+        return self.protocol.response  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol negotiated in the handshake, if any."""
+        return self.protocol.subprotocol  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code received from the peer, once the connection is closed."""
+        return self.protocol.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason received from the peer, once the connection is closed."""
+        return self.protocol.close_reason
+
+    @property
+    def ssl_object(self) -> Any:
+        """The :class:`ssl.SSLObject` of a TLS connection (peer certificate, cipher...)."""
+        return self.transport.ssl_object
+
+    # Context manager and iteration
+
+    def __enter__(self: _ConnectionT) -> _ConnectionT:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Data]:
+        """Yield incoming messages until the connection closes normally.
+
+        Ends quietly on :exc:`~websocket_ref.exceptions.ConnectionClosedOK`; raises
+        :exc:`~websocket_ref.exceptions.ConnectionClosedError` after an error.
+        """
+        try:
+            while True:
+                yield self.recv()
+        except ConnectionClosedOK:
+            return
+
+    # Receiving
+
+    def recv(self, timeout: float | None = None, decode: bool | None = None) -> Data:
+        """Return the next message: ``str`` for text, ``bytes`` for binary.
+
+        ``decode=False`` returns text messages as UTF-8 bytes (no decoding cost);
+        ``decode=True`` decodes binary messages as UTF-8. Waits at most ``timeout``
+        seconds (:exc:`TimeoutError`). Raises
+        :exc:`~websocket_ref.exceptions.ConnectionClosed` once the connection is closed
+        and every message received before was read, and
+        :exc:`~websocket_ref.exceptions.ConcurrencyError` if another thread is reading.
+        """
+        try:
+            return self._assembler.get(timeout, decode)
+        except EOFError:
+            pass
+        raise self._closed_exception()
+
+    def recv_streaming(self, decode: bool | None = None) -> Iterator[Data]:
+        """Yield the fragments of the next message as they arrive.
+
+        Useful for messages too large to hold in memory at once. Abandoning the
+        iterator drops the rest of the message.
+        """
+        try:
+            yield from self._assembler.get_iter(decode)
+            return
+        except EOFError:
+            pass
+        raise self._closed_exception()
+
+    # Sending
+
+    def send(
+        self,
+        message: str | BytesLike | Iterable[str] | Iterable[BytesLike],
+        text: bool | None = None,
+    ) -> None:
+        """Send a message: ``str`` as text, bytes-like as binary.
+
+        ``text=True`` sends bytes as a text frame (they must be UTF-8) and
+        ``text=False`` sends a ``str`` as binary. An iterable of ``str`` or of bytes
+        is sent as one fragmented message (RFC 6455 §5.4), one frame per item.
+
+        Safe to call from several threads; a fragmented message holds back other
+        messages (not pings) until it's complete.
+        """
+        protocol = self.protocol
+        if isinstance(message, str):
+            data = message.encode()
+            self._send(protocol.send_binary if text is False else protocol.send_text, data)
+        elif isinstance(message, bytes | bytearray | memoryview):
+            data = message if type(message) is bytes else bytes(message)
+            self._send(protocol.send_text if text else protocol.send_binary, data)
+        elif isinstance(message, Mapping):
+            raise TypeError("a mapping isn't a message; send() takes str, bytes or an iterable")
+        elif isinstance(message, Iterable):
+            self._send_fragmented(message, text)
+        else:
+            raise TypeError(f"message has unsupported type {type(message).__name__}")
+
+    def _send(
+        self,
+        method: Callable[..., None],
+        *args: Any,
+        control: bool = False,
+        fragment: bool = False,
+    ) -> None:
+        """Call a ``send_*`` method of the core and write what it produced."""
+        with self._lock:
+            if not (control or fragment) and self._fragmenting is not None:
+                self._wait_for_fragments()
+            try:
+                method(*args)
+            except InvalidState:
+                closed = True
+            else:
+                closed = False
+                ticket = self._queue_writes()
+        if closed:
+            raise self._closed_exception()
+        try:
+            self._flush(ticket)
+        except OSError as exc:
+            error = exc
+        else:
+            return
+        raise self._closed_exception(error)
+
+    def _wait_for_fragments(self) -> None:
+        """Wait until the fragmented message in progress is sent. Called under ``_lock``."""
+        if self._fragmenting == threading.get_ident():
+            raise ConcurrencyError("send() called while sending a fragmented message")
+        while self._fragmenting is not None:
+            self._fragments_done.wait()
+
+    def _send_fragmented(
+        self, message: Iterable[str] | Iterable[BytesLike], text: bool | None
+    ) -> None:
+        iterator = iter(message)
+        try:
+            first = next(iterator)
+        except StopIteration:
+            return  # an empty iterable is no message at all
+        protocol = self.protocol
+        is_str = isinstance(first, str)
+        if is_str:
+            start = protocol.send_binary if text is False else protocol.send_text
+        elif isinstance(first, bytes | bytearray | memoryview):
+            start = protocol.send_text if text else protocol.send_binary
+        else:
+            raise TypeError(f"message fragment has unsupported type {type(first).__name__}")
+
+        with self._lock:
+            self._wait_for_fragments()
+            self._fragmenting = threading.get_ident()
+        failed: BaseException | None = None
+        try:
+            self._send(start, _to_bytes(first), False, fragment=True)
+            for fragment in iterator:
+                if isinstance(fragment, str) != is_str or not isinstance(
+                    fragment, str | bytes | bytearray | memoryview
+                ):
+                    raise TypeError("all fragments of a message must be str, or all bytes-like")
+                self._send(protocol.send_continuation, _to_bytes(fragment), False, fragment=True)
+            self._send(protocol.send_continuation, b"", True, fragment=True)
+        except ConnectionClosed:
+            raise
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            with self._lock:
+                self._fragmenting = None
+                self._fragments_done.notify_all()
+            if failed is not None:
+                # RFC 6455 §5.4: a fragmented message ends with a FIN frame; there is no way
+                # to abandon one midway but to close the connection.
+                self.logger.error("! closing: couldn't send a fragmented message: %r", failed)
+                self.close(CloseCode.INTERNAL_ERROR, "error in fragmented message")
+
+    def ping(
+        self, data: str | BytesLike | None = None, ack_on_close: bool = False
+    ) -> threading.Event:
+        """Send a ping (RFC 6455 §5.5.2); return an event set when its pong arrives.
+
+        ``data`` defaults to 4 random bytes. ``ack_on_close=True`` also sets the event
+        when the connection closes, so that a thread waiting for it can't wait forever.
+        :attr:`latency` is updated when the pong arrives.
+        """
+        return self._ping(data, ack_on_close, blocking=True)
+
+    def _ping(
+        self, data: str | BytesLike | None, ack_on_close: bool, *, blocking: bool
+    ) -> threading.Event:
+        if data is not None:
+            payload = _to_bytes(data)
+        event = threading.Event()
+        with self._lock:
+            if data is None:
+                payload = os.urandom(4)
+                while payload in self._pings:
+                    payload = os.urandom(4)
+            elif payload in self._pings:
+                raise ConcurrencyError("already waiting for a pong with the same data")
+            try:
+                self.protocol.send_ping(payload)
+            except InvalidState:
+                closed = True
+            else:
+                closed = False
+                self._pings[payload] = (event, time.monotonic(), ack_on_close)
+                ticket = self._queue_writes()
+        if closed:
+            raise self._closed_exception()
+        if not blocking:
+            self._try_flush()
+            return event
+        try:
+            self._flush(ticket)
+        except OSError as exc:
+            error = exc
+        else:
+            return event
+        raise self._closed_exception(error)
+
+    def pong(self, data: str | BytesLike = b"") -> None:
+        """Send an unsolicited pong (RFC 6455 §5.5.3), e.g. as a one-way heartbeat."""
+        self._send(self.protocol.send_pong, _to_bytes(data), control=True)
+
+    # Closing
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Perform the closing handshake and wait until the TCP connection is closed.
+
+        Returns within about ``close_timeout`` seconds even if the peer doesn't answer:
+        the socket is then aborted. Calling it again, or on a closed connection, waits
+        for the end (within the same bound) and does nothing else.
+        """
+        deadline = Deadline(self.close_timeout)
+        self._close_start(code, reason, deadline)
+        self._close_wait(deadline)
+
+    def _close_start(self, code: int, reason: str, deadline: Deadline) -> None:
+        """Send a close frame if the connection is open, within ``deadline``."""
+        with self._lock:
+            if self.protocol.state is State.OPEN:
+                # RFC 6455 §7.1.2: start the closing handshake by sending a close frame
+                self.protocol.send_close(code, reason)
+            ticket = self._queue_writes()
+        # Read on until the peer's close frame, however many messages wait unread.
+        self._assembler.stop_pausing()
+        try:
+            self._flush(ticket, deadline)
+        except OSError:  # including TimeoutError: the peer doesn't read
+            self._abort()
+
+    def _close_wait(self, deadline: Deadline) -> None:
+        """Wait for the reader thread to end; abort the socket at the deadline."""
+        reader = self._reader
+        if reader is None or reader is threading.current_thread():
+            return
+        if not self._closed.wait(deadline.timeout(raise_if_elapsed=False)):
+            if self.debug:
+                self.logger.debug("! timed out waiting for the connection to close")
+            self._abort()
+            self._closed.wait(_ABORT_GRACE)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 §7.1.7) and wait, bounded, until it's closed."""
+        deadline = Deadline(self.close_timeout)
+        with self._lock:
+            self.protocol.fail(code, reason)
+            ticket = self._queue_writes()
+        self._assembler.stop_pausing()
+        try:
+            self._flush(ticket, deadline)
+        except OSError:
+            self._abort()
+        # The reader may be blocked in a read that started before closing was expected.
+        self._close_wait(deadline)
+
+    def _abort(self) -> None:
+        """Cut the connection: wake up the reader thread and any blocked writer."""
+        self.transport.abort()
+        self._assembler.stop_pausing()
+
+    def _closed_exception(self, cause: BaseException | None = None) -> ConnectionClosed:
+        """Wait (bounded) for the connection to be closed; return the exception to raise."""
+        reader = self._reader
+        if (
+            reader is not None
+            and reader is not threading.current_thread()
+            and not self._closed.wait(self.close_timeout)
+        ):
+            self._abort()
+            self._closed.wait(_ABORT_GRACE)
+        exc = self.protocol.close_exc
+        if exc.__cause__ is None:
+            exc.__cause__ = cause or self._recv_exc
+        return exc
+
+    # Writing
+
+    def _queue_writes(self) -> int:
+        """Queue what the core wants to send. Called under ``_lock``, which fixes the order.
+
+        Returns a ticket: once ``_written`` reaches it, everything queued so far is written.
+        """
+        writes = self.protocol.data_to_send()
+        if writes:
+            self._pending.extend(writes)
+            self._queued += len(writes)
+        return self._queued
+
+    def _flush(self, ticket: int, deadline: Deadline | None = None) -> None:
+        """Wait until the bytes queued up to ``ticket`` are written, writing them if needed.
+
+        Another thread may be writing them (see the module docstring); either way, this
+        raises :exc:`OSError` only if *these* bytes couldn't be written, and
+        :exc:`TimeoutError` at ``deadline``.
+        """
+        lock = self._send_lock
+        while self._written < ticket:
+            if self._write_error is not None:
+                raise BrokenPipeError("connection is closed") from self._write_error
+            if deadline is None or deadline.deadline is None:
+                lock.acquire()
+            elif not lock.acquire(timeout=deadline.timeout() or 0.0):
+                raise TimeoutError("timed out while waiting to write")
+            try:
+                self._write_pending(deadline)
+            finally:
+                lock.release()
+
+    def _try_flush(self) -> None:
+        """Write queued bytes unless another thread is writing (it'll write them too).
+
+        For the reader and keepalive threads, which mustn't wait on the socket: the
+        thread holding ``_send_lock`` checks the queue again after releasing it.
+        """
+        pending = self._pending
+        lock = self._send_lock
+        while pending:
+            if not lock.acquire(blocking=False):
+                return
+            try:
+                self._write_pending(None)
+            finally:
+                lock.release()
+
+    def _write_pending(self, deadline: Deadline | None) -> None:
+        """Write everything queued. Called with ``_send_lock`` held; never raises."""
+        pending = self._pending
+        transport = self.transport
+        try:
+            while pending:
+                if self._transport_closed:
+                    raise BrokenPipeError("connection is closed")
+                chunks: list[bytes] = []
+                eof = False
+                while pending:
+                    chunk = pending.popleft()
+                    if not chunk:
+                        # b"": the core asks to close the write side of the transport.
+                        eof = True
+                        break
+                    chunks.append(chunk)
+                if chunks:
+                    transport.write(chunks, deadline)
+                if eof:
+                    transport.write_eof(deadline)
+                self._written += len(chunks) + eof
+        except OSError as exc:  # TimeoutError included
+            if self._write_error is None:
+                self._write_error = exc
+            pending.clear()
+            self._abort()
+
+    # Reading
+
+    def _start(self, events: list[Event]) -> None:
+        """Start the threads once the opening handshake succeeded."""
+        if events:
+            self._process_events(events)
+        with self._lock:
+            ticket = self._queue_writes()
+        # If writing fails, the reader thread finds out and closes the connection.
+        with contextlib.suppress(OSError):
+            self._flush(ticket)
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"websocket_ref-reader-{self.id}", daemon=True
+        )
+        self._reader.start()
+        if self.ping_interval is not None:
+            self._start_keepalive()
+
+    def _start_keepalive(self) -> None:
+        self._keepalive = threading.Thread(
+            target=self._keepalive_loop, name=f"websocket_ref-keepalive-{self.id}", daemon=True
+        )
+        self._keepalive.start()
+
+    def _read_loop(self) -> None:
+        """The reader thread: socket → core → assembler, until the connection closes."""
+        protocol = self.protocol
+        transport = self.transport
+        assembler = self._assembler
+        close_deadline: Deadline | None = None
+        try:
+            while True:
+                if close_deadline is None and protocol.close_expected():
+                    # RFC 6455 §7.1.1: the TCP connection should end soon; don't wait forever.
+                    close_deadline = Deadline(self.close_timeout)
+                try:
+                    data = transport.recv(
+                        None if close_deadline is None else close_deadline.timeout()
+                    )
+                except TimeoutError:
+                    raise
+                except OSError as exc:  # e.g. connection reset
+                    self._recv_exc = exc
+                    break
+                if not data:
+                    break
+                with self._lock:
+                    protocol.receive_data(data)
+                    events = protocol.events_received()
+                    self._queue_writes()
+                if self._pending:
+                    # If writing fails, the socket is aborted and the next read ends the loop.
+                    self._try_flush()
+                if events:
+                    self._process_events(events)
+                assembler.wait_for_room()
+        except TimeoutError:
+            if self.debug:
+                self.logger.debug("! timed out waiting for TCP close")
+        except Exception as exc:  # a bug: log it and close the connection anyway
+            self._recv_exc = exc
+            self.logger.error("unexpected error in the reader thread", exc_info=True)
+        finally:
+            self._finish()
+
+    def _process_events(self, events: list[Event]) -> None:
+        """Hand data frames to the assembler and pongs to waiting pings."""
+        frames: list[Frame] = []
+        close_received = False
+        for event in events:
+            if not isinstance(event, Frame):
+                continue
+            opcode = event.opcode
+            if opcode <= Opcode.BINARY:  # CONT, TEXT, BINARY
+                frames.append(event)
+            elif opcode is Opcode.PONG:
+                self._acknowledge_pings(event.data)
+            elif opcode is Opcode.CLOSE:
+                close_received = True
+        if frames:
+            self._assembler.put(frames)
+        if close_received:
+            # RFC 6455 §5.5.1: no data frame follows a close frame; recv() can stop waiting.
+            self._assembler.close()
+
+    def _acknowledge_pings(self, data: bytes) -> None:
+        with self._lock:
+            if data not in self._pings:
+                return  # RFC 6455 §5.5.3: an unsolicited pong needs no response
+            now = time.monotonic()
+            # RFC 6455 §5.5.3: a pong may answer only the latest of several pings, so it
+            # acknowledges the pings sent before the one it matches, too.
+            for key, (event, sent_at, _) in list(self._pings.items()):
+                del self._pings[key]
+                event.set()
+                if key == data:
+                    self.latency = now - sent_at
+                    break
+
+    def _finish(self) -> None:
+        """End of the reader thread: the connection is CLOSED; release everything."""
+        with self._lock:
+            self.protocol.receive_eof()
+            self._queue_writes()
+        self._try_flush()
+        # Wake any writer blocked on the socket, then close it once none uses it.
+        self.transport.abort()
+        with self._send_lock:
+            self._transport_closed = True
+            if self._write_error is None:
+                self._write_error = BrokenPipeError("connection is closed")
+            self._pending.clear()
+            self.transport.close()
+        self._assembler.close()
+        with self._lock:
+            pings = list(self._pings.values())
+            self._pings.clear()
+        for event, _, ack_on_close in pings:
+            if ack_on_close:
+                event.set()
+        if self.debug:
+            self.logger.debug("= connection closed: %s", self.protocol.close_exc)
+        self._closed.set()
+
+    def _keepalive_loop(self) -> None:
+        """Send a ping every ``ping_interval``; fail the connection if no pong comes back."""
+        assert self.ping_interval is not None
+        while not self._closed.wait(self.ping_interval):
+            pauses = self._assembler.pauses
+            try:
+                # Don't wait for the socket: a writer stuck on a peer that doesn't read
+                # shouldn't keep this thread from noticing the missing pong.
+                pong = self._ping(None, True, blocking=False)
+            except ConnectionClosed:
+                return
+            if self.ping_timeout is None:
+                continue
+            if not pong.wait(self.ping_timeout) and not self._closed.is_set():
+                if self._assembler.paused or self._assembler.pauses != pauses:
+                    # The pong may be waiting unread behind messages the application
+                    # hasn't read yet: that's backpressure, not a dead peer.
+                    continue
+                if self.logger.isEnabledFor(logging.INFO):
+                    self.logger.info("! timed out waiting for keepalive pong")
+                self._fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+                return
+
+
+def _to_bytes(data: str | BytesLike) -> bytes:
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, bytes | bytearray | memoryview):
+        return data if type(data) is bytes else bytes(data)
+    raise TypeError(f"data has unsupported type {type(data).__name__}")

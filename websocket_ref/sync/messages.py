@@ -1,0 +1,186 @@
+"""Reassembling messages from frames, between the reader thread and the application.
+
+The reader thread puts data frames (TEXT, BINARY, CONT) in a queue; ``recv`` takes the
+frames of one message and joins them; ``recv_streaming`` hands them over one by one.
+Frames were already checked by the Sans-I/O core (fragmentation order, UTF-8 of text
+messages, sizes), so this module only moves and joins them.
+
+Flow control: when the queue reaches its high-water mark, the reader thread stops
+reading the socket until the application brings it down to the low-water mark. TCP then
+pushes back on the peer, so a fast sender can't fill this process's memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import threading
+from collections.abc import Iterator
+
+from ..exceptions import ConcurrencyError
+from ..frames import Frame, Opcode
+from .utils import Deadline
+
+__all__ = ["Assembler", "Data"]
+
+#: A message: ``str`` for text, ``bytes`` for binary (unless ``decode`` says otherwise).
+Data = str | bytes
+
+
+class Assembler:
+    """The queue of received frames, with flow control and message reassembly.
+
+    ``get`` and ``get_iter`` raise :class:`EOFError` once the queue is closed and no
+    complete message is left, and :class:`~websocket_ref.exceptions.ConcurrencyError`
+    if two threads read at once.
+    """
+
+    def __init__(self, high: int | None = None, low: int | None = None) -> None:
+        self._mutex = threading.Lock()
+        # The application waits for frames; the reader thread waits for room.
+        self._frames_available = threading.Condition(self._mutex)
+        self._room_available = threading.Condition(self._mutex)
+        self._frames: collections.deque[Frame] = collections.deque()
+        # Frames of a message that a get() took before it timed out: kept for the next one.
+        self._partial: list[Frame] = []
+        self._high = high
+        self._low = low
+        self._reading = False  # a thread is in get() or get_iter()
+        self._closed = False
+        self._paused_allowed = True  # cleared once this side is closing the connection
+        self._discarding = False  # dropping frames: closing with a full queue
+        self._skip_rest = False  # a streamed message was abandoned: drop its remaining frames
+        #: Whether the reader thread is waiting for room (it doesn't read the socket).
+        self.paused = False
+        #: How many times the reader thread paused.
+        self.pauses = 0
+
+    # Reader side
+
+    def put(self, frames: list[Frame]) -> None:
+        """Queue the data frames received in one read and wake up a waiting reader."""
+        with self._mutex:
+            if self._closed:
+                return
+            queue = self._frames
+            for frame in frames:
+                if self._skip_rest:
+                    self._skip_rest = not frame.fin
+                    continue
+                if self._discarding:
+                    continue
+                if not self._paused_allowed and self._high is not None and len(queue) >= self._high:
+                    # The application is closing and not reading: keep memory bounded.
+                    self._discarding = True
+                    continue
+                queue.append(frame)
+            self._frames_available.notify()
+
+    def wait_for_room(self) -> None:
+        """Block the reader thread while the queue is above its high-water mark."""
+        high = self._high
+        if high is None or len(self._frames) < high:
+            return
+        low = self._low if self._low is not None else 0
+        with self._mutex:
+            # Once paused, resume only at the low-water mark: reading restarts in batches.
+            while self._paused_allowed and not self._closed and len(self._frames) > low:
+                if not self.paused:
+                    self.paused = True
+                    self.pauses += 1
+                self._room_available.wait()
+            self.paused = False
+
+    def stop_pausing(self) -> None:
+        """Let the reader run freely: this side is closing and must see the peer's reply."""
+        with self._mutex:
+            self._paused_allowed = False
+            self._room_available.notify_all()
+
+    def close(self) -> None:
+        """No more frames will come: wake up every waiting thread."""
+        with self._mutex:
+            self._closed = True
+            self._frames_available.notify_all()
+            self._room_available.notify_all()
+
+    # Application side
+
+    def _take(self, deadline: Deadline | None) -> Frame:
+        """Pop the next frame, waiting for it. Called with the mutex held."""
+        queue = self._frames
+        while not queue:
+            if self._closed:
+                raise EOFError("stream of frames ended")
+            timeout = None if deadline is None else deadline.timeout(raise_if_elapsed=False)
+            if timeout == 0 or not self._frames_available.wait(timeout):
+                raise TimeoutError("timed out while waiting for a message")
+        frame = queue.popleft()
+        if self._high is not None and len(queue) <= (self._low or 0):
+            self._room_available.notify()
+        return frame
+
+    def get(self, timeout: float | None = None, decode: bool | None = None) -> Data:
+        """Return the next message; wait ``timeout`` seconds at most (None: no limit).
+
+        On timeout, frames of a partially received message are kept for the next call.
+        """
+        deadline = None if timeout is None else Deadline(timeout)
+        with self._mutex:
+            if self._reading:
+                raise ConcurrencyError("recv() or recv_streaming() is already running")
+            self._reading = True
+            try:
+                frames = self._partial
+                while not frames or not frames[-1].fin:
+                    frames.append(self._take(deadline))
+                self._partial = []
+            finally:
+                self._reading = False
+        return join_frames(frames, decode)
+
+    def get_iter(self, decode: bool | None = None) -> Iterator[Data]:
+        """Yield the fragments of the next message as they arrive.
+
+        Text fragments are decoded incrementally (a UTF-8 sequence may be split across
+        frames). If the caller abandons the iterator, the rest of the message is dropped.
+        """
+        with self._mutex:
+            if self._reading:
+                raise ConcurrencyError("recv() or recv_streaming() is already running")
+            self._reading = True
+        finished = False
+        try:
+            with self._mutex:
+                partial, self._partial = self._partial, []
+                frame = partial.pop(0) if partial else self._take(None)
+            as_text = frame.opcode is Opcode.TEXT if decode is None else decode
+            decoder = codecs.getincrementaldecoder("utf-8")() if as_text else None
+            while True:
+                if decoder is not None:
+                    yield decoder.decode(frame.data, frame.fin)
+                else:
+                    yield frame.data
+                if frame.fin:
+                    finished = True
+                    return
+                with self._mutex:
+                    frame = partial.pop(0) if partial else self._take(None)
+        finally:
+            with self._mutex:
+                self._reading = False
+                if not finished and not self._closed:
+                    self._skip_rest = True
+                    # Drop what's already queued of the abandoned message.
+                    queue = self._frames
+                    while queue and self._skip_rest:
+                        self._skip_rest = not queue.popleft().fin
+                    self._room_available.notify()
+
+
+def join_frames(frames: list[Frame], decode: bool | None) -> Data:
+    """Join the frames of one message, as text or bytes according to ``decode``."""
+    data = frames[0].data if len(frames) == 1 else b"".join([frame.data for frame in frames])
+    if decode is None:
+        decode = frames[0].opcode is Opcode.TEXT
+    return data.decode() if decode else data

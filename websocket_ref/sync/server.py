@@ -1,0 +1,600 @@
+"""The threading server: ``serve()`` listens; each connection runs in its own thread.
+
+Usage::
+
+    from websocket_ref.sync.server import serve
+
+    def echo(websocket):
+        for message in websocket:
+            websocket.send(message)
+
+    with serve(echo, "localhost", 8765) as server:
+        server.serve_forever()
+
+Another thread stops the server with ``server.shutdown()``, which stops accepting
+connections and closes the open ones with 1001 (going away, RFC 6455 §7.4.1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import http
+import os
+import selectors
+import socket
+import ssl as ssl_module
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+from ..exceptions import ConnectionClosed, InvalidHeader, InvalidMessage
+from ..extensions.base import ServerExtensionFactory
+from ..frames import CloseCode
+from ..headers import (
+    Subprotocol,
+    build_www_authenticate_basic,
+    parse_authorization_basic,
+)
+from ..http11 import Request, Response
+from ..protocol import Event, LoggerLike
+from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
+from .connection import Connection
+from .transport import TLSTransport, Transport
+from .utils import Deadline, resolve_logger, server_extensions
+
+__all__ = ["ServerConnection", "Server", "serve", "unix_serve", "basic_auth"]
+
+_Socket = socket.socket  # Server.__init__'s argument named "socket" hides the module
+
+# Bytes read from a refused client while waiting for it to close (see _linger).
+_LINGER_LIMIT = 65536
+
+
+class ServerConnection(Connection):
+    """A server connection; see :class:`~.connection.Connection` for the API."""
+
+    protocol: ServerProtocol
+
+    def __init__(self, *args: Any, server: Server | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The server that accepted the connection.
+        self.server = server
+        #: The user name, once :func:`basic_auth` authenticated the request.
+        self.username: str | None = None
+
+    def respond(self, status: http.HTTPStatus | int, text: str) -> Response:
+        """Build an HTTP response with a plain-text body, for ``process_request``."""
+        return self.protocol.reject(status, text)
+
+    def handshake(
+        self,
+        process_request: Callable[[ServerConnection, Request], Response | None] | None,
+        process_response: Callable[[ServerConnection, Request, Response], Response | None] | None,
+        server_header: str | None,
+        deadline: Deadline,
+    ) -> list[Event]:
+        """Read the handshake request, answer it (RFC 6455 §4.2); return the events after it.
+
+        Raises the core's ``handshake_exc`` if the request was refused, once the
+        response is written, and :exc:`TimeoutError` at ``deadline``.
+        """
+        protocol = self.protocol
+        transport = self.transport
+        request: Request | None = None
+        while request is None:
+            data = transport.recv(deadline.timeout())
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            for event in protocol.events_received():
+                if isinstance(event, Request):
+                    request = event
+            if request is None and protocol.handshake_exc is not None:
+                # The core answered an unparsable request itself (400, 431, 505...).
+                self._write_handshake(deadline)
+                raise protocol.handshake_exc
+            if request is None and not data:  # pragma: no cover - the core reports EOF
+                raise InvalidMessage("connection closed during the opening handshake")
+
+        response: Response | None = None
+        if process_request is not None:
+            try:
+                response = process_request(self, request)
+            except Exception as exc:
+                response = self._internal_error(exc, "process_request")
+        if response is None:
+            response = protocol.accept(request)
+            if process_response is not None:
+                try:
+                    replacement = process_response(self, request, response)
+                except Exception as exc:
+                    response = self._internal_error(exc, "process_response")
+                else:
+                    if replacement is not None:
+                        response = replacement
+        if server_header is not None and "Server" not in response.headers:
+            response.headers["Server"] = server_header
+        protocol.send_response(response)
+        # Frames pipelined behind the request are parsed once the response is sent.
+        events = protocol.events_received()
+        self._write_handshake(deadline)
+        if protocol.handshake_exc is not None:
+            raise protocol.handshake_exc
+        return events
+
+    def _internal_error(self, exc: Exception, hook: str) -> Response:
+        self.logger.error("%s failed", hook, exc_info=True)
+        self.protocol.handshake_exc = exc
+        return self.protocol.reject(
+            http.HTTPStatus.INTERNAL_SERVER_ERROR,
+            "Failed to open a WebSocket connection.\nSee server log for more information.\n",
+        )
+
+    def _write_handshake(self, deadline: Deadline) -> None:
+        """Write the response (and the EOF after a refusal) before threads exist."""
+        writes = self.protocol.data_to_send()
+        eof = bool(writes) and not writes[-1]
+        chunks = [chunk for chunk in writes if chunk]
+        if chunks:
+            self.transport.write(chunks, deadline)
+        if eof:
+            self.transport.write_eof(deadline)
+
+
+class Server:
+    """A listening socket and the threads of its connections.
+
+    ``handler(sock, address)`` is called in a new thread for every accepted connection;
+    :func:`serve` provides one that runs the WebSocket handshake and the application.
+    """
+
+    def __init__(
+        self,
+        socket: socket.socket,
+        handler: Callable[[socket.socket, Any], None],
+        logger: LoggerLike | str | None = None,
+    ) -> None:
+        #: The listening socket.
+        self.socket = socket
+        self.handler = handler
+        self.logger = resolve_logger(logger, "websocket_ref.server")
+        #: Seconds that :meth:`shutdown` waits for connections to close.
+        self.close_timeout: float | None = 10
+        self._lock = threading.Lock()
+        self._connections: set[ServerConnection] = set()
+        self._handshaking: set[_Socket] = set()  # sockets before the handshake ends
+        self._threads: set[threading.Thread] = set()
+        self._shutting_down = False
+        self._serving: threading.Thread | None = None  # the thread in serve_forever()
+        self._served = threading.Event()
+        self._wakeup_r, self._wakeup_w = socket_pair()
+        #: Path of a Unix socket this server created, removed at shutdown.
+        self.unix_path: str | None = None
+        self._unix_inode: int | None = None
+
+    @property
+    def connections(self) -> set[ServerConnection]:
+        """The open connections (a snapshot)."""
+        with self._lock:
+            return set(self._connections)
+
+    def fileno(self) -> int:
+        """The listening socket's file descriptor."""
+        return self.socket.fileno()
+
+    def serve_forever(self) -> None:
+        """Accept connections until :meth:`shutdown` is called (from another thread)."""
+        with self._lock:
+            if self._shutting_down:
+                return
+            self._serving = threading.current_thread()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.socket, selectors.EVENT_READ)
+                selector.register(self._wakeup_r, selectors.EVENT_READ)
+                while True:
+                    ready = {key.fileobj for key, _ in selector.select()}
+                    if self._wakeup_r in ready or self._shutting_down:
+                        return
+                    try:
+                        sock, address = self.socket.accept()
+                    except BlockingIOError:  # pragma: no cover - another thread took it
+                        continue
+                    except OSError as exc:  # e.g. out of file descriptors
+                        if self._shutting_down:
+                            return
+                        self.logger.error("accept() failed: %s", exc)
+                        time.sleep(0.1)
+                        continue
+                    self._start_thread(sock, address)
+        finally:
+            self._served.set()
+            if self._shutting_down:
+                self._close_sockets()
+
+    def _start_thread(self, sock: socket.socket, address: Any) -> None:
+        thread = threading.Thread(
+            target=self._run_handler, args=(sock, address), name="websocket_ref-connection"
+        )
+        thread.daemon = True
+        with self._lock:
+            if self._shutting_down:
+                sock.close()
+                return
+            self._threads.add(thread)
+        thread.start()
+
+    def _run_handler(self, sock: socket.socket, address: Any) -> None:
+        try:
+            self.handler(sock, address)
+        except Exception:  # pragma: no cover - the handler of serve() catches everything
+            self.logger.error("connection handler failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def register_handshake(self, sock: socket.socket) -> bool:
+        """Track a socket during the opening handshake; False if shutting down."""
+        with self._lock:
+            if self._shutting_down:
+                return False
+            self._handshaking.add(sock)
+            return True
+
+    def register(self, connection: ServerConnection) -> bool:
+        """Track an open connection; False if the server is shutting down."""
+        with self._lock:
+            self._handshaking.discard(connection.socket)
+            if self._shutting_down:
+                return False
+            self._connections.add(connection)
+            return True
+
+    def unregister(self, connection: ServerConnection | None, sock: socket.socket) -> None:
+        with self._lock:
+            self._handshaking.discard(sock)
+            if connection is not None:
+                self._connections.discard(connection)
+
+    def shutdown(
+        self, code: int = CloseCode.GOING_AWAY, reason: str = "", *, timeout: float | None = None
+    ) -> None:
+        """Stop accepting connections and close the open ones gracefully.
+
+        Open connections get a close frame with ``code`` (RFC 6455 §7.4.1: 1001, the
+        server is going away) all at once; then this waits, at most ``timeout``
+        (default: ``close_timeout``), for them to close and for their handlers to
+        return. Connections still open then are aborted.
+        """
+        with self._lock:
+            already = self._shutting_down
+            self._shutting_down = True
+            connections = list(self._connections)
+            handshaking = list(self._handshaking)
+        # Connections still in the opening handshake are just dropped.
+        for sock in handshaking:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if not already:
+            with contextlib.suppress(OSError):
+                self._wakeup_w.send(b"\0")
+        serving = self._serving
+        if serving is threading.current_thread():
+            # Called from a signal handler that interrupted serve_forever() in this thread:
+            # it returns (and closes the sockets) once the handler is done.
+            pass
+        else:
+            if serving is not None:
+                self._served.wait()
+            self._close_sockets()
+
+        deadline = Deadline(self.close_timeout if timeout is None else timeout)
+        for connection in connections:
+            connection._close_start(code, reason, deadline)
+        for connection in connections:
+            connection._close_wait(deadline)
+        current = threading.current_thread()
+        with self._lock:
+            threads = [thread for thread in self._threads if thread is not current]
+        for thread in threads:
+            thread.join(deadline.timeout(raise_if_elapsed=False))
+
+    def _close_sockets(self) -> None:
+        """Close the listening socket (removing its Unix path) and the wake-up pair."""
+        with self._lock:
+            if self.socket.fileno() == -1:
+                return
+            self.socket.close()
+            self._wakeup_r.close()
+            self._wakeup_w.close()
+            if self.unix_path is not None:
+                try:
+                    # Remove the path only if it's still ours, not a newer server's.
+                    if os.stat(self.unix_path).st_ino == self._unix_inode:
+                        os.unlink(self.unix_path)
+                except OSError:
+                    pass
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+
+def socket_pair() -> tuple[socket.socket, socket.socket]:
+    """A connected pair of sockets, to wake up a thread waiting in ``select``."""
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+    return reader, writer
+
+
+HandlerT = Callable[[ServerConnection], None]
+
+
+def serve(
+    handler: HandlerT,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    sock: socket.socket | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+    origins: Sequence[OriginPattern] | None = None,
+    extensions: Sequence[ServerExtensionFactory] | None = None,
+    subprotocols: Sequence[Subprotocol] | None = None,
+    select_subprotocol: Callable[[ServerConnection, Sequence[Subprotocol]], Subprotocol | None]
+    | None = None,
+    process_request: Callable[[ServerConnection, Request], Response | None] | None = None,
+    process_response: Callable[[ServerConnection, Request, Response], Response | None]
+    | None = None,
+    server_header: str | None = SERVER_HEADER,
+    compression: str | None = "deflate",
+    open_timeout: float | None = 10,
+    ping_interval: float | None = 20,
+    ping_timeout: float | None = 20,
+    close_timeout: float | None = 10,
+    max_size: int | None = 2**20,
+    max_queue: int | tuple[int | None, int | None] | None = 16,
+    logger: LoggerLike | str | None = None,
+    create_connection: type[ServerConnection] | None = None,
+    **kwargs: Any,
+) -> Server:
+    """Create a WebSocket server listening on ``host`` and ``port``.
+
+    ``handler(connection)`` runs in a thread of its own for every connection; the
+    connection is closed (1000) when it returns, or with 1011 if it raises.
+
+    Arguments (the ``websockets`` library's names and defaults):
+
+    * ``sock``: an already listening socket; ``ssl``: a TLS context to serve ``wss://``.
+    * ``origins``: acceptable Origin headers (``None`` in the list: no Origin header);
+      ``subprotocols``, ``select_subprotocol(connection, offered)``: negotiation;
+      ``compression="deflate"`` accepts permessage-deflate (RFC 7692), ``None`` doesn't;
+      ``extensions``: further extension factories.
+    * ``process_request(connection, request)`` may return a response to send instead of
+      the handshake (e.g. a health check, or a 401: see :func:`basic_auth`);
+      ``process_response(connection, request, response)`` may replace the response;
+      ``server_header``: the Server header (``None`` to leave it out).
+    * ``open_timeout``, ``close_timeout``, ``ping_interval``, ``ping_timeout``,
+      ``max_size``, ``max_queue``, ``logger``, ``create_connection``: as for
+      :func:`~websocket_ref.sync.client.connect`.
+    * Other keyword arguments go to :func:`socket.create_server`.
+    """
+    factories = server_extensions(compression, extensions)
+    if create_connection is None:
+        create_connection = ServerConnection
+    connection_class = create_connection
+    log = resolve_logger(logger, "websocket_ref.server")
+
+    unix: bool = kwargs.pop("unix", False)
+    path: str | None = kwargs.pop("path", None)
+    if sock is None:
+        if unix:
+            if path is None:
+                raise TypeError("missing path argument")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.bind(path)
+                sock.listen(kwargs.get("backlog", 128))
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            sock = socket.create_server((host or "", port or 0), **kwargs)
+    elif host is not None or port is not None or unix or kwargs:
+        raise TypeError("sock can't be combined with host, port, unix, path or socket arguments")
+
+    def handle(conn_sock: socket.socket, address: Any) -> None:
+        """One connection, start to end, in its own thread."""
+        deadline = Deadline(open_timeout)
+        connection: ServerConnection | None = None
+        if not server.register_handshake(conn_sock):
+            conn_sock.close()
+            return
+        try:
+            if conn_sock.family in (socket.AF_INET, socket.AF_INET6):
+                conn_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+            conn_sock.settimeout(None)
+            transport: Transport
+            if ssl is not None:
+                transport = TLSTransport.handshake(
+                    conn_sock, ssl, server_side=True, server_hostname=None, deadline=deadline
+                )
+            else:
+                transport = Transport(conn_sock)
+
+            selected: list[ServerConnection] = []  # the connection, for select_subprotocol
+
+            def select(
+                protocol: ServerProtocol, offered: Sequence[Subprotocol]
+            ) -> Subprotocol | None:
+                assert select_subprotocol is not None
+                return select_subprotocol(selected[0], offered)
+
+            protocol = ServerProtocol(
+                origins=origins,
+                extensions=factories,
+                subprotocols=subprotocols,
+                select_subprotocol=select if select_subprotocol is not None else None,
+                max_size=max_size,
+                logger=log,
+            )
+            connection = connection_class(
+                transport,
+                protocol,
+                server=server,
+                ping_interval=ping_interval,
+                ping_timeout=ping_timeout,
+                close_timeout=close_timeout,
+                max_queue=max_queue,
+            )
+            selected.append(connection)
+            events = connection.handshake(
+                process_request, process_response, server_header, deadline
+            )
+        except Exception as exc:
+            if connection is not None and connection.protocol.handshake_exc is not None:
+                log.info("opening handshake failed: %s", exc)
+                _linger(conn_sock, close_timeout)
+            elif isinstance(exc, (OSError, ssl_module.SSLError, ConnectionClosed)):
+                log.info("connection failed before the handshake: %r", exc)
+            else:
+                log.error("opening handshake failed", exc_info=True)
+            server.unregister(None, conn_sock)
+            conn_sock.close()
+            return
+
+        if not server.register(connection):
+            # Shutting down: RFC 6455 §7.4.1: 1001 going away.
+            connection._start(events)
+            connection.close(CloseCode.GOING_AWAY)
+            return
+        code = CloseCode.NORMAL_CLOSURE
+        try:
+            connection._start(events)
+            handler(connection)
+        except ConnectionClosed:
+            pass  # the connection closed under the handler: nothing went wrong here
+        except Exception:
+            log.error("connection handler failed", exc_info=True)
+            # RFC 6455 §7.4.1: 1011, the server hit an unexpected condition
+            code = CloseCode.INTERNAL_ERROR
+        finally:
+            connection.close(code)
+            server.unregister(connection, conn_sock)
+
+    server = Server(sock, handle, log)
+    server.close_timeout = close_timeout
+    if unix and path is not None:
+        server.unix_path = path
+        server._unix_inode = os.stat(path).st_ino
+    return server
+
+
+def unix_serve(handler: HandlerT, path: str | None = None, **kwargs: Any) -> Server:
+    """Create a WebSocket server listening on the Unix socket ``path``.
+
+    Other arguments are :func:`serve`'s.
+    """
+    return serve(handler, unix=True, path=path, **kwargs)
+
+
+def _linger(sock: socket.socket, timeout: float | None) -> None:
+    """Wait (bounded) for a refused client to close, reading and dropping what it sends.
+
+    Closing a socket with unread input makes the kernel reset the connection, which can
+    destroy the HTTP error response before the client reads it.
+    """
+    deadline = Deadline(1.0 if timeout is None else min(timeout, 1.0))
+    received = 0
+    try:
+        while received < _LINGER_LIMIT:
+            remaining = deadline.timeout(raise_if_elapsed=False)
+            if not remaining:
+                return
+            sock.settimeout(remaining)
+            data = sock.recv(4096)
+            if not data:
+                return
+            received += len(data)
+    except OSError:
+        pass
+
+
+def basic_auth(
+    realm: str = "",
+    credentials: tuple[str, str] | Iterable[tuple[str, str]] | None = None,
+    check_credentials: Callable[[str, str], bool] | None = None,
+) -> Callable[[ServerConnection, Request], Response | None]:
+    """A ``process_request`` hook enforcing HTTP Basic authentication (RFC 7617).
+
+    Give either ``credentials`` (one ``(username, password)`` pair or several) or
+    ``check_credentials(username, password) -> bool``. A request without valid
+    credentials gets 401 with a ``WWW-Authenticate`` challenge; on success the
+    connection's ``username`` is set.
+    """
+    if (credentials is None) == (check_credentials is None):
+        raise TypeError("provide either credentials or check_credentials")
+    if credentials is not None:
+        if _is_credentials(credentials):
+            credentials_list = [credentials]
+        else:
+            credentials_list = list(credentials)  # type: ignore[arg-type]
+            for item in credentials_list:
+                if not _is_credentials(item):
+                    raise TypeError(f"invalid credentials argument: {credentials}")
+        passwords: dict[str, str] = dict(credentials_list)  # type: ignore[arg-type]
+
+        def check(username: str, password: str) -> bool:
+            expected = passwords.get(username)
+            if expected is None:
+                return False
+            # Compare in constant time: response times mustn't reveal the password.
+            return hmac.compare_digest(expected.encode(), password.encode())
+
+        check_credentials = check
+    assert check_credentials is not None
+    checker = check_credentials
+
+    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        authorizations = request.headers.get_all("Authorization")
+        if not authorizations:
+            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Missing credentials\n")
+        else:
+            try:
+                if len(authorizations) > 1:
+                    raise InvalidHeader("Authorization", "multiple values")
+                username, password = parse_authorization_basic(authorizations[0])
+            except InvalidHeader:
+                response = connection.respond(
+                    http.HTTPStatus.UNAUTHORIZED, "Unsupported credentials\n"
+                )
+            else:
+                if checker(username, password):
+                    connection.username = username
+                    return None
+                response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Invalid credentials\n")
+        # RFC 7235 §4.1: a 401 carries a challenge
+        response.headers["WWW-Authenticate"] = build_www_authenticate_basic(realm)
+        return response
+
+    return process_request
+
+
+def _is_credentials(value: object) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], str)
+    )
