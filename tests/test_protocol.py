@@ -1067,3 +1067,88 @@ def test_extension_sees_control_frames_with_no_size_limit() -> None:
     assert server.events_received() == [Frame(Opcode.PING, b"ping")]
     [extension] = server.extensions
     assert extension.decoded == [Frame(Opcode.PING, b"ping")]  # type: ignore[attr-defined]
+
+
+# Deferred failure: answer the messages before a bad frame, then fail (Autobahn 3.2, 4.1.3, 5.15)
+
+
+def test_defer_failures_delivers_earlier_messages_then_fails_on_request(side: Side) -> None:
+    protocol = make(side)
+    protocol.defer_failures = True
+    # A good message, a frame with RSV2 set (no extension claims it), then a ping.
+    protocol.receive_data(
+        peer_frame(protocol, 0x1, b"Hello")
+        + peer_frame(protocol, 0x1, b"bad", rsv=RSV2)
+        + peer_frame(protocol, 0x9, b"p")
+    )
+    assert protocol.events_received() == [Frame(Opcode.TEXT, b"Hello")]
+    # Nothing is failed yet: the application may still answer what came before.
+    assert type(protocol.pending_failure) is InvalidFrame
+    assert protocol.parser_exc is None
+    assert protocol.state is State.OPEN
+    assert protocol.data_to_send() == []
+    assert not protocol.close_expected()
+    # Reading stopped at the bad frame: the ping after it isn't answered, later data is ignored.
+    protocol.receive_data(peer_frame(protocol, 0x9, b"q"))
+    assert protocol.events_received() == []
+    protocol.send_text(b"Hello")
+    protocol.fail_pending()
+    assert protocol.pending_failure is None
+    wire = written(protocol)
+    # RFC 6455 §7.1.7: the reply goes out first, then the close frame of the failure.
+    assert [(f.opcode, f.payload) for f in wire.frames[:1]] == [(0x1, b"Hello")]
+    assert wire.close_codes == [1002]
+    assert wire.eof is (side is Side.SERVER)
+    assert protocol.state is State.CLOSING
+    assert protocol.close_expected()
+    assert type(protocol.parser_exc) is InvalidFrame
+    assert protocol.parser_exc.rule == "RFC 6455 §5.2"
+    protocol.fail_pending()  # once only
+    assert protocol.data_to_send() == []
+
+
+def test_defer_failures_keeps_close_code_of_the_violation(side: Side) -> None:
+    protocol = make(side)
+    protocol.defer_failures = True
+    protocol.receive_data(peer_frame(protocol, 0x1, b"\xff"))
+    assert protocol.events_received() == []
+    protocol.fail_pending()
+    assert_failed(protocol, InvalidUTF8, 1007)
+
+
+def test_pending_failure_is_recorded_when_the_peer_goes_away(side: Side) -> None:
+    protocol = make(side)
+    protocol.defer_failures = True
+    protocol.receive_data(peer_frame(protocol, 0x2, b"x") + peer_frame(protocol, 0xB))
+    assert protocol.events_received() == [Frame(Opcode.BINARY, b"x")]
+    pending = protocol.pending_failure
+    assert pending is not None
+    protocol.receive_eof()
+    assert protocol.pending_failure is None
+    assert protocol.parser_exc is pending
+    assert protocol.state is State.CLOSED
+    assert protocol.close_code == 1006
+    assert protocol.close_exc.__cause__ is pending
+    protocol.fail_pending()  # nothing left to do
+    data = protocol.data_to_send()
+    assert all(d == b"" for d in data)
+
+
+def test_failures_are_not_deferred_by_default(side: Side) -> None:
+    protocol = make(side)
+    protocol.receive_data(peer_frame(protocol, 0x1, b"Hello") + peer_frame(protocol, 0xB))
+    assert protocol.pending_failure is None
+    assert protocol.events_received() == [Frame(Opcode.TEXT, b"Hello")]
+    assert_failed(protocol, InvalidFrame, 1002)
+
+
+def test_send_close_before_fail_pending(side: Side) -> None:
+    protocol = make(side)
+    protocol.defer_failures = True
+    protocol.receive_data(peer_frame(protocol, 0x3))  # a reserved opcode
+    assert protocol.pending_failure is not None
+    protocol.send_close(1000)
+    protocol.fail_pending()
+    wire = written(protocol)
+    assert wire.close_codes == [1000]  # one close frame only
+    assert wire.eof is (side is Side.SERVER)

@@ -136,6 +136,10 @@ class Protocol:
         self.eof_sent = False
         #: The exception that made this side fail the connection after the handshake.
         self.parser_exc: Exception | None = None
+        #: Hold back failing the connection on a bad incoming frame (see fail_pending()).
+        self.defer_failures = False
+        #: The protocol violation held back while ``defer_failures`` is set, if any.
+        self.pending_failure: ProtocolError | None = None
         #: The exception that made the opening handshake fail, if it did.
         self.handshake_exc: Exception | None = None
 
@@ -222,6 +226,9 @@ class Protocol:
         if reading is Reading.EOF:
             return
         self._reading = Reading.EOF
+        if self.pending_failure is not None:
+            # The peer is gone before the held-back failure: nothing left to send it.
+            self.parser_exc, self.pending_failure = self.pending_failure, None
         self._receive_eof_while(reading)
         self._buffer.clear()
         if not self.eof_sent:
@@ -319,6 +326,22 @@ class Protocol:
             self.send_eof()
         self._stop_reading()
 
+    def fail_pending(self) -> None:
+        """Fail the connection for the violation held back by ``defer_failures``.
+
+        Why hold it back: the peer may have sent complete messages just before the bad
+        frame, in the same read. Failing at once sends the close frame before the
+        application could answer those messages; an echo server would drop its reply.
+        With ``defer_failures`` set, the core stops reading at the bad frame, delivers
+        the events before it and keeps the connection OPEN for sending; the I/O layer
+        calls this once the application had its chance to answer (typically, when it
+        asks for the next message), so replies and the close frame go out in order.
+        Does nothing when no failure is pending.
+        """
+        exc, self.pending_failure = self.pending_failure, None
+        if exc is not None:
+            self._fail_with(exc)
+
     def send_eof(self) -> None:
         """Close the write side of the transport once pending data is written."""
         if self.eof_sent:
@@ -361,7 +384,12 @@ class Protocol:
                 else:  # ACCEPTING waits for send_response(); DISCARD and EOF drop data
                     return
         except ProtocolError as exc:
-            self._fail_with(exc)
+            if self.defer_failures and reading is Reading.FRAMES and self._state is State.OPEN:
+                # Answer what came before the bad frame first; see fail_pending().
+                self.pending_failure = exc
+                self._stop_reading()
+            else:
+                self._fail_with(exc)
 
     def _fail_with(self, exc: ProtocolError) -> None:
         if self.debug:

@@ -130,6 +130,8 @@ def pump(sock: socket.socket, protocol: Any, on_events: Callable[[Any, list[Any]
     After this side expects the connection to close it waits at most CLOSE_TIMEOUT for the
     peer, then aborts, as an I/O layer built on the core should (RFC 6455 §7.1.1).
     """
+    # Answer the messages before a bad frame, then fail (see Protocol.fail_pending()).
+    protocol.defer_failures = True
     try:
         if not flush(sock, protocol):
             return
@@ -146,6 +148,7 @@ def pump(sock: socket.socket, protocol: Any, on_events: Callable[[Any, list[Any]
             else:
                 protocol.receive_eof()
             on_events(protocol, protocol.events_received())
+            protocol.fail_pending()
             if not flush(sock, protocol) or not data:
                 return
     except Exception:

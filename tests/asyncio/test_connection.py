@@ -22,10 +22,12 @@ from websocket_ref import (
 )
 from websocket_ref.asyncio import ServerConnection, connect
 
-from ..utils import close_payload, server_frame
+from ..utils import RSV2, RawFrame, client_frame, close_payload, server_frame
 from .helpers import (
     FAST,
     client_of_raw_server,
+    echo,
+    port_of,
     raw_client,
     read_frame,
     run_server,
@@ -755,3 +757,65 @@ async def test_recv_streaming_cancelled_before_first_fragment_is_safe() -> None:
             await task
         await ws.send("intact")
         assert await ws.recv() == "intact"  # no ConcurrencyError, nothing skipped
+
+
+# A bad frame right after good messages: the messages are answered before the failure.
+
+
+async def _read_until_eof(reader: asyncio.StreamReader) -> list[RawFrame]:
+    frames = []
+    while True:
+        try:
+            frames.append(await asyncio.wait_for(read_frame(reader), 5))
+        except asyncio.IncompleteReadError:
+            return frames
+
+
+@pytest.mark.asyncio
+async def test_server_echoes_messages_before_failing_on_a_bad_frame() -> None:
+    async with run_server(echo) as server:
+        async with raw_client(port_of(server)) as (reader, writer, status, _):
+            assert status.startswith("HTTP/1.1 101")
+            # Autobahn case 3.2: a message, a frame with RSV2 set, a ping; in one write.
+            writer.write(
+                client_frame(0x1, b"Hello")
+                + client_frame(0x1, b"bad", rsv=RSV2)
+                + client_frame(0x9, b"p")
+            )
+            frames = await _read_until_eof(reader)
+    assert [(f.opcode, f.payload) for f in frames[:1]] == [(0x1, b"Hello")]
+    # RFC 6455 §7.1.7: then the close frame; the ping after the bad frame isn't answered.
+    assert [f.opcode for f in frames] == [0x1, 0x8]
+    assert frames[1].close_code == 1002
+
+
+@pytest.mark.asyncio
+async def test_server_fails_after_close_timeout_when_the_handler_does_not_read() -> None:
+    done = asyncio.Event()
+
+    async def idle(ws: ServerConnection) -> None:
+        await done.wait()
+
+    async with run_server(idle, close_timeout=0.1) as server:
+        async with raw_client(port_of(server)) as (reader, writer, _, _):
+            writer.write(client_frame(0x1, b"unread") + client_frame(0x3))
+            frames = await _read_until_eof(reader)
+        done.set()
+    assert [f.opcode for f in frames] == [0x8]
+    assert frames[0].close_code == 1002
+
+
+@pytest.mark.asyncio
+async def test_client_answers_messages_before_failing_on_a_bad_frame() -> None:
+    async with client_of_raw_server() as (ws, reader, writer, _):
+        writer.write(server_frame(0x1, b"one") + server_frame(0x2, b"two") + server_frame(0xF))
+        assert await ws.recv() == "one"
+        await ws.send("reply one")
+        assert await ws.recv() == b"two"
+        await ws.send("reply two")
+        with pytest.raises(ConnectionClosedError) as raised:
+            await ws.recv()
+        assert raised.value.sent is not None and raised.value.sent.code == 1002
+        frames = [await asyncio.wait_for(read_frame(reader), 5) for _ in range(3)]
+    assert [(f.opcode, f.payload) for f in frames[:2]] == [(0x1, b"reply one"), (0x1, b"reply two")]
+    assert frames[2].opcode == 0x8 and frames[2].close_code == 1002

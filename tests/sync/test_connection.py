@@ -801,3 +801,90 @@ def test_close_while_another_thread_is_blocked_writing() -> None:
         finally:
             stop.set()
     assert len(errors) == 1 and isinstance(errors[0], ConnectionClosedError)
+
+
+# A bad frame right after good messages: the messages are answered before the failure.
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_client_answers_messages_before_failing_on_a_bad_frame() -> None:
+    received: list[bytes] = []
+
+    def respond(sock: socket.socket) -> None:
+        accept_handshake(sock)
+        # Autobahn case 4.1.3: messages, then a reserved opcode, then a ping; in one write.
+        sock.sendall(server_frame(0x1, b"one") + server_frame(0x2, b"two") + server_frame(0x5))
+        received.append(_read_all(sock))
+
+    with raw_server(respond) as ws_uri:
+        with connect(ws_uri, ping_interval=None, close_timeout=0.5) as ws:
+            assert ws.recv() == "one"
+            ws.send("reply one")
+            assert ws.recv() == b"two"
+            ws.send("reply two")
+            with pytest.raises(ConnectionClosedError) as raised:
+                ws.recv()
+            assert raised.value.sent is not None and raised.value.sent.code == 1002
+    frames = decode_frames(received[0])
+    assert [(f.opcode, f.payload) for f in frames[:2]] == [(0x1, b"reply one"), (0x1, b"reply two")]
+    # RFC 6455 §7.1.7: the close frame of the failure comes after the replies.
+    assert [f.opcode for f in frames] == [0x1, 0x1, 0x8]
+    assert frames[2].close_code == 1002
+
+
+def test_server_echoes_messages_before_failing_on_a_bad_frame() -> None:
+    from ..utils import RSV2, client_frame
+
+    with run_server() as server:
+        port = server.socket.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+            sock.sendall(
+                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            sock.sendall(
+                client_frame(0x1, b"Hello")
+                + client_frame(0x1, b"bad", rsv=RSV2)
+                + client_frame(0x9, b"p")
+            )
+            data = _read_all(sock)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    frames = decode_frames(rest)
+    assert [(f.opcode, f.payload) for f in frames[:1]] == [(0x1, b"Hello")]
+    assert [f.opcode for f in frames] == [0x1, 0x8]
+    assert frames[1].close_code == 1002
+
+
+def test_server_fails_after_close_timeout_when_the_handler_does_not_read() -> None:
+    release = threading.Event()
+
+    def idle(ws: ServerConnection) -> None:
+        release.wait(TIMEOUT)
+
+    from ..utils import client_frame
+
+    with run_server(idle, close_timeout=0.1) as server:
+        port = server.socket.getsockname()[1]
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+                sock.sendall(
+                    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n\r\n"
+                    + client_frame(0x1, b"unread")
+                    + client_frame(0x3)
+                )
+                data = _read_all(sock)
+        finally:
+            release.set()
+    frames = decode_frames(data.partition(b"\r\n\r\n")[2])
+    assert [f.opcode for f in frames] == [0x8]
+    assert frames[0].close_code == 1002

@@ -104,6 +104,11 @@ class Connection(asyncio.Protocol):
         self._keepalive_timeout_handle: asyncio.TimerHandle | None = None
         # Set while a fragmented message is being sent; other senders wait for it.
         self._fragmented_send: asyncio.Future[None] | None = None
+        # A bad incoming frame fails the connection only once the application had a
+        # chance to answer the messages before it (see Protocol.fail_pending()).
+        protocol.defer_failures = True
+        self._failure_held = False
+        self._fail_timer: asyncio.TimerHandle | None = None
 
     # Public attributes
 
@@ -532,6 +537,33 @@ class Connection(asyncio.Protocol):
             else:
                 self._handshake_progress()
 
+    def _hold_failure(self) -> None:
+        """Fail the connection when the application asks for a message that can't come.
+
+        The core found a bad frame and delivered what came before it. If the application
+        is already waiting for a message, fail now; otherwise wait until it has taken
+        the queued messages (and, presumably, answered them) and asks for the next one,
+        but no longer than ``close_timeout``: an application that doesn't read mustn't
+        keep a broken connection open.
+        """
+        self._failure_held = True
+        messages = self.recv_messages
+        if messages.waiter is not None and not messages.frames:
+            self._fail_pending()
+            return
+        messages.on_starved = self._fail_pending
+        timeout = 10.0 if self.close_timeout is None else self.close_timeout
+        self._fail_timer = self.loop.call_later(timeout, self._fail_pending)
+
+    def _fail_pending(self) -> None:
+        self.recv_messages.on_starved = None
+        if self._fail_timer is not None:
+            self._fail_timer.cancel()
+            self._fail_timer = None
+        if self.protocol.pending_failure is not None:
+            self.protocol.fail_pending()
+            self._send_data()
+
     def _handshake_progress(self) -> None:
         waiter = self._handshake_waiter
         if waiter is not None and not waiter.done():
@@ -551,6 +583,8 @@ class Connection(asyncio.Protocol):
         events = protocol.events_received()
         if events:
             self._dispatch(events)
+        if protocol.pending_failure is not None and not self._failure_held:
+            self._hold_failure()
         self._send_data()
         if self._handshake_waiter is not None and protocol.handshake_exc is not None:
             # The core refused the handshake without an event (e.g. a malformed message).
@@ -579,6 +613,10 @@ class Connection(asyncio.Protocol):
             self._dispatch(events)
         protocol.data_to_send()  # the transport is gone: drop what's left
         self._lost_exc = exc
+        self.recv_messages.on_starved = None
+        if self._fail_timer is not None:
+            self._fail_timer.cancel()
+            self._fail_timer = None
         for handle in (self._close_timer, self._keepalive_handle, self._keepalive_timeout_handle):
             if handle is not None:
                 handle.cancel()

@@ -74,6 +74,7 @@ class Assembler:
         "consumed",
         "stream_fin",
         "waiter",
+        "on_starved",
     )
 
     def __init__(
@@ -104,6 +105,8 @@ class Assembler:
         self.consumed = 0  # fragments handed out by the current stream
         self.stream_fin = False  # the last fragment handed out ended its message
         self.waiter: asyncio.Future[None] | None = None
+        #: Called once when a reader finds the queue empty and is about to wait.
+        self.on_starved: Callable[[], None] | None = None
 
     # Producer side, called by the connection from protocol callbacks.
 
@@ -173,8 +176,15 @@ class Assembler:
             return frame.data.decode() if decode else frame.data
         return MISSING
 
+    def _starved(self) -> None:
+        callback, self.on_starved = self.on_starved, None
+        if callback is not None:
+            callback()
+
     async def _wait(self) -> None:
         waiter = self.waiter = asyncio.get_running_loop().create_future()
+        if self.on_starved is not None:
+            self._starved()
         try:
             await waiter
         finally:
@@ -218,6 +228,8 @@ class Assembler:
                     if self.closed:
                         raise EOFError("no more frames")
                     waiter = self.waiter = asyncio.get_running_loop().create_future()
+                    if self.on_starved is not None:
+                        self._starved()
                     try:
                         await waiter
                     finally:

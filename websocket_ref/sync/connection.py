@@ -113,6 +113,9 @@ class Connection:
 
         high, low = queue_limits(max_queue)
         self._assembler = Assembler(high, low)
+        # A bad incoming frame fails the connection only once the application had a
+        # chance to answer the messages before it (see Protocol.fail_pending()).
+        protocol.defer_failures = True
 
         # Pings waiting for a pong: data -> (event, time sent, set the event on close).
         self._pings: dict[bytes, tuple[threading.Event, float, bool]] = {}
@@ -556,6 +559,8 @@ class Connection:
         assembler = self._assembler
         close_deadline: Deadline | None = None
         try:
+            if protocol.pending_failure is not None:  # the bad frame came with the handshake
+                self._fail_pending()
             while True:
                 if close_deadline is None and protocol.close_expected():
                     # RFC 6455 §7.1.1: the TCP connection should end soon; don't wait forever.
@@ -580,6 +585,8 @@ class Connection:
                     self._try_flush()
                 if events:
                     self._process_events(events)
+                if protocol.pending_failure is not None:
+                    self._fail_pending()
                 assembler.wait_for_room()
         except TimeoutError:
             if self.debug:
@@ -589,6 +596,20 @@ class Connection:
             self.logger.error("unexpected error in the reader thread", exc_info=True)
         finally:
             self._finish()
+
+    def _fail_pending(self) -> None:
+        """Fail the connection for the bad frame the core held back, in the reader thread.
+
+        First let the application take the messages that arrived before that frame and
+        answer them, so replies precede the close frame; bounded by ``close_timeout``.
+        """
+        timeout = 10.0 if self.close_timeout is None else self.close_timeout
+        self._assembler.wait_until_starved(timeout)
+        with self._lock:
+            self.protocol.fail_pending()
+            self._queue_writes()
+        if self._pending:
+            self._try_flush()
 
     def _process_events(self, events: list[Event]) -> None:
         """Hand data frames to the assembler and pongs to waiting pings."""

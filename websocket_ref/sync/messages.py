@@ -40,6 +40,9 @@ class Assembler:
         # The application waits for frames; the reader thread waits for room.
         self._frames_available = threading.Condition(self._mutex)
         self._room_available = threading.Condition(self._mutex)
+        # The reader thread waits for the application to want a message the queue lacks.
+        self._starved = threading.Condition(self._mutex)
+        self._app_waiting = False  # an application thread waits in _take()
         self._frames: collections.deque[Frame] = collections.deque()
         # Frames of a message that a get() took before it timed out: kept for the next one.
         self._partial: list[Frame] = []
@@ -91,11 +94,29 @@ class Assembler:
                 self._room_available.wait()
             self.paused = False
 
+    def wait_until_starved(self, timeout: float) -> None:
+        """Block until the application waits for a message that isn't queued.
+
+        Used after the core held back a protocol failure: the application takes (and
+        answers) the messages before the bad frame first. Returns early when this side
+        starts closing or the queue closes, and after ``timeout`` seconds in any case,
+        so an application that doesn't read can't keep a broken connection open.
+        """
+        deadline = Deadline(timeout)
+        with self._mutex:
+            while not (
+                self._closed or not self._paused_allowed or (self._app_waiting and not self._frames)
+            ):
+                remaining = deadline.timeout(raise_if_elapsed=False)
+                if remaining == 0 or not self._starved.wait(remaining):
+                    return
+
     def stop_pausing(self) -> None:
         """Let the reader run freely: this side is closing and must see the peer's reply."""
         with self._mutex:
             self._paused_allowed = False
             self._room_available.notify_all()
+            self._starved.notify_all()
 
     def close(self) -> None:
         """No more frames will come: wake up every waiting thread."""
@@ -103,6 +124,7 @@ class Assembler:
             self._closed = True
             self._frames_available.notify_all()
             self._room_available.notify_all()
+            self._starved.notify_all()
 
     # Application side
 
@@ -113,8 +135,15 @@ class Assembler:
             if self._closed:
                 raise EOFError("stream of frames ended")
             timeout = None if deadline is None else deadline.timeout(raise_if_elapsed=False)
-            if timeout == 0 or not self._frames_available.wait(timeout):
+            if timeout == 0:
                 raise TimeoutError("timed out while waiting for a message")
+            self._app_waiting = True
+            self._starved.notify_all()
+            try:
+                if not self._frames_available.wait(timeout):
+                    raise TimeoutError("timed out while waiting for a message")
+            finally:
+                self._app_waiting = False
         frame = queue.popleft()
         if self._high is not None and len(queue) <= (self._low or 0):
             self._room_available.notify()
