@@ -39,6 +39,7 @@ from .utils import (
     FakeServerFactory,
     client_frame,
     close_payload,
+    decode_frames,
     written,
 )
 
@@ -165,6 +166,41 @@ def test_frames_arriving_while_accepting_are_buffered() -> None:
     assert server.events_received() == []
     server.send_response(server.accept(request))
     assert server.events_received() == [Frame(Opcode.BINARY, b"later")]
+
+
+def test_data_before_the_response_is_bounded_and_fails_the_connection() -> None:
+    from websocket_ref import ProtocolError
+    from websocket_ref.server import EARLY_DATA_LIMIT
+
+    server, request = received(request_bytes())
+    chunk = client_frame(0x2, bytes(1000))
+    for _ in range(EARLY_DATA_LIMIT // len(chunk) + 10):
+        server.receive_data(chunk)
+    # RFC 6455 §4.1: the client MUST wait for the response: what's past the limit is dropped.
+    assert len(server._buffer) <= EARLY_DATA_LIMIT
+    assert server.events_received() == []
+    server.send_response(server.accept(request))
+    wire = written(server, handshake=True)
+    status, _, frames = parse_response(wire.data)
+    assert status == 101
+    assert [f.close_code for f in decode_frames(frames)] == [1002]
+    assert wire.eof  # RFC 6455 §7.1.1: the server closes TCP first
+    assert type(server.parser_exc) is ProtocolError
+    assert server.parser_exc.rule == "RFC 6455 §4.1"
+    assert server.close_sent is not None and server.close_sent.code == 1002
+    assert server.events_received() == []  # the dropped stream can't be parsed
+
+
+def test_data_before_a_rejection_is_bounded() -> None:
+    from websocket_ref.server import EARLY_DATA_LIMIT
+
+    server, _ = received(request_bytes())
+    for _ in range(100):
+        server.receive_data(bytes(1000))
+    assert len(server._buffer) <= EARLY_DATA_LIMIT
+    server.send_response(server.reject(403, "no"))
+    assert server.parser_exc is None
+    assert parse_response(written(server, handshake=True).data)[0] == 403
 
 
 # Invalid requests: accept() answers with an HTTP error and sets handshake_exc.

@@ -18,6 +18,7 @@ from .exceptions import (
     InvalidState,
     InvalidUpgrade,
     NegotiationError,
+    ProtocolError,
     SecurityError,
 )
 from .extensions.base import Extension, ServerExtensionFactory
@@ -38,6 +39,11 @@ __all__ = ["ServerProtocol", "SERVER_HEADER"]
 
 #: Default value of the Server header of handshake responses.
 SERVER_HEADER = f"Python/3 websocket_ref/{websocket_ref_version}"
+
+#: Bytes kept from a client that sends before the handshake response: enough for a
+#: client that pipelines a few frames, small enough that waiting on the application's
+#: decision (accept or reject) can't fill memory.
+EARLY_DATA_LIMIT = 2**16
 
 Origin = str
 OriginPattern = str | re.Pattern[str] | None
@@ -88,6 +94,16 @@ class ServerProtocol(Protocol):
         self.response: Response | None = None
         #: The subprotocol selected in the handshake, if any.
         self.subprotocol: Subprotocol | None = None
+        # More than EARLY_DATA_LIMIT bytes arrived before the response was sent.
+        self._early_data_dropped = False
+
+    def receive_data(self, data: bytes | bytearray) -> None:
+        """Feed bytes read from the network (bounded while the response is pending)."""
+        if self._reading is Reading.ACCEPTING and len(self._buffer) + len(data) > EARLY_DATA_LIMIT:
+            # RFC 6455 §4.1: the client MUST wait for the response before sending more data
+            self._early_data_dropped = True
+            return
+        super().receive_data(data)
 
     # Handshake
 
@@ -300,8 +316,17 @@ class ServerProtocol(Protocol):
             self.state = State.OPEN
             if self._reading is Reading.ACCEPTING:
                 self._reading = Reading.FRAMES
+                if self._early_data_dropped:
+                    # RFC 6455 §4.1: the client MUST wait for the response before sending
+                    self._fail_with(
+                        ProtocolError(
+                            f"client sent more than {EARLY_DATA_LIMIT} bytes before "
+                            "the handshake response",
+                            rule="RFC 6455 §4.1",
+                        )
+                    )
                 # Frames may have arrived right behind the request.
-                if self._buffer:
+                elif self._buffer:
                     self._process()
         else:
             if self.handshake_exc is None:
