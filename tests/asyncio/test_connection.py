@@ -649,8 +649,9 @@ async def test_max_queue_pauses_reading_and_bounds_memory() -> None:
             sent += 1
         await ws.recv()
 
-    async with run_server(producer, write_limit=2**16) as server:
-        async with connect(uri_of(server), max_queue=max_queue, **FAST) as ws:
+    # No compression: the zeros would shrink to nothing and never fill a buffer.
+    async with run_server(producer, write_limit=2**16, compression=None) as server:
+        async with connect(uri_of(server), max_queue=max_queue, compression=None, **FAST) as ws:
             await wait_for_condition(lambda: not ws.transport.is_reading())
             await wait_for_condition(lambda: sent > 0)
             await asyncio.sleep(0.2)  # give the producer every chance to run ahead
@@ -684,8 +685,11 @@ async def test_closing_while_reading_is_paused_completes_the_handshake() -> None
         while True:
             await ws.send(b"\x00" * 2**16)
 
-    async with run_server(producer) as server:
-        ws = await connect(uri_of(server), max_queue=2, **{**FAST, "close_timeout": 2})
+    # No compression: the zeros would shrink to nothing and never fill a buffer.
+    async with run_server(producer, compression=None) as server:
+        ws = await connect(
+            uri_of(server), max_queue=2, compression=None, **{**FAST, "close_timeout": 2}
+        )
         await wait_for_condition(lambda: not ws.transport.is_reading())
         await ws.close()
         assert ws.close_code == 1000  # the server's close frame was read, not timed out
@@ -696,8 +700,9 @@ async def test_write_limit_applies_backpressure_to_send() -> None:
     """A slow writer: send() waits for the transport's buffer to drain."""
     recorder = Recorder()
     write_limit, size = 2**16, 2**18
-    async with run_server(recorder.hold, max_queue=1) as server:
-        async with connect(uri_of(server), write_limit=write_limit, **FAST) as ws:
+    # No compression: the zeros would shrink to nothing and never fill a buffer.
+    async with run_server(recorder.hold, max_queue=1, compression=None) as server:
+        async with connect(uri_of(server), write_limit=write_limit, compression=None, **FAST) as ws:
             await recorder.opened.wait()
 
             async def flood() -> None:

@@ -50,7 +50,6 @@ def test_extensions_without_compression_are_kept() -> None:
 
 
 def test_deflate_adds_permessage_deflate() -> None:
-    pytest.importorskip("websocket_ref.extensions.permessage_deflate")
     client = client_extensions("deflate", [FakeClientFactory()])
     server = server_extensions("deflate", [FakeServerFactory()])
     assert client is not None and server is not None

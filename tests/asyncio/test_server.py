@@ -534,7 +534,6 @@ async def test_extensions_are_negotiated() -> None:
 
 @pytest.mark.asyncio
 async def test_compression_deflate_is_negotiated_by_default() -> None:
-    pytest.importorskip("websocket_ref.extensions.permessage_deflate")
     async with run_server() as server, connect(uri_of(server), **FAST) as ws:
         assert ws.response is not None
         assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]

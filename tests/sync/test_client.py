@@ -25,11 +25,6 @@ from websocket_ref.sync.utils import client_extensions
 
 from .utils import FAST, TIMEOUT, accept_handshake, client, raw_server, run_server, uri
 
-try:
-    from websocket_ref.extensions import permessage_deflate
-except ImportError:  # pragma: no cover - until the extension lands
-    permessage_deflate = None  # type: ignore[assignment]
-
 
 def request_headers(ws: ServerConnection) -> None:
     """Reply with the request's headers, then wait for the client to close."""
@@ -141,7 +136,6 @@ def test_compression_none_offers_no_extension() -> None:
             assert ws.protocol.extensions == []
 
 
-@pytest.mark.skipif(permessage_deflate is None, reason="permessage-deflate isn't written yet")
 def test_compression_deflate_negotiated() -> None:
     with run_server() as server, client(server) as ws:
         assert ws.response is not None

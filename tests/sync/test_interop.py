@@ -31,15 +31,6 @@ websockets = pytest.importorskip("websockets")
 from websockets.sync.client import connect as websockets_connect  # noqa: E402
 from websockets.sync.server import serve as websockets_serve  # noqa: E402
 
-try:
-    from websocket_ref.extensions import permessage_deflate
-except ImportError:  # pragma: no cover - until the extension lands
-    permessage_deflate = None  # type: ignore[assignment]
-
-needs_deflate = pytest.mark.skipif(
-    permessage_deflate is None, reason="websocket_ref's permessage-deflate isn't written yet"
-)
-
 MESSAGES: list[str | bytes] = ["hello", "", "café ☕", b"\x00\xff" * 10, bytes(200_000)]
 
 
@@ -175,7 +166,6 @@ def test_asyncio_client_sync_server_closes(api: str) -> None:
         assert asyncio.run(talk(uri(server))) == (4001, "bye")
 
 
-@needs_deflate
 @pytest.mark.parametrize("api", ASYNCIO_APIS)
 def test_compression_with_asyncio(api: str) -> None:
     server_module, client_module = asyncio_api(api)
@@ -282,7 +272,6 @@ def test_websockets_sync_client_sync_server_shutdown() -> None:
         assert exc_info.value.rcvd is not None and exc_info.value.rcvd.code == 1001
 
 
-@needs_deflate
 def test_compression_with_websockets_sync() -> None:
     message = "compressible " * 1000
     with (

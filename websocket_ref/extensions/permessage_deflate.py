@@ -1,0 +1,615 @@
+"""The permessage-deflate extension (RFC 7692): messages compressed with DEFLATE.
+
+Three pieces, as for every extension of :mod:`websocket_ref.extensions.base`:
+
+* :class:`ClientPerMessageDeflateFactory` builds the client's offer and checks the
+  server's answer;
+* :class:`ServerPerMessageDeflateFactory` reads a client's offer and accepts it (with the
+  response parameters) or declines it;
+* :class:`PerMessageDeflate` compresses outgoing messages and decompresses incoming
+  ones on one connection.
+
+Vocabulary: each side has a *local* direction (what it sends, compressed by its own
+encoder) and a *remote* one (what it receives, inflated by its decoder). On the client
+the ``client_*`` parameters are local and the ``server_*`` ones remote; on the server
+it's the reverse. Each direction has two agreed parameters: whether the LZ77 window is
+reset between messages (*no context takeover*) and the largest window size in bits.
+
+Decompression is bounded: the decoder never produces more than the message budget the
+core passes (the remaining ``max_size``), so a small frame that would inflate to
+gigabytes fails the connection with 1009 after using about ``max_size`` plus one window
+of memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..exceptions import (
+    DuplicateParameter,
+    InvalidFrame,
+    InvalidParameterName,
+    InvalidParameterValue,
+    NegotiationError,
+    PayloadTooBig,
+)
+from ..frames import RSV1, Frame, Opcode
+from ..headers import ExtensionName, ExtensionParameter
+from .base import ClientExtensionFactory, Extension, ServerExtensionFactory
+
+__all__ = [
+    "PerMessageDeflate",
+    "ClientPerMessageDeflateFactory",
+    "ServerPerMessageDeflateFactory",
+    "enable_client_permessage_deflate",
+    "enable_server_permessage_deflate",
+]
+
+NAME: ExtensionName = "permessage-deflate"
+
+# RFC 7692 §7.2.1: a sender strips these 4 octets, which end every sync flush, from each
+# compressed message; RFC 7692 §7.2.2: the receiver appends them back before inflating.
+_EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
+# What may follow a final DEFLATE block (BFINAL set) in a message, before and once the
+# 4 octets above are appended: the header octet of an empty stored block, if it didn't
+# fit in the last octet of the final block (RFC 7692 §7.2.3.4).
+_AFTER_FINAL_BLOCK = (b"", b"\x00")
+_AFTER_FINAL_BLOCK_FIN = (_EMPTY_BLOCK_TAIL, b"\x00" + _EMPTY_BLOCK_TAIL)
+
+# RFC 7692 §7.1.2.1, §7.1.2.2: a window size is a decimal integer from 8 to 15 without
+# leading zeroes.
+_WINDOW_BITS_RE = re.compile(r"[89]|1[0-5]")
+
+# The zlib options a user may set for the encoder. ``wbits`` is negotiated, not chosen;
+# ``zdict`` would need the peer to know the dictionary, which RFC 7692 has no way to say.
+_COMPRESS_SETTINGS = frozenset({"level", "memLevel", "strategy"})
+
+
+def _zlib_window_bits(max_window_bits: int) -> int:
+    """The ``wbits`` of a raw DEFLATE compressor that honours ``max_window_bits``.
+
+    zlib's deflate can't use a 256-byte window: ``deflateInit2`` rejects a raw stream
+    with ``windowBits`` 8 (zlib >= 1.2.9: ``ValueError: Invalid initialization option``
+    in Python) and older versions silently used 9 instead. Using 9 is nevertheless
+    correct for a peer that agreed to 8: zlib never emits a match farther than
+    ``w_size - MIN_LOOKAHEAD`` = 512 - 262 = 250 bytes back, which is within the 256
+    bytes of an 8-bit inflater. (zlib's manual says a request for 8 results in 9;
+    Node.js's zlib binding maps 8 to 9 for raw streams for the reason above; tests check
+    the distances against the zlib in use.) The alternative, refusing 8, would decline
+    offers that a peer is entitled to make. Decoders aren't affected: inflating with a
+    window of 8 bits is supported.
+    """
+    return -max(max_window_bits, 9)
+
+
+class PerMessageDeflate(Extension):
+    """Compress and decompress the messages of one connection (RFC 7692 §7).
+
+    Every message sent is compressed; a message received is inflated only if RSV1 is
+    set on its first frame (RFC 7692 §6.2 lets a peer send any message uncompressed).
+    ``compress_settings`` are keyword arguments for :func:`zlib.compressobj` other than
+    ``wbits``: ``level``, ``memLevel`` and ``strategy``.
+    """
+
+    name = NAME
+    # RFC 7692 §6: the "Per-Message Compressed" bit is RSV1
+    reserved_bits = RSV1
+
+    def __init__(
+        self,
+        remote_no_context_takeover: bool,
+        local_no_context_takeover: bool,
+        remote_max_window_bits: int,
+        local_max_window_bits: int,
+        *,
+        compress_settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        _check_window_bits("remote_max_window_bits", remote_max_window_bits)
+        _check_window_bits("local_max_window_bits", local_max_window_bits)
+        self.remote_no_context_takeover = remote_no_context_takeover
+        self.local_no_context_takeover = local_no_context_takeover
+        self.remote_max_window_bits = remote_max_window_bits
+        self.local_max_window_bits = local_max_window_bits
+        # Factories validate the values; checking names here is enough.
+        self.compress_settings = _check_compress_settings(compress_settings, try_zlib=False)
+
+        # Created lazily, and dropped after each message without context takeover, so
+        # that an idle connection holds no zlib state it won't reuse.
+        self._decoder: Any = None  # zlib.Decompress (not exported under that name)
+        self._encoder: Any = None  # zlib.Compress
+        # Whether the message being received (sent) in fragments is compressed.
+        self._decoding = False
+        self._encoding = False
+
+    def __repr__(self) -> str:
+        return (
+            f"PerMessageDeflate(remote_no_context_takeover={self.remote_no_context_takeover}, "
+            f"local_no_context_takeover={self.local_no_context_takeover}, "
+            f"remote_max_window_bits={self.remote_max_window_bits}, "
+            f"local_max_window_bits={self.local_max_window_bits})"
+        )
+
+    # Receiving
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        """Inflate a frame of a compressed message, producing at most ``max_size`` bytes."""
+        opcode = frame.opcode
+        if opcode >= 0x8:
+            if frame.rsv1:
+                # RFC 7692 §6: RSV1 MUST NOT be set on control frames; receiving one fails
+                raise InvalidFrame("compressed control frame", rule="RFC 7692 §6")
+            return frame
+        if opcode is Opcode.CONT:
+            if frame.rsv1:
+                # RFC 7692 §6: RSV1 MUST NOT be set on non-first fragments of a message
+                raise InvalidFrame("RSV1 set on a continuation frame", rule="RFC 7692 §6")
+            if not self._decoding:
+                return frame
+        else:
+            if not frame.rsv1:
+                # RFC 7692 §6.2: a message whose first frame has RSV1 clear isn't compressed
+                self._decoding = False
+                return frame
+            self._decoding = True
+            if self._decoder is None:
+                self._decoder = zlib.decompressobj(wbits=-self.remote_max_window_bits)
+
+        data = self._inflate(frame.data, frame.fin, max_size)
+        if frame.fin:
+            self._decoding = False
+            # RFC 7692 §7.1.1.1, §7.1.1.2: without context takeover, the peer starts each
+            # message with an empty window, and so do we.
+            # RFC 7692 §7.2.3.4: a message may end the DEFLATE stream (BFINAL set); the
+            # next message then starts a new stream. (A peer that did that and still
+            # referred to earlier messages would fail as invalid data, not be misread.)
+            if self.remote_no_context_takeover or self._decoder.eof:
+                self._decoder = None
+        return Frame(opcode, data, frame.fin, False, frame.rsv2, frame.rsv3)
+
+    def _inflate(self, data: bytes, fin: bool, max_size: int | None) -> bytes:
+        """Inflate one frame's payload within ``max_size`` bytes of output."""
+        decoder = self._decoder
+        # RFC 6455 §10.4: limit the size of a message after reassembly -- here after
+        # decompression too. zlib stops producing output at max_length (0 means no limit),
+        # so the output stays within the budget plus one byte however much the input
+        # would inflate; the byte past the budget tells "too big" from "exactly full".
+        max_length = 0 if max_size is None else max(max_size, 0) + 1
+        try:
+            output: bytes = decoder.decompress(data, max_length)
+            if fin and (not max_length or len(output) < max_length):
+                # RFC 7692 §7.2.2: append 0x00 0x00 0xff 0xff to the payload of the message.
+                # Fed apart so that a large payload isn't copied. It yields nothing after a
+                # well-formed payload, but it decodes as codes after one cut inside a block.
+                more = decoder.decompress(
+                    _EMPTY_BLOCK_TAIL, max_length and max_length - len(output)
+                )
+                if more:
+                    output += more
+        except zlib.error as exc:
+            # RFC 7692 §7.2.2: the payload must be valid DEFLATE data; fail the connection
+            raise InvalidFrame(f"invalid compressed data: {exc}", rule="RFC 7692 §7.2.2") from None
+        if max_size is not None and len(output) > max_size:
+            raise PayloadTooBig(
+                f"message of more than {max_size} bytes once decompressed", rule="RFC 6455 §10.4"
+            )
+        if decoder.eof:
+            # RFC 7692 §7.2.3.4: a message may end the DEFLATE stream (BFINAL set). Only the
+            # rest of an empty stored block may follow: at most one 0x00 octet, then the 4
+            # octets appended above. Anything else would be silently dropped by zlib.
+            expected = _AFTER_FINAL_BLOCK_FIN if fin else _AFTER_FINAL_BLOCK
+            if decoder.unused_data not in expected:
+                raise InvalidFrame(
+                    "data after the end of the DEFLATE stream", rule="RFC 7692 §7.2.3.4"
+                )
+        return output
+
+    # Sending
+
+    def encode(self, frame: Frame) -> Frame:
+        """Compress a frame of a data message; control frames go through as they are."""
+        opcode = frame.opcode
+        if opcode >= 0x8:
+            # RFC 7692 §6: control frames are never compressed; RSV1 stays clear
+            return frame
+        if opcode is Opcode.CONT:
+            if not self._encoding:
+                return frame
+            rsv1 = False  # RFC 7692 §6: RSV1 only on the first frame of a message
+        else:
+            self._encoding = True
+            rsv1 = True  # RFC 7692 §6.1: RSV1 set on the first frame of a compressed message
+            if self._encoder is None:
+                self._encoder = zlib.compressobj(
+                    wbits=_zlib_window_bits(self.local_max_window_bits),
+                    **self.compress_settings,
+                )
+        encoder = self._encoder
+        head = encoder.compress(frame.data)
+        # RFC 7692 §7.2.1: each frame ends on a sync flush so the peer can inflate it
+        # whole: a fragmented message is compressed once and split at flush points.
+        tail = encoder.flush(zlib.Z_SYNC_FLUSH)
+        if frame.fin:
+            # RFC 7692 §7.2.1: remove the 0x00 0x00 0xff 0xff that ends the message
+            tail = tail[:-4]
+            self._encoding = False
+            # RFC 7692 §7.1.1.1, §7.1.1.2: without context takeover, the next message
+            # starts with an empty window
+            if self.local_no_context_takeover:
+                self._encoder = None
+        data = head + tail if head else tail
+        return Frame(opcode, data, frame.fin, rsv1, frame.rsv2, frame.rsv3)
+
+
+# Negotiation
+
+
+def _check_window_bits(name: str, value: object) -> None:
+    """Refuse a window size a factory or an extension can't be configured with."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 8 <= value <= 15:
+        raise ValueError(f"{name} must be an integer from 8 to 15, got {value!r}")
+
+
+def _check_compress_settings(
+    settings: Mapping[str, Any] | None, *, try_zlib: bool = True
+) -> dict[str, Any]:
+    """Validate ``compress_settings`` now rather than on the first message sent.
+
+    ``try_zlib`` builds an encoder once to have zlib check the values: worth it for a
+    factory, configured once, not for each connection.
+    """
+    if settings is None:
+        return {}
+    unknown = set(settings) - _COMPRESS_SETTINGS
+    if "wbits" in unknown:
+        raise ValueError(
+            "compress_settings must not include wbits: the window size is negotiated, "
+            "set server_max_window_bits or client_max_window_bits instead"
+        )
+    if unknown:
+        raise ValueError(f"unsupported compress_settings: {', '.join(sorted(unknown))}")
+    settings = dict(settings)
+    if try_zlib:
+        zlib.compressobj(**settings)  # raises ValueError for an invalid level or memLevel
+    return settings
+
+
+@dataclasses.dataclass(frozen=True)
+class _Params:
+    """The parameters of one offer or one response, validated (RFC 7692 §7.1)."""
+
+    server_no_context_takeover: bool = False
+    client_no_context_takeover: bool = False
+    server_max_window_bits: int | None = None
+    # True: present without a value (only possible in an offer).
+    client_max_window_bits: int | bool | None = None
+
+
+def _parse_params(params: Sequence[ExtensionParameter], *, is_offer: bool) -> _Params:
+    """Validate the parameters of an offer or a response.
+
+    Raise :class:`DuplicateParameter`, :class:`InvalidParameterName` or
+    :class:`InvalidParameterValue`: RFC 7692 §7 makes the server decline such an offer
+    and the client fail the connection on such a response.
+    """
+    seen: set[str] = set()
+    for name, _ in params:
+        if name in seen:
+            # RFC 7692 §7: multiple extension parameters with the same name are invalid
+            raise DuplicateParameter(name)
+        seen.add(name)
+    values: dict[str, Any] = {}
+    for name, value in params:
+        if name in ("server_no_context_takeover", "client_no_context_takeover"):
+            if value is not None:
+                # RFC 7692 §7.1.1.1, §7.1.1.2: the no_context_takeover parameters have no value
+                raise InvalidParameterValue(name, value)
+            values[name] = True
+        elif name == "server_max_window_bits" or (
+            name == "client_max_window_bits" and (value is not None or not is_offer)
+        ):
+            if value is None or _WINDOW_BITS_RE.fullmatch(value) is None:
+                # RFC 7692 §7.1.2.1, §7.1.2.2: a window size is an integer from 8 to 15;
+                # only client_max_window_bits in an offer may come without a value
+                raise InvalidParameterValue(name, value)
+            values[name] = int(value)
+        elif name == "client_max_window_bits":
+            values[name] = True  # RFC 7692 §7.1.2.2: an offer's may have no value
+        else:
+            # RFC 7692 §7: a parameter this extension doesn't define is invalid
+            raise InvalidParameterName(name)
+    return _Params(**values)
+
+
+def _check_not_negotiated(accepted_extensions: Sequence[Extension]) -> None:
+    if any(extension.name == NAME for extension in accepted_extensions):
+        # RFC 7692 §6: RSV1 means "compressed" for one extension only; a second
+        # permessage-deflate can't be in use on the same connection
+        raise NegotiationError("permessage-deflate is already negotiated")
+
+
+class ClientPerMessageDeflateFactory(ClientExtensionFactory):
+    """A client's offer of permessage-deflate (RFC 7692 §7.1).
+
+    * ``server_no_context_takeover``: ask the server to reset its window after each
+      message (saves our decoder's memory between messages, costs compression).
+    * ``client_no_context_takeover``: tell the server we reset our window after each
+      message, which lets it drop its decoder's state between messages.
+    * ``server_max_window_bits``: ask the server to use at most this window (8-15).
+    * ``client_max_window_bits``: ``True`` lets the server choose our window size,
+      an integer also caps it (8-15), ``None`` doesn't mention it.
+    * ``compress_settings``: ``level``, ``memLevel`` and ``strategy`` for our encoder.
+
+    Several factories may be passed to ``connect()``: each makes one offer, in order of
+    preference, and the server's answer is matched against them in that order.
+    """
+
+    name = NAME
+
+    def __init__(
+        self,
+        server_no_context_takeover: bool = False,
+        client_no_context_takeover: bool = False,
+        server_max_window_bits: int | None = None,
+        client_max_window_bits: int | bool | None = True,
+        *,
+        compress_settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        if server_max_window_bits is not None:
+            _check_window_bits("server_max_window_bits", server_max_window_bits)
+        if client_max_window_bits is not None and client_max_window_bits is not True:
+            _check_window_bits("client_max_window_bits", client_max_window_bits)
+        self.server_no_context_takeover = server_no_context_takeover
+        self.client_no_context_takeover = client_no_context_takeover
+        self.server_max_window_bits = server_max_window_bits
+        self.client_max_window_bits = client_max_window_bits
+        self.compress_settings = _check_compress_settings(compress_settings)
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientPerMessageDeflateFactory("
+            f"server_no_context_takeover={self.server_no_context_takeover}, "
+            f"client_no_context_takeover={self.client_no_context_takeover}, "
+            f"server_max_window_bits={self.server_max_window_bits}, "
+            f"client_max_window_bits={self.client_max_window_bits}, "
+            f"compress_settings={self.compress_settings})"
+        )
+
+    def get_request_params(self) -> list[ExtensionParameter]:
+        params: list[ExtensionParameter] = []
+        if self.server_no_context_takeover:
+            params.append(("server_no_context_takeover", None))
+        if self.client_no_context_takeover:
+            params.append(("client_no_context_takeover", None))
+        if self.server_max_window_bits is not None:
+            params.append(("server_max_window_bits", str(self.server_max_window_bits)))
+        if self.client_max_window_bits is True:
+            params.append(("client_max_window_bits", None))
+        elif self.client_max_window_bits is not None:
+            params.append(("client_max_window_bits", str(self.client_max_window_bits)))
+        return params
+
+    def process_response_params(
+        self,
+        params: Sequence[ExtensionParameter],
+        accepted_extensions: Sequence[Extension],
+    ) -> PerMessageDeflate:
+        """Accept the server's answer, or raise NegotiationError (the client then fails)."""
+        _check_not_negotiated(accepted_extensions)
+        # RFC 7692 §7: the client MUST fail the connection on a response with an unknown
+        # parameter, an invalid value or a duplicate parameter
+        response = _parse_params(params, is_offer=False)
+
+        # RFC 7692 §7: ... or on a response whose configuration the client doesn't
+        # support, i.e. one that doesn't accept what this offer asked for.
+        if self.server_no_context_takeover and not response.server_no_context_takeover:
+            # RFC 7692 §7.1.1.1: the server accepts this parameter by including it
+            raise NegotiationError("server_no_context_takeover missing from the response")
+        # RFC 7692 §7.1.1.1: the server may include it even if it wasn't asked for.
+
+        server_max_window_bits = response.server_max_window_bits
+        if self.server_max_window_bits is not None:
+            if server_max_window_bits is None:
+                # RFC 7692 §7.1.2.1: the server accepts this parameter by including it
+                raise NegotiationError("server_max_window_bits missing from the response")
+            if server_max_window_bits > self.server_max_window_bits:
+                # RFC 7692 §7.1.2.1: with the same or a smaller value than the offer
+                raise NegotiationError(
+                    f"server_max_window_bits={server_max_window_bits} exceeds the offer"
+                )
+        # RFC 7692 §7.1.2.1: without an offer, the server may still limit its own window.
+
+        client_max_window_bits = response.client_max_window_bits
+        assert client_max_window_bits is not True  # a response's has a value
+        if client_max_window_bits is not None:
+            if self.client_max_window_bits is None:
+                # RFC 7692 §7.1.2.2: MUST NOT be in a response to an offer without it
+                raise NegotiationError("client_max_window_bits wasn't offered")
+            if (
+                self.client_max_window_bits is not True
+                and client_max_window_bits > self.client_max_window_bits
+            ):
+                # RFC 7692 §7.1.2.2: equal to or smaller than the value offered
+                raise NegotiationError(
+                    f"client_max_window_bits={client_max_window_bits} exceeds the offer"
+                )
+        elif self.client_max_window_bits is not True:
+            # RFC 7692 §7.1.2.2: a value in the offer limits our window in any case
+            client_max_window_bits = self.client_max_window_bits
+
+        return PerMessageDeflate(
+            remote_no_context_takeover=response.server_no_context_takeover,
+            # RFC 7692 §7.1.1.2: a server that includes client_no_context_takeover
+            # forbids context takeover; our own offer of it binds us too.
+            local_no_context_takeover=(
+                response.client_no_context_takeover or self.client_no_context_takeover
+            ),
+            remote_max_window_bits=server_max_window_bits or 15,
+            local_max_window_bits=client_max_window_bits or 15,
+            compress_settings=self.compress_settings,
+        )
+
+
+class ServerPerMessageDeflateFactory(ServerExtensionFactory):
+    """A server's policy for accepting offers of permessage-deflate (RFC 7692 §7.1).
+
+    * ``server_no_context_takeover``: reset our window after each message, and say so.
+    * ``client_no_context_takeover``: require the client to reset its window after each
+      message, which lets us drop our decoder's state between messages.
+    * ``server_max_window_bits``: use at most this window (8-15) for what we send.
+    * ``client_max_window_bits``: ask the client to use at most this window (8-15);
+      possible only if the client's offer has ``client_max_window_bits``. With
+      ``require_client_max_window_bits``, an offer without it is declined; otherwise it
+      is accepted and the client may use a 15-bit window.
+    * ``compress_settings``: ``level``, ``memLevel`` and ``strategy`` for our encoder.
+
+    The server also honours what the client asks for: no context takeover or a smaller
+    window on its side. A client's hint that it won't use context takeover is echoed in
+    the response, which makes it binding and lets us drop our decoder between messages
+    (RFC 7692 §7.1.1.2).
+    """
+
+    name = NAME
+
+    def __init__(
+        self,
+        server_no_context_takeover: bool = False,
+        client_no_context_takeover: bool = False,
+        server_max_window_bits: int | None = None,
+        client_max_window_bits: int | None = None,
+        *,
+        compress_settings: Mapping[str, Any] | None = None,
+        require_client_max_window_bits: bool = False,
+    ) -> None:
+        if server_max_window_bits is not None:
+            _check_window_bits("server_max_window_bits", server_max_window_bits)
+        if client_max_window_bits is not None:
+            _check_window_bits("client_max_window_bits", client_max_window_bits)
+        elif require_client_max_window_bits:
+            raise ValueError("require_client_max_window_bits needs client_max_window_bits")
+        self.server_no_context_takeover = server_no_context_takeover
+        self.client_no_context_takeover = client_no_context_takeover
+        self.server_max_window_bits = server_max_window_bits
+        self.client_max_window_bits = client_max_window_bits
+        self.compress_settings = _check_compress_settings(compress_settings)
+        self.require_client_max_window_bits = require_client_max_window_bits
+
+    def __repr__(self) -> str:
+        return (
+            f"ServerPerMessageDeflateFactory("
+            f"server_no_context_takeover={self.server_no_context_takeover}, "
+            f"client_no_context_takeover={self.client_no_context_takeover}, "
+            f"server_max_window_bits={self.server_max_window_bits}, "
+            f"client_max_window_bits={self.client_max_window_bits}, "
+            f"compress_settings={self.compress_settings}, "
+            f"require_client_max_window_bits={self.require_client_max_window_bits})"
+        )
+
+    def process_request_params(
+        self,
+        params: Sequence[ExtensionParameter],
+        accepted_extensions: Sequence[Extension],
+    ) -> tuple[list[ExtensionParameter], PerMessageDeflate]:
+        """Accept an offer with response parameters, or raise NegotiationError to decline."""
+        _check_not_negotiated(accepted_extensions)
+        # RFC 7692 §7: the server MUST decline an offer with an unknown parameter, an
+        # invalid value or a duplicate parameter
+        offer = _parse_params(params, is_offer=True)
+        response: list[ExtensionParameter] = []
+
+        # RFC 7692 §7.1.1.1: accepting server_no_context_takeover means including it; the
+        # server may also include it unasked.
+        server_no_context_takeover = (
+            offer.server_no_context_takeover or self.server_no_context_takeover
+        )
+        if server_no_context_takeover:
+            response.append(("server_no_context_takeover", None))
+
+        # RFC 7692 §7.1.1.2: the server may require client_no_context_takeover, and may
+        # echo a client's offer of it so that neither side keeps the window.
+        client_no_context_takeover = (
+            offer.client_no_context_takeover or self.client_no_context_takeover
+        )
+        if client_no_context_takeover:
+            response.append(("client_no_context_takeover", None))
+
+        # RFC 7692 §7.1.2.1: answer server_max_window_bits with the same or a smaller
+        # value; the server may include it even if the offer didn't.
+        limits = [offer.server_max_window_bits, self.server_max_window_bits]
+        server_max_window_bits = min((b for b in limits if b is not None), default=None)
+        if server_max_window_bits is not None:
+            response.append(("server_max_window_bits", str(server_max_window_bits)))
+
+        # RFC 7692 §7.1.2.2: client_max_window_bits may be in the response only if it's
+        # in the offer, with a value no larger than the offer's.
+        offered = offer.client_max_window_bits
+        client_max_window_bits: int | None
+        if offered is None:
+            if self.require_client_max_window_bits:
+                raise NegotiationError("the offer can't limit client_max_window_bits")
+            client_max_window_bits = None
+        else:
+            client_max_window_bits = self.client_max_window_bits or 15
+            if offered is not True:
+                client_max_window_bits = min(client_max_window_bits, offered)
+            if self.client_max_window_bits is not None or offered is not True:
+                response.append(("client_max_window_bits", str(client_max_window_bits)))
+            else:
+                client_max_window_bits = None  # the client may use any window
+
+        extension = PerMessageDeflate(
+            remote_no_context_takeover=client_no_context_takeover,
+            local_no_context_takeover=server_no_context_takeover,
+            remote_max_window_bits=client_max_window_bits or 15,
+            local_max_window_bits=server_max_window_bits or 15,
+            compress_settings=self.compress_settings,
+        )
+        return response, extension
+
+
+def enable_client_permessage_deflate(
+    extensions: Sequence[ClientExtensionFactory] | None,
+) -> list[ClientExtensionFactory]:
+    """Add a default permessage-deflate offer unless ``extensions`` has one already.
+
+    The default offers ``client_max_window_bits`` (without a value), so that servers
+    which hold many connections can shrink our window and their decoders, and compresses
+    with ``memLevel=5``: 16 KiB instead of 128 KiB for the encoder's hash chains and
+    symbol buffer, for a slightly lower ratio. The compression level is zlib's default
+    (6), a good ratio at a moderate cost.
+    """
+    factories = list(extensions or [])
+    if not any(factory.name == NAME for factory in factories):
+        factories.append(
+            ClientPerMessageDeflateFactory(
+                client_max_window_bits=True, compress_settings={"memLevel": 5}
+            )
+        )
+    return factories
+
+
+def enable_server_permessage_deflate(
+    extensions: Sequence[ServerExtensionFactory] | None,
+) -> list[ServerExtensionFactory]:
+    """Add a default permessage-deflate policy unless ``extensions`` has one already.
+
+    A server keeps an encoder and a decoder per connection, so the default trades a
+    little compression for memory: 12-bit windows (4 KiB) both ways (when the client's
+    offer allows limiting its window) and ``memLevel=5``: under 64 KiB of zlib state per
+    connection instead of about 300 KiB with zlib's defaults. Most messages are small
+    enough that a 4 KiB window compresses them nearly as well as 32 KiB. The
+    compression level is zlib's default (6).
+    """
+    factories = list(extensions or [])
+    if not any(factory.name == NAME for factory in factories):
+        factories.append(
+            ServerPerMessageDeflateFactory(
+                server_max_window_bits=12,
+                client_max_window_bits=12,
+                compress_settings={"memLevel": 5},
+            )
+        )
+    return factories
