@@ -166,15 +166,21 @@ def test_c_accelerator_is_used_when_built() -> None:
 def _masking_state(env_value: str) -> str:
     """``ACCELERATED`` and the implementation name, as a fresh interpreter sees them."""
     env = {**os.environ, masking.NO_SPEEDUPS_ENV: env_value}
+    # The child gets this process's sys.path, in the same order, so that it imports the
+    # very same websocket_ref (installed, or the source tree).
     code = (
+        f"import sys; sys.path[:] = {sys.path!r}; "
         "from websocket_ref import masking; "
         "print(masking.ACCELERATED, masking.apply_mask.__name__, "
         "masking.apply_mask(b'Hello', bytes.fromhex('37fa213d')).hex())"
     )
-    # The parent's sys.path, so the child imports the very same websocket_ref.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()

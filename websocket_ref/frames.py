@@ -278,23 +278,112 @@ class FrameParser:
 
     The parser reads from a ``bytearray`` that the caller appends to and consumes
     frames from its front. Its state is explicit: either no header is parsed yet, or
-    :attr:`header` describes the frame whose payload is still arriving. Payloads are
-    copied once, when unmasking (or slicing) them out of the buffer.
+    :attr:`header` describes the frame whose payload is still arriving.
+
+    Copies: a frame's payload is copied once, when unmasking (or slicing) it out of
+    the bytes read. With :meth:`feed`, frames are cut straight out of the bytes just
+    read rather than out of the buffer, which then only receives an incomplete frame
+    left at their end: no copy into it, and no buffer allocated and freed at every read.
+    A large payload (:data:`COLLECT_THRESHOLD` bytes or more) doesn't wait in the buffer
+    either: each piece that arrives is kept as it is, or unmasked once, and the pieces
+    are joined once at the end. So the buffer never grows to the size of a payload,
+    which would copy it again at every resize.
     """
 
-    __slots__ = ("mask_expected", "max_size", "allowed_rsv", "header")
+    __slots__ = (
+        "mask_expected",
+        "max_size",
+        "_allowed_rsv",
+        "_header",
+        "_first_bytes",
+        "_mask_bit",
+        "_chunks",
+        "_collected",
+        "_data",
+        "_pos",
+    )
 
     def __init__(self, *, mask_expected: bool, max_size: int | None) -> None:
         #: True on the server side: every frame from a client must be masked.
         self.mask_expected = mask_expected
         #: Largest payload accepted in one frame, or None for no limit.
         self.max_size = max_size
-        #: Reserved bits that negotiated extensions have claimed.
-        self.allowed_rsv = 0
-        #: Header of the frame being received, once its header is complete.
-        self.header: FrameHeader | None = None
+        self._mask_bit = 0x80 if mask_expected else 0
+        self._header: FrameHeader | None = None
+        # Unmasked pieces of a large payload, and their total size.
+        self._chunks: list[bytes] = []
+        self._collected = 0
+        # Bytes given to feed() and not parsed yet, from offset _pos.
+        self._data: bytes | None = None
+        self._pos = 0
+        self._allowed_rsv = 0
+        self._first_bytes = _first_bytes_table(0)
 
-    def parse_header(self, buf: bytearray) -> FrameHeader | None:
+    @property
+    def allowed_rsv(self) -> int:
+        """Reserved bits that negotiated extensions have claimed."""
+        return self._allowed_rsv
+
+    @allowed_rsv.setter
+    def allowed_rsv(self, bits: int) -> None:
+        self._allowed_rsv = bits
+        self._first_bytes = _first_bytes_table(bits)
+
+    @property
+    def header(self) -> FrameHeader | None:
+        """Header of the frame being received, once its header is complete.
+
+        Setting it to None abandons that frame (e.g. when the connection fails).
+        """
+        return self._header
+
+    @header.setter
+    def header(self, header: FrameHeader | None) -> None:
+        self._header = header
+        if header is None:
+            self._data = None
+            if self._chunks:
+                self._chunks = []
+                self._collected = 0
+
+    @property
+    def collecting(self) -> bool:
+        """True while a large payload arrives piece by piece (see :meth:`feed`)."""
+        return self._collected > 0
+
+    def feed(self, data: bytes) -> None:
+        """Take bytes just read, when the buffer given to :meth:`parse` is empty.
+
+        Instead of being appended to the buffer (a copy, into memory that is allocated
+        and freed again at every read), ``data`` is parsed where it is: the following
+        calls to :meth:`parse` cut frames straight out of it, then copy whatever
+        incomplete frame is left at its end into the buffer. Bytes of a large payload
+        in progress are kept as they are, or unmasked once.
+        """
+        header = self._header
+        if header is not None and self._collected:
+            needed = header.length - self._collected
+            if len(data) <= needed:
+                self._add_chunk(data)
+                return
+            self._add_chunk(memoryview(data)[:needed])
+            self._data, self._pos = data, needed
+        else:
+            self._data, self._pos = data, 0
+
+    def _add_chunk(self, piece: bytes | bytearray | memoryview) -> None:
+        header = self._header
+        assert header is not None
+        mask = header.mask
+        if mask is None:
+            chunk = piece if type(piece) is bytes else bytes(piece)
+        else:
+            shift = self._collected & 3
+            chunk = apply_mask(piece, mask[shift:] + mask[:shift] if shift else mask)
+        self._chunks.append(chunk)
+        self._collected += len(chunk)
+
+    def parse_header(self, buf: bytearray | memoryview) -> FrameHeader | None:
         """Parse the header at the front of ``buf`` if complete; validate it."""
         available = len(buf)
         if available < 2:
@@ -329,7 +418,7 @@ class FrameParser:
             mask=bytes(buf[size - 4 : size]) if masked else None,
             size=size,
         )
-        self.header = header
+        self._header = header
         return header
 
     def _check_first_bytes(self, first: int, second: int, length: int | None) -> Opcode:
@@ -371,11 +460,148 @@ class FrameParser:
 
     def parse(self, buf: bytearray) -> Frame | None:
         """Consume one complete frame from the front of ``buf``; None if incomplete."""
-        header = self.header
+        header = self._header
+        if header is not None:
+            return self._parse_payload(header, buf)
+        if self._data is not None:
+            return self._parse_fed(buf)
+        available = len(buf)
+        if available < 2:
+            return None
+        # Fast path: a complete frame with a 7- or 16-bit length whose first two bytes
+        # pass every check that _check_first_bytes() makes, here a table lookup and two
+        # comparisons. Anything else, every error included, takes the general path.
+        second = buf[1]
+        # RFC 6455 §5.2, §5.5: defined opcode, no unclaimed RSV bit, unfragmented control
+        opcode = self._first_bytes[buf[0]]
+        # RFC 6455 §5.1: frames from a client are masked, frames from a server aren't
+        if opcode is None or second & 0x80 != self._mask_bit:
+            return self._parse_slow(buf)
+        length = second & 0x7F
+        if length < 126:
+            start = 2
+        elif length == 126 and opcode < 0x8 and available >= 4:
+            length = buf[2] << 8 | buf[3]
+            start = 4
+        else:
+            return self._parse_slow(buf)
+        if self._mask_bit:
+            start += 4
+        end = start + length
+        # RFC 6455 §10.4: impose a limit on frame sizes
+        if available < end or (self.max_size is not None and length > self.max_size):
+            return self._parse_slow(buf)
+        key = bytes(buf[start - 4 : start]) if self._mask_bit else None
+        if length < 4096:
+            # Slicing copies, but a small slice costs less than a memoryview.
+            raw = buf[start:end]
+            data = bytes(raw) if key is None else apply_mask(raw, key)
+        else:
+            with memoryview(buf) as view:
+                piece = view[start:end]
+                data = bytes(piece) if key is None else apply_mask(piece, key)
+                piece.release()
+        first = buf[0]
+        del buf[:end]
+        rsv = first & 0x70
+        if rsv:
+            return Frame(
+                opcode,
+                data,
+                bool(first & 0x80),
+                bool(rsv & RSV1),
+                bool(rsv & RSV2),
+                bool(rsv & RSV3),
+            )
+        return Frame(opcode, data, bool(first & 0x80))
+
+    def _parse_fed(self, buf: bytearray) -> Frame | None:
+        """:meth:`parse` for bytes given to :meth:`feed`: the same checks, the same paths."""
+        data, pos = self._data, self._pos
+        assert data is not None
+        available = len(data) - pos
+        if available >= 2:
+            # The fast path of parse(), at an offset.
+            second = data[pos + 1]
+            # RFC 6455 §5.2, §5.5: defined opcode, no unclaimed RSV bit, unfragmented control
+            opcode = self._first_bytes[data[pos]]
+            # RFC 6455 §5.1: frames from a client are masked, frames from a server aren't
+            if opcode is not None and second & 0x80 == self._mask_bit:
+                length = second & 0x7F
+                start = 0
+                if length < 126:
+                    start = pos + 2
+                elif length == 126 and opcode < 0x8 and available >= 4:
+                    length = data[pos + 2] << 8 | data[pos + 3]
+                    start = pos + 4
+                if start and self._mask_bit:
+                    start += 4
+                end = start + length
+                # RFC 6455 §10.4: impose a limit on frame sizes
+                if (
+                    start
+                    and end <= len(data)
+                    and (self.max_size is None or length <= self.max_size)
+                ):
+                    if self._mask_bit:
+                        payload = apply_mask(memoryview(data)[start:end], data[start - 4 : start])
+                    else:
+                        payload = data[start:end]
+                    self._advance(end)
+                    first = data[pos]
+                    rsv = first & 0x70
+                    if rsv:
+                        return Frame(
+                            opcode,
+                            payload,
+                            bool(first & 0x80),
+                            bool(rsv & RSV1),
+                            bool(rsv & RSV2),
+                            bool(rsv & RSV3),
+                        )
+                    return Frame(opcode, payload, bool(first & 0x80))
+        view = memoryview(data)[pos:]
+        header = self.parse_header(view)
+        if header is not None:
+            start = pos + header.size
+            end = start + header.length
+            if header.length >= COLLECT_THRESHOLD and start < len(data):
+                # A large payload: collect it piece by piece, starting here.
+                stop = min(end, len(data))
+                self._add_chunk(view[header.size : stop - pos])
+                self._advance(stop)
+                if stop < end:
+                    return None
+                return self._parse_collected(header, buf)
+            if end <= len(data):
+                raw = view[header.size : end - pos]
+                payload = bytes(raw) if header.mask is None else apply_mask(raw, header.mask)
+                self._advance(end)
+                return self._frame(header, payload)
+        # An incomplete frame: its bytes go to the buffer, where the next ones will join.
+        buf += view
+        self._data = None
         if header is None:
-            header = self.parse_header(buf)
-            if header is None:
-                return None
+            return None
+        return self._parse_payload(header, buf)
+
+    def _advance(self, pos: int) -> None:
+        data = self._data
+        assert data is not None
+        if pos < len(data):
+            self._pos = pos
+        else:
+            self._data = None
+
+    def _parse_slow(self, buf: bytearray) -> Frame | None:
+        header = self.parse_header(buf)
+        if header is None:
+            return None
+        return self._parse_payload(header, buf)
+
+    def _parse_payload(self, header: FrameHeader, buf: bytearray) -> Frame | None:
+        if self._collected or header.length >= COLLECT_THRESHOLD:
+            return self._parse_collected(header, buf)
         end = header.size + header.length
         if len(buf) < end:
             return None
@@ -384,14 +610,37 @@ class FrameParser:
             data = bytes(raw) if header.mask is None else apply_mask(raw, header.mask)
             raw.release()
         del buf[:end]
-        self.header = None
+        return self._frame(header, data)
+
+    def _parse_collected(self, header: FrameHeader, buf: bytearray) -> Frame | None:
+        """The general path for a large payload: move what arrived into ``_chunks``."""
+        if not self._collected:
+            # The header is still at the front of the buffer.
+            if len(buf) <= header.size:
+                return None
+            del buf[: header.size]
+        needed = header.length - self._collected
+        if buf and needed:
+            take = min(needed, len(buf))
+            with memoryview(buf) as view:
+                piece = view[:take]
+                self._add_chunk(piece)
+                piece.release()
+            del buf[:take]
+            needed -= take
+        if needed:
+            return None
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._chunks = []
+        self._collected = 0
+        return self._frame(header, data)
+
+    def _frame(self, header: FrameHeader, data: bytes) -> Frame:
+        self._header = None
+        rsv = header.rsv
         return Frame(
-            header.opcode,
-            data,
-            header.fin,
-            bool(header.rsv & RSV1),
-            bool(header.rsv & RSV2),
-            bool(header.rsv & RSV3),
+            header.opcode, data, header.fin, bool(rsv & RSV1), bool(rsv & RSV2), bool(rsv & RSV3)
         )
 
     def peek_payload(self, buf: bytearray, start: int) -> bytes:
@@ -399,8 +648,10 @@ class FrameParser:
 
         Lets the caller validate a long text frame while it's still arriving.
         """
-        header = self.header
+        header = self._header
         assert header is not None
+        if self._collected or header.length >= COLLECT_THRESHOLD:
+            return self._peek_collected(start)
         stop = min(len(buf) - header.size, header.length)
         if stop <= start:
             return b""
@@ -413,3 +664,49 @@ class FrameParser:
                 data = apply_mask(raw, header.mask[shift:] + header.mask[:shift])
             raw.release()
         return data
+
+    def _peek_collected(self, start: int) -> bytes:
+        if start >= self._collected:
+            return b""
+        # Typically ``start`` is where the previous peek stopped: the last chunk or two.
+        pieces: list[bytes] = []
+        offset = self._collected
+        for chunk in reversed(self._chunks):
+            offset -= len(chunk)
+            if offset <= start:
+                pieces.append(chunk[start - offset :] if offset < start else chunk)
+                break
+            pieces.append(chunk)
+        pieces.reverse()
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+#: Payload size from which :class:`FrameParser` collects a payload piece by piece.
+COLLECT_THRESHOLD = 65536
+
+
+def _first_bytes_table(allowed_rsv: int) -> tuple[Opcode | None, ...]:
+    """For each value of a frame's first byte: its opcode if the byte is acceptable.
+
+    Acceptable: a defined opcode (RFC 6455 §5.2), no reserved bit that no extension
+    claimed (§5.2), and FIN set on control frames (§5.5). Other values map to None and
+    go through :meth:`FrameParser._check_first_bytes`, which raises the right error.
+    Shared by every parser with the same ``allowed_rsv`` (there are 8 possible values).
+    """
+    table = _FIRST_BYTES_TABLES.get(allowed_rsv)
+    if table is None:
+        table = _FIRST_BYTES_TABLES[allowed_rsv] = tuple(
+            None
+            # RFC 6455 §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved
+            if (opcode := _OPCODES.get(first & 0x0F)) is None
+            # RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defines them
+            or first & 0x70 & ~allowed_rsv
+            # RFC 6455 §5.5: control frames MUST NOT be fragmented
+            or (opcode >= 0x8 and not first & 0x80)
+            else opcode
+            for first in range(256)
+        )
+    return table
+
+
+_FIRST_BYTES_TABLES: dict[int, tuple[Opcode | None, ...]] = {}

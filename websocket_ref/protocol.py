@@ -217,7 +217,12 @@ class Protocol:
             raise EOFError("data received after the end of the stream")
         if self._reading is Reading.DISCARD or not data:
             return
-        self._buffer += data
+        if self._buffer or self._reading is not Reading.FRAMES or type(data) is not bytes:
+            self._buffer += data
+        else:
+            # The parser cuts frames straight out of ``data``: only an incomplete frame at
+            # its end is copied into the buffer (FrameParser.feed).
+            self._frames.feed(data)
         self._process()
 
     def receive_eof(self) -> None:

@@ -41,6 +41,11 @@ __all__ = ["Connection", "Data", "BytesLike", "DataLike"]
 _END = object()  # end of the chunks of a fragmented message
 
 BytesLike = bytes | bytearray | memoryview
+
+# Buffers to send are joined in one write() up to this many bytes; past it, a large
+# payload gives its first _JOIN_CUT bytes (less what they're joined with) to that write.
+_JOIN_LIMIT = 131072
+_JOIN_CUT = 65536
 #: What ``send()`` accepts for one message or one fragment.
 DataLike = str | BytesLike
 
@@ -489,12 +494,36 @@ class Connection(asyncio.Protocol):
     def _write_buffers(self, buffers: list[bytes]) -> None:
         if not buffers:
             return
-        # One write() per buffer, never writelines(): separate writes don't copy a large
-        # payload to join it with its header, and on Python 3.12-3.13.0 the selector
-        # transport's writelines() never calls pause_writing(), which breaks backpressure.
         write = self.transport.write
+        if len(buffers) == 1:
+            write(buffers[0])
+            return
+        # Never writelines(): on Python 3.12-3.13.0 the selector transport's writelines()
+        # never calls pause_writing(), which breaks backpressure. But one write() per
+        # buffer sends a frame header in a TCP segment of its own (the transport sets
+        # TCP_NODELAY), which costs the peer a wakeup for a few bytes. So small buffers
+        # are joined, up to _JOIN_LIMIT bytes, and a larger payload lends its first bytes
+        # to fill that write, the rest following without being copied here.
+        pending: list[bytes | memoryview] = []
+        pending_size = 0
         for data in buffers:
-            write(data)
+            size = len(data)
+            if pending_size + size <= _JOIN_LIMIT:
+                pending.append(data)
+                pending_size += size
+                continue
+            remainder: bytes | memoryview = data
+            if pending:
+                cut = max(_JOIN_CUT - pending_size, 0)
+                view = memoryview(data)
+                pending.append(view[:cut])
+                write(b"".join(pending))
+                remainder = view[cut:]
+                pending = []
+                pending_size = 0
+            write(remainder)
+        if pending:
+            write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def _start_closing(self) -> None:
         self._closing = True
