@@ -972,6 +972,31 @@ def test_message_exactly_at_max_size() -> None:
     assert server.parser_exc is None
 
 
+@pytest.mark.parametrize("size", [1000, 2**16, 2**20])
+def test_incompressible_message_exactly_at_max_size(size: int) -> None:
+    # Compressed, incompressible data is a few bytes longer than the data itself: the
+    # frame limit leaves room for it, the message limit still applies to the data.
+    client, server = pair(max_size=size)
+    data = random.Random(size).randbytes(size)
+    client.send_binary(data)
+    wire = written(client)
+    assert len(wire.frames[0].payload) > size
+    frames = receive(server, wire.data)
+    assert [f.data for f in frames] == [data]
+    assert server.parser_exc is None
+    client.send_binary(data + b"!")
+    receive(server, written(client).data)
+    assert_failed(server, PayloadTooBig, 1009)
+
+
+def test_frames_far_over_max_size_are_refused_before_inflating() -> None:
+    _, server = pair(max_size=1000)
+    # A header announcing far more than max_size fails at once, before any payload.
+    first_byte = client_frame(0x2, b"", rsv=RSV1)[:1]
+    server.receive_data(first_byte + b"\xfe" + (5000).to_bytes(2, "big") + b"MASK")
+    assert_failed(server, PayloadTooBig, 1009)
+
+
 def test_message_one_byte_over_max_size() -> None:
     client, server = pair(max_size=1000)
     client.send_binary(bytes(1001))

@@ -107,8 +107,7 @@ class Protocol:
         self.side = side
         self._state = state
         self.max_size = max_size
-        #: Extensions negotiated in the handshake, in negotiation order.
-        self.extensions: list[Extension] = []
+        self._extensions: list[Extension] = []
 
         self._buffer = bytearray()
         # Bytes of an incomplete handshake head already searched for its end.
@@ -155,6 +154,24 @@ class Protocol:
         if self.debug:
             self.logger.debug("= connection is %s", state.name)
         self._state = state
+
+    @property
+    def extensions(self) -> list[Extension]:
+        """Extensions negotiated in the handshake, in negotiation order."""
+        return self._extensions
+
+    @extensions.setter
+    def extensions(self, extensions: list[Extension]) -> None:
+        self._extensions = extensions
+        max_size = self.max_size
+        if extensions and max_size is not None:
+            # RFC 6455 §10.4: max_size bounds messages as decoded, and the extensions
+            # check it while decoding. On the wire, an extension may carry a message in
+            # a few more bytes than its data (DEFLATE adds about 5 bytes per stored
+            # block of incompressible data): the frame limit gets that slack, so that a
+            # message of exactly max_size bytes is accepted however it was encoded.
+            max_size += (max_size >> 10) + 64
+        self._frames.max_size = max_size
 
     @property
     def reading(self) -> Reading:
@@ -359,7 +376,7 @@ class Protocol:
             raise InvalidState(f"connection is {self._state.name}; it must be OPEN")
 
     def _send_frame(self, frame: Frame) -> None:
-        for extension in self.extensions:
+        for extension in self._extensions:
             frame = extension.encode(frame)
         if self.debug:
             self.logger.debug("> %s", frame)
@@ -441,7 +458,7 @@ class Protocol:
         header = self._frames.header
         assert header is not None
         opcode = header.opcode
-        if opcode >= 0x8 or self.extensions:
+        if opcode >= 0x8 or self._extensions:
             # Extensions may transform payloads; they're checked once decoded.
             return
         if opcode is Opcode.CONT:
@@ -482,9 +499,9 @@ class Protocol:
         validated = self._validated
         self._validated = 0
         max_size = self.max_size
-        if self.extensions:
+        if self._extensions:
             remaining = None if max_size is None else max_size - size
-            for extension in reversed(self.extensions):
+            for extension in reversed(self._extensions):
                 frame = extension.decode(frame, max_size=remaining)
         size += len(frame.data)
         if max_size is not None and size > max_size:
@@ -503,7 +520,7 @@ class Protocol:
         self._events.append(frame)
 
     def _receive_control_frame(self, frame: Frame) -> None:
-        for extension in reversed(self.extensions):
+        for extension in reversed(self._extensions):
             frame = extension.decode(frame, max_size=None)
         opcode = frame.opcode
         if opcode is Opcode.PING:

@@ -748,13 +748,21 @@ def test_keepalive_tolerates_backpressure() -> None:
             ws.send(bytes(65536))
         ws.recv()
 
-    with run_server(handler, sock=_small_buffers_listener(), host=None, port=None) as server:
+    # Without compression: the zeros must fill the socket buffers, not shrink to nothing.
+    with run_server(
+        handler, sock=_small_buffers_listener(), host=None, port=None, compression=None
+    ) as server:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
         sock.connect(server.socket.getsockname())
         host, port = server.socket.getsockname()
         with connect(
-            f"ws://{host}:{port}/", sock=sock, max_queue=1, ping_interval=None, close_timeout=1
+            f"ws://{host}:{port}/",
+            sock=sock,
+            max_queue=1,
+            ping_interval=None,
+            close_timeout=1,
+            compression=None,
         ) as ws:
             deadline = time.monotonic() + TIMEOUT
             while not ws._assembler.paused and time.monotonic() < deadline:
