@@ -19,7 +19,8 @@ from ..utils import FakeClientFactory, FakeServerFactory
 
 def test_queue_limits() -> None:
     assert queue_limits(None) == (None, None)
-    assert queue_limits(16) == (16, None)  # the assembler derives low = high // 4
+    assert queue_limits(16) == (16, 4)  # low defaults to high // 4
+    assert queue_limits((16, None)) == (16, 4)
     assert queue_limits((8, 2)) == (8, 2)
     assert queue_limits((None, None)) == (None, None)
     with pytest.raises(ValueError):

@@ -1,0 +1,106 @@
+"""Turning the user-facing options of ``connect()`` and ``serve()`` into core arguments.
+
+The asyncio and threading APIs accept the same shorthand as the ``websockets`` library:
+``compression="deflate"`` for permessage-deflate with sensible defaults, ``max_queue``
+as a high-water mark or a ``(high, low)`` pair, and ``logger`` as a name or a
+:class:`logging.Logger`. Both APIs read them here, so that they can't drift apart.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from .extensions.base import ClientExtensionFactory, ServerExtensionFactory
+from .protocol import LoggerLike
+
+__all__ = [
+    "client_extensions",
+    "server_extensions",
+    "queue_limits",
+    "resolve_logger",
+]
+
+
+def _deflate_module() -> Any:
+    """The permessage-deflate module, or None where it can't be imported.
+
+    Imported lazily and guarded (it needs :mod:`zlib`, which some Python builds lack), so
+    that the default ``compression="deflate"`` degrades to no compression instead of
+    breaking every connection.
+    """
+    try:
+        return importlib.import_module("websocket_ref.extensions.permessage_deflate")
+    except ImportError:  # pragma: no cover - depends on the build
+        return None
+
+
+def client_extensions(
+    compression: str | None,
+    extensions: Sequence[ClientExtensionFactory] | None,
+) -> list[ClientExtensionFactory] | None:
+    """The client's extension factories once ``compression`` is applied."""
+    if compression == "deflate":
+        module = _deflate_module()
+        if module is not None:
+            enabled: list[ClientExtensionFactory] = module.enable_client_permessage_deflate(
+                extensions
+            )
+            return enabled
+    elif compression is not None:
+        raise ValueError(f"unsupported compression: {compression}")
+    return None if extensions is None else list(extensions)
+
+
+def server_extensions(
+    compression: str | None,
+    extensions: Sequence[ServerExtensionFactory] | None,
+) -> list[ServerExtensionFactory] | None:
+    """The server's extension factories once ``compression`` is applied."""
+    if compression == "deflate":
+        module = _deflate_module()
+        if module is not None:
+            enabled: list[ServerExtensionFactory] = module.enable_server_permessage_deflate(
+                extensions
+            )
+            return enabled
+    elif compression is not None:
+        raise ValueError(f"unsupported compression: {compression}")
+    return None if extensions is None else list(extensions)
+
+
+def queue_limits(
+    max_queue: int | tuple[int | None, int | None] | None,
+) -> tuple[int | None, int | None]:
+    """High- and low-water marks, in frames, of the incoming queue; None: unbounded.
+
+    The low-water mark defaults to a quarter of the high-water mark, so that reading
+    resumes in batches rather than one frame at a time.
+    """
+    if max_queue is None:
+        return None, None
+    if isinstance(max_queue, int):
+        high: int | None = max_queue
+        low: int | None = None
+    else:
+        high, low = max_queue
+    if high is None:
+        if low is not None:
+            raise ValueError("max_queue needs a high-water mark with a low-water mark")
+        return None, None
+    if low is None:
+        low = high // 4
+    if high < 1 or not 0 <= low <= high:
+        raise ValueError("max_queue must be high >= 1 and 0 <= low <= high")
+    return high, low
+
+
+def resolve_logger(logger: LoggerLike | str | None, default: str) -> LoggerLike:
+    """A logger from a logger, a logger name, or None for the ``default`` name."""
+    if logger is None:
+        return logging.getLogger(default)
+    if isinstance(logger, str):
+        return logging.getLogger(logger)
+    return logger
