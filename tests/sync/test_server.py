@@ -410,9 +410,11 @@ def test_basic_auth(auth: dict[str, object]) -> None:
 
 
 def test_basic_auth_arguments() -> None:
-    with pytest.raises(TypeError):
+    # The same errors as the asyncio API's basic_auth (and websockets'): ValueError for
+    # the either/or, TypeError for credentials of the wrong shape.
+    with pytest.raises(ValueError):
         basic_auth()
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):
         basic_auth(credentials=("a", "b"), check_credentials=lambda u, p: True)
     with pytest.raises(TypeError):
         basic_auth(credentials=[("a",)])  # type: ignore[list-item]

@@ -18,7 +18,6 @@ connections and closes the open ones with 1001 (going away, RFC 6455 §7.4.1).
 from __future__ import annotations
 
 import contextlib
-import hmac
 import http
 import os
 import selectors
@@ -30,13 +29,12 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..exceptions import ConnectionClosed, InvalidHeader, InvalidMessage
+from ..auth import MissingCredentials, challenge, password_checker, request_credentials
+from ..exceptions import ConnectionClosed, InvalidMessage
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
 from ..headers import (
     Subprotocol,
-    build_www_authenticate_basic,
-    parse_authorization_basic,
 )
 from ..http11 import Request, Response
 from ..protocol import Event, LoggerLike
@@ -543,58 +541,16 @@ def basic_auth(
     credentials gets 401 with a ``WWW-Authenticate`` challenge; on success the
     connection's ``username`` is set.
     """
-    if (credentials is None) == (check_credentials is None):
-        raise TypeError("provide either credentials or check_credentials")
-    if credentials is not None:
-        if _is_credentials(credentials):
-            credentials_list = [credentials]
-        else:
-            credentials_list = list(credentials)  # type: ignore[arg-type]
-            for item in credentials_list:
-                if not _is_credentials(item):
-                    raise TypeError(f"invalid credentials argument: {credentials}")
-        passwords: dict[str, str] = dict(credentials_list)  # type: ignore[arg-type]
-
-        def check(username: str, password: str) -> bool:
-            expected = passwords.get(username)
-            if expected is None:
-                return False
-            # Compare in constant time: response times mustn't reveal the password.
-            return hmac.compare_digest(expected.encode(), password.encode())
-
-        check_credentials = check
-    assert check_credentials is not None
-    checker = check_credentials
+    checker = password_checker(credentials, check_credentials)
 
     def process_request(connection: ServerConnection, request: Request) -> Response | None:
-        authorizations = request.headers.get_all("Authorization")
-        if not authorizations:
-            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Missing credentials\n")
-        else:
-            try:
-                if len(authorizations) > 1:
-                    raise InvalidHeader("Authorization", "multiple values")
-                username, password = parse_authorization_basic(authorizations[0])
-            except InvalidHeader:
-                response = connection.respond(
-                    http.HTTPStatus.UNAUTHORIZED, "Unsupported credentials\n"
-                )
-            else:
-                if checker(username, password):
-                    connection.username = username
-                    return None
-                response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Invalid credentials\n")
-        # RFC 7235 §4.1: a 401 carries a challenge
-        response.headers["WWW-Authenticate"] = build_www_authenticate_basic(realm)
-        return response
+        try:
+            username, password = request_credentials(request)
+        except MissingCredentials as exc:
+            return challenge(connection, realm, str(exc))
+        if not checker(username, password):
+            return challenge(connection, realm, "Invalid credentials\n")
+        connection.username = username
+        return None
 
     return process_request
-
-
-def _is_credentials(value: object) -> bool:
-    return (
-        isinstance(value, tuple)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], str)
-    )
