@@ -8,9 +8,9 @@ from typing import Any
 
 from conformance.testees._common import (
     MAX_SIZE,
+    EchoMessages,
     client_args,
     deflate_factories,
-    echo_frames,
     importing,
     pump,
     run_client_cases,
@@ -34,7 +34,7 @@ def connect(uri: str) -> tuple[socket.socket, Any]:
 
 def echo(uri: str) -> None:
     sock, protocol = connect(uri)
-    pump(sock, protocol, echo_frames)
+    pump(sock, protocol, EchoMessages())
     if protocol.handshake_exc is not None:
         raise protocol.handshake_exc
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from conformance.testees._common import (
     MAX_SIZE,
+    EchoMessages,
     announce_port,
     deflate_factories,
-    echo_frames,
     importing,
     pump,
     server_args,
@@ -20,12 +20,17 @@ with importing():
     from websocket_ref import Request, ServerProtocol
 
 
-def on_events(protocol: Any, events: list[Any]) -> None:
+class OnEvents:
     """Accept the handshake, then echo; the core answers pings and closes by itself."""
-    for event in events:
-        if isinstance(event, Request):
-            protocol.send_response(protocol.accept(event))
-    echo_frames(protocol, events)
+
+    def __init__(self) -> None:
+        self.echo = EchoMessages()
+
+    def __call__(self, protocol: Any, events: list[Any]) -> None:
+        for event in events:
+            if isinstance(event, Request):
+                protocol.send_response(protocol.accept(event))
+        self.echo(protocol, events)
 
 
 EXTENSIONS = deflate_factories("server")
@@ -34,7 +39,7 @@ EXTENSIONS = deflate_factories("server")
 def handle(sock: socket.socket) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     protocol = ServerProtocol(extensions=EXTENSIONS, max_size=MAX_SIZE)
-    pump(sock, protocol, on_events)
+    pump(sock, protocol, OnEvents())
 
 
 def main() -> None:
