@@ -21,6 +21,7 @@ from websockets.asyncio.server import ServerConnection as WsServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed as WsConnectionClosed
 from websockets.extensions import permessage_deflate as ws_deflate
+from websockets.version import version as websockets_version
 
 from websocket_ref.asyncio import connect
 from websocket_ref.extensions.permessage_deflate import (
@@ -143,6 +144,12 @@ CLIENT_CASES = [
         ],
         (False, False, 10, 12),
         id="several-offers",
+        # websockets before 17.0 accepts the 8-bit offer, then fails to build its
+        # encoder (zlib refuses wbits=8) and answers 500: its bug, not the offer's.
+        marks=pytest.mark.skipif(
+            int(websockets_version.split(".")[0]) < 17,
+            reason="websockets < 17 accepts server_max_window_bits=8 and crashes",
+        ),
     ),
 ]
 
