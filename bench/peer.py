@@ -33,12 +33,13 @@ import asyncio
 import json
 import logging
 import os
-import random
 import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from payloads import json_payload
 
 IMPLS = ("websocket_ref-asyncio", "websocket_ref-sync", "websockets-asyncio", "websockets-sync")
 
@@ -57,24 +58,7 @@ MAX_SIZE = 2**22
 
 def payload(size: int) -> bytes:
     """SIZE bytes of realistic JSON (ASCII), compressible like real API traffic."""
-    rng = random.Random(size)
-    parts: list[bytes] = []
-    total = 0
-    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
-    while total < size:
-        record = json.dumps(
-            {
-                "id": rng.randrange(10**9),
-                "user": f"user_{rng.randrange(10**4)}",
-                "price": round(rng.uniform(0, 1000), 2),
-                "tags": rng.sample(words, 3),
-                "active": rng.random() < 0.5,
-            },
-            separators=(",", ":"),
-        ).encode()
-        parts.append(record)
-        total += len(record) + 1
-    return b"\n".join(parts)[:size].ljust(size, b" ")
+    return json_payload(size, seed=size)
 
 
 def _modules(impl: str) -> tuple[Any, Any]:

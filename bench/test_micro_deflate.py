@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import json_payload
+from payloads import json_payload
 
 from websocket_ref.frames import Frame, Opcode
 

@@ -8,7 +8,7 @@ frames are masked); the client side doesn't.
 from __future__ import annotations
 
 import pytest
-from conftest import json_payload
+from payloads import json_payload
 
 from websocket_ref.client import ClientProtocol
 from websocket_ref.frames import Frame, Opcode, serialize_frame

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import json_payload, text_payload
+from payloads import json_payload, text_payload
 
 from websocket_ref.utf8 import Utf8Validator
 
