@@ -218,6 +218,8 @@ class _Input:
         self.can_interrupt = can_interrupt
         self.waiting = False
         self.interrupted = False
+        #: Set once the main thread left the input loop.
+        self.finished = threading.Event()
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
         self.interrupted = True
@@ -243,8 +245,13 @@ def _receive(connection: ClientConnection, console: Console, state: _Input) -> N
     except ConnectionClosed:
         pass
     finally:
-        if state.can_interrupt and not state.interrupted:
-            _interrupt_main()
+        if state.can_interrupt:
+            # A signal that arrives just before the main thread enters its blocking read
+            # is handled before the read starts and doesn't interrupt it: repeat it until
+            # the input loop is over.
+            while not state.finished.is_set():
+                _interrupt_main()
+                state.finished.wait(0.1)
 
 
 def _parse_header(value: str) -> tuple[str, str]:
@@ -340,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         state.interrupted = True  # the receiver needn't interrupt us anymore
+        state.finished.set()
         if console.interactive:
             console.print("")  # leave the prompt's line
         connection.close()
