@@ -75,6 +75,20 @@ def resolve_cases(cases: Sequence[str], exclude: Sequence[str]) -> list[str]:
     return [str(c) for c in data["cases"]]
 
 
+def _start_wstest(cmd: list[str], outdir: Path, log: Any) -> subprocess.Popen[str]:
+    """Start wstest in ``outdir`` (where it finds spec.json), logging to ``log``."""
+    return subprocess.Popen(
+        cmd,
+        cwd=outdir,
+        env=_wstest_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def _wstest_env() -> dict[str, str]:
     """Environment for Python 2.7: none of the Python 3 paths may leak into it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -223,16 +237,7 @@ def run_testee(testee: Testee, cases: Sequence[str], timeout: float) -> dict[str
                     raise _TesteeDidNotStart(testee_proc.returncode)
                 spec = _spec(testee, outdir, f"ws://127.0.0.1:{port}", cases)
                 (outdir / "spec.json").write_text(json.dumps(spec, indent=2))
-                wstest_proc = subprocess.Popen(
-                    wstest_cmd,
-                    cwd=outdir,
-                    env=_wstest_env(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=wlog,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    start_new_session=True,
-                )
+                wstest_proc = _start_wstest(wstest_cmd, outdir, wlog)
                 remaining = max(1.0, deadline - time.monotonic())
                 info["wstest_exit"] = wstest_proc.wait(timeout=remaining)
                 if testee_proc.poll() is not None:
@@ -242,16 +247,7 @@ def run_testee(testee: Testee, cases: Sequence[str], timeout: float) -> dict[str
                 port = free_port()
                 spec = _spec(testee, outdir, f"ws://127.0.0.1:{port}", cases)
                 (outdir / "spec.json").write_text(json.dumps(spec, indent=2))
-                wstest_proc = subprocess.Popen(
-                    [*wstest_cmd, "--webport", "0"],
-                    cwd=outdir,
-                    env=_wstest_env(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=wlog,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    start_new_session=True,
-                )
+                wstest_proc = _start_wstest([*wstest_cmd, "--webport", "0"], outdir, wlog)
                 if not _wait_listening(port, wstest_proc, STARTUP_TIMEOUT):
                     raise HarnessError(f"wstest fuzzingserver did not listen on {port}")
                 testee_proc = subprocess.Popen(
