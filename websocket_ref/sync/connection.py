@@ -13,14 +13,17 @@ Threads and locks:
   in memory, never across a network wait.
 * Bytes the core wants to send are queued in ``_pending`` under ``_lock``, which fixes
   their order; whoever holds ``_send_lock`` writes the queue to the socket. Application
-  threads wait for ``_send_lock``; the reader and the keepalive thread only try it, and
+  threads wait for ``_send_lock``; the reader and the timer thread only try it, and
   otherwise leave their bytes to the current holder, which checks the queue again after
   releasing the lock. So the reader never stops reading because a large message is
   being written, which could deadlock two peers that both write and don't read. A
   thread whose bytes another thread wrote just returns: tickets count the chunks queued
   and written, so each caller waits for its own bytes and reports only its own errors.
-* The **keepalive thread**, if ``ping_interval`` is set, sends pings and fails the
-  connection when a pong doesn't come back within ``ping_timeout``.
+* **Keepalive**, if ``ping_interval`` is set, runs on the process's one timer thread
+  (:mod:`.scheduler`), shared by all connections rather than a thread each: it sends
+  pings and fails the connection when a pong doesn't come back within ``ping_timeout``.
+  That thread never waits on a socket: it writes a ping only when that can't block,
+  and fails a connection without waiting for the closing handshake.
 
 Closing: every wait is bounded by ``close_timeout``. Once the core expects the TCP
 connection to end (:meth:`~websocket_ref.protocol.Protocol.close_expected`), the reader
@@ -46,7 +49,8 @@ from ..frames import CloseCode, Frame, Opcode
 from ..http11 import Request, Response
 from ..protocol import Event, LoggerLike, Protocol, State
 from .messages import Assembler, Data
-from .transport import Transport
+from .scheduler import Timer, scheduler
+from .transport import Transport, wait_for
 from .utils import Deadline, queue_limits
 
 __all__ = ["Connection", "BytesLike"]
@@ -59,6 +63,10 @@ _ConnectionT = TypeVar("_ConnectionT", bound="Connection")
 # Seconds to wait for the reader thread once its socket is aborted: it returns at once
 # unless something is badly wrong, and then the caller mustn't hang.
 _ABORT_GRACE = 1.0
+
+# The timer thread writes queued bytes itself only up to this size (a ping, a close
+# frame, maybe a small message), and only when the socket can take them at once.
+_TIMER_WRITE_LIMIT = 4096
 
 
 class Connection:
@@ -123,7 +131,14 @@ class Connection:
         self.latency: float = 0.0
 
         self._reader: threading.Thread | None = None
-        self._keepalive: threading.Thread | None = None
+        # Timers on the shared scheduler: the next keepalive ping, the check for its pong,
+        # and the abort that bounds a closing handshake started by a keepalive timeout.
+        # Set and cancelled under _lock.
+        self._keepalive_timer: Timer | None = None
+        self._keepalive_check_timer: Timer | None = None
+        self._abort_timer: Timer | None = None
+        # The event of the last keepalive ping, set when its pong arrives.
+        self._keepalive_pong: threading.Event | None = None
         self._closed = threading.Event()  # the reader thread is done: state is CLOSED
         self._recv_exc: BaseException | None = None  # what ended the reader, if not EOF
 
@@ -339,16 +354,27 @@ class Connection:
         when the connection closes, so that a thread waiting for it can't wait forever.
         :attr:`latency` is updated when the pong arrives.
         """
-        return self._ping(data, ack_on_close, blocking=True)
+        payload = None if data is None else _to_bytes(data)
+        queued = self._queue_ping(payload, ack_on_close)
+        if queued is None:
+            raise self._closed_exception()
+        event, ticket = queued
+        try:
+            self._flush(ticket)
+        except OSError as exc:
+            error = exc
+        else:
+            return event
+        raise self._closed_exception(error)
 
-    def _ping(
-        self, data: str | BytesLike | None, ack_on_close: bool, *, blocking: bool
-    ) -> threading.Event:
-        if data is not None:
-            payload = _to_bytes(data)
+    def _queue_ping(
+        self, payload: bytes | None, ack_on_close: bool
+    ) -> tuple[threading.Event, int] | None:
+        """Queue a ping (random data if ``payload`` is None); None if the connection
+        isn't open. Returns the event its pong sets and the ticket of its bytes."""
         event = threading.Event()
         with self._lock:
-            if data is None:
+            if payload is None:
                 payload = os.urandom(4)
                 while payload in self._pings:
                     payload = os.urandom(4)
@@ -357,23 +383,9 @@ class Connection:
             try:
                 self.protocol.send_ping(payload)
             except InvalidState:
-                closed = True
-            else:
-                closed = False
-                self._pings[payload] = (event, time.monotonic(), ack_on_close)
-                ticket = self._queue_writes()
-        if closed:
-            raise self._closed_exception()
-        if not blocking:
-            self._try_flush()
-            return event
-        try:
-            self._flush(ticket)
-        except OSError as exc:
-            error = exc
-        else:
-            return event
-        raise self._closed_exception(error)
+                return None
+            self._pings[payload] = (event, time.monotonic(), ack_on_close)
+            return event, self._queue_writes()
 
     def pong(self, data: str | BytesLike = b"") -> None:
         """Send an unsolicited pong (RFC 6455 §5.5.3), e.g. as a one-way heartbeat."""
@@ -487,7 +499,7 @@ class Connection:
     def _try_flush(self) -> None:
         """Write queued bytes unless another thread is writing (it'll write them too).
 
-        For the reader and keepalive threads, which mustn't wait on the socket: the
+        For the reader thread, which mustn't wait on the socket for long: the
         thread holding ``_send_lock`` checks the queue again after releasing it.
         """
         pending = self._pending
@@ -547,10 +559,10 @@ class Connection:
             self._start_keepalive()
 
     def _start_keepalive(self) -> None:
-        self._keepalive = threading.Thread(
-            target=self._keepalive_loop, name=f"websocket_ref-keepalive-{self.id}", daemon=True
-        )
-        self._keepalive.start()
+        """Schedule the first keepalive ping on the shared timer thread."""
+        assert self.ping_interval is not None
+        with self._lock:
+            self._keepalive_timer = scheduler.call_later(self.ping_interval, self._keepalive_ping)
 
     def _read_loop(self) -> None:
         """The reader thread: socket → core → assembler, until the connection closes."""
@@ -669,29 +681,107 @@ class Connection:
         if self.debug:
             self.logger.debug("= connection closed: %s", self.protocol.close_exc)
         self._closed.set()
+        with self._lock:
+            for timer in (self._keepalive_timer, self._keepalive_check_timer, self._abort_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._keepalive_timer = self._keepalive_check_timer = self._abort_timer = None
 
-    def _keepalive_loop(self) -> None:
-        """Send a ping every ``ping_interval``; fail the connection if no pong comes back."""
-        assert self.ping_interval is not None
-        while not self._closed.wait(self.ping_interval):
-            pauses = self._assembler.pauses
+    # Keepalive, on the shared timer thread (see .scheduler): these callbacks must never
+    # wait on the network, or every connection's keepalive would wait with them.
+
+    def _keepalive_ping(self, when: float | None = None) -> None:
+        """Every ``ping_interval``: send a ping, unless the previous one is unanswered
+        and still within its ``ping_timeout`` (then :meth:`_keepalive_check` decides)."""
+        interval = self.ping_interval
+        if interval is None:
+            return
+        now = time.monotonic()
+        # Keep to the schedule (no drift), without catching up on missed beats.
+        when = now + interval if when is None else max(now, when + interval)
+        with self._lock:
+            # Checked under _lock, which _finish() takes after setting _closed: no timer
+            # is scheduled after the connection has cancelled them.
+            if self._closed.is_set():
+                return
+            self._keepalive_timer = scheduler.call_at(when, lambda: self._keepalive_ping(when))
+        outstanding = self._keepalive_pong
+        if outstanding is not None and not outstanding.is_set():
+            return
+        pauses = self._assembler.pauses
+        queued = self._queue_ping(None, True)
+        if queued is None:
+            return  # closing: no more keepalive
+        pong = self._keepalive_pong = queued[0]
+        self._flush_from_timer()
+        timeout = self.ping_timeout
+        if timeout is not None:
+            with self._lock:
+                if self._keepalive_check_timer is not None:
+                    # The previous ping's check: answered, or already done.
+                    self._keepalive_check_timer.cancel()
+                if not self._closed.is_set():
+                    self._keepalive_check_timer = scheduler.call_at(
+                        now + timeout, lambda: self._keepalive_check(pong, pauses)
+                    )
+
+    def _keepalive_check(self, pong: threading.Event, pauses: int) -> None:
+        """``ping_timeout`` after a ping: fail the connection if its pong is missing."""
+        if pong.is_set() or self.ping_timeout is None or self._closed.is_set():
+            return
+        if self._assembler.paused or self._assembler.pauses != pauses:
+            # The pong may be waiting unread behind messages the application hasn't read
+            # yet: that's backpressure, not a dead peer. The next beat pings again.
+            self._keepalive_pong = None
+            return
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("! timed out waiting for keepalive pong")
+        self._fail_from_timer(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+
+    def _flush_from_timer(self) -> None:
+        """Write what's queued if it's small and the socket takes it now; else leave it.
+
+        Queued bytes are written by the next writer, or by the reader thread after its
+        next read; if nobody writes and the socket stays full, the peer isn't reading,
+        and the pong won't come back in time either.
+        """
+        pending = self._pending
+        lock = self._send_lock
+        # Bounded all the same: a write that can't finish aborts the connection.
+        timeout = 10.0 if self.close_timeout is None else self.close_timeout
+        while pending:  # again after releasing the lock: see _try_flush()
+            if not lock.acquire(blocking=False):
+                return  # the thread writing will write our bytes too
             try:
-                # Don't wait for the socket: a writer stuck on a peer that doesn't read
-                # shouldn't keep this thread from noticing the missing pong.
-                pong = self._ping(None, True, blocking=False)
-            except ConnectionClosed:
-                return
-            if self.ping_timeout is None:
-                continue
-            if not pong.wait(self.ping_timeout) and not self._closed.is_set():
-                if self._assembler.paused or self._assembler.pauses != pauses:
-                    # The pong may be waiting unread behind messages the application
-                    # hasn't read yet: that's backpressure, not a dead peer.
-                    continue
-                if self.logger.isEnabledFor(logging.INFO):
-                    self.logger.info("! timed out waiting for keepalive pong")
-                self._fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-                return
+                if sum(map(len, pending)) > _TIMER_WRITE_LIMIT or not wait_for(
+                    self.socket, write=True, timeout=0
+                ):
+                    return
+                self._write_pending(Deadline(timeout))
+            finally:
+                lock.release()
+
+    def _fail_from_timer(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 §7.1.7) without waiting for the handshake.
+
+        The reader thread sees the peer's close frame or EOF and closes the socket; an
+        abort at ``close_timeout`` bounds that, as :meth:`_fail` does by waiting.
+        """
+        with self._lock:
+            self.protocol.fail(code, reason)
+            self._queue_writes()
+        self._assembler.stop_pausing()
+        self._flush_from_timer()
+        timeout = 10.0 if self.close_timeout is None else self.close_timeout
+        with self._lock:
+            if not self._closed.is_set():
+                self._abort_timer = scheduler.call_later(timeout, self._abort_if_open)
+
+    def _abort_if_open(self) -> None:
+        if not self._closed.is_set():
+            if self.debug:
+                self.logger.debug("! timed out waiting for the connection to close")
+            self._abort()
 
 
 def _to_bytes(data: str | BytesLike) -> bytes:
