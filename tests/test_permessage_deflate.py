@@ -706,6 +706,17 @@ def test_rfc_example_sharing_the_window() -> None:
     assert_failed(server, InvalidFrame, 1002)
 
 
+@pytest.fixture(params=["joined", "apart"])
+def tail_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways the receiver appends the RFC 7692 §7.2.2 tail: joined to a small
+    payload (one zlib call), or fed apart (large payloads, not copied)."""
+    from websocket_ref.extensions import permessage_deflate
+
+    if request.param == "apart":
+        monkeypatch.setattr(permessage_deflate, "_JOIN_TAIL_LIMIT", -1)
+
+
+@pytest.mark.usefixtures("tail_path")
 def test_rfc_example_stored_block() -> None:
     # RFC 7692 §7.2.3.3: a DEFLATE block with no compression
     _, server = pair()
@@ -714,6 +725,7 @@ def test_rfc_example_stored_block() -> None:
     assert frame.data == b"Hello"
 
 
+@pytest.mark.usefixtures("tail_path")
 @pytest.mark.parametrize("extra", [b"\x00", b""])
 def test_rfc_example_final_block(extra: bytes) -> None:
     # RFC 7692 §7.2.3.4: a block with BFINAL set, then the header octet of an empty block
@@ -731,6 +743,7 @@ def test_rfc_example_final_block(extra: bytes) -> None:
     assert server.parser_exc is None
 
 
+@pytest.mark.usefixtures("tail_path")
 @pytest.mark.parametrize("junk", [b"\x01", b"\x00\x00", b"\x00\x00\x00\xff\xff"])
 def test_data_after_final_block_fails(junk: bytes) -> None:
     _, server = pair()
@@ -844,6 +857,7 @@ def test_invalid_compressed_data_fails(payload: bytes) -> None:
     assert "RFC 7692 §7.2.2" in str(server.parser_exc)
 
 
+@pytest.mark.usefixtures("tail_path")
 def test_appended_tail_counts_against_max_size() -> None:
     # A payload cut inside a stored block of 7 bytes: the 4 octets appended per RFC 7692
     # §7.2.2 end up as data, as zlib reads them; they count in the message's size.
@@ -962,6 +976,7 @@ def test_window_of_8_bits() -> None:
 # Limits: decompression is bounded (RFC 6455 §10.4)
 
 
+@pytest.mark.usefixtures("tail_path")
 def test_message_exactly_at_max_size() -> None:
     client, server = pair(max_size=1000)
     client.send_binary(bytes(1000))
@@ -997,6 +1012,7 @@ def test_frames_far_over_max_size_are_refused_before_inflating() -> None:
     assert_failed(server, PayloadTooBig, 1009)
 
 
+@pytest.mark.usefixtures("tail_path")
 def test_message_one_byte_over_max_size() -> None:
     client, server = pair(max_size=1000)
     client.send_binary(bytes(1001))

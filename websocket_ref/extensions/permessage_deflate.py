@@ -54,6 +54,8 @@ NAME: ExtensionName = "permessage-deflate"
 # RFC 7692 §7.2.1: a sender strips these 4 octets, which end every sync flush, from each
 # compressed message; RFC 7692 §7.2.2: the receiver appends them back before inflating.
 _EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
+# Payloads up to this size are joined with that tail and inflated in one call.
+_JOIN_TAIL_LIMIT = 4096
 # What may follow a final DEFLATE block (BFINAL set) in a message, before and once the
 # 4 octets above are appended: the header octet of an empty stored block, if it didn't
 # fit in the last octet of the final block (RFC 7692 §7.2.3.4).
@@ -179,16 +181,21 @@ class PerMessageDeflate(Extension):
         # would inflate; the byte past the budget tells "too big" from "exactly full".
         max_length = 0 if max_size is None else max(max_size, 0) + 1
         try:
-            output: bytes = decoder.decompress(data, max_length)
-            if fin and (not max_length or len(output) < max_length):
-                # RFC 7692 §7.2.2: append 0x00 0x00 0xff 0xff to the payload of the message.
-                # Fed apart so that a large payload isn't copied. It yields nothing after a
-                # well-formed payload, but it decodes as codes after one cut inside a block.
-                more = decoder.decompress(
-                    _EMPTY_BLOCK_TAIL, max_length and max_length - len(output)
-                )
-                if more:
-                    output += more
+            if fin and len(data) <= _JOIN_TAIL_LIMIT:
+                # RFC 7692 §7.2.2: append 0x00 0x00 0xff 0xff to the payload of the message
+                # (a small one: copying a few bytes costs less than a second zlib call).
+                output: bytes = decoder.decompress(data + _EMPTY_BLOCK_TAIL, max_length)
+            else:
+                output = decoder.decompress(data, max_length)
+                if fin and (not max_length or len(output) < max_length):
+                    # RFC 7692 §7.2.2: the same, fed apart so that a large payload isn't
+                    # copied. It yields nothing after a well-formed payload, but it decodes
+                    # as codes after one cut inside a block.
+                    more = decoder.decompress(
+                        _EMPTY_BLOCK_TAIL, max_length and max_length - len(output)
+                    )
+                    if more:
+                        output += more
         except zlib.error as exc:
             # RFC 7692 §7.2.2: the payload must be valid DEFLATE data; fail the connection
             raise InvalidFrame(f"invalid compressed data: {exc}", rule="RFC 7692 §7.2.2") from None
