@@ -57,6 +57,16 @@ WORKLOADS: list[tuple[str, int, int]] = [
 SMALL = {("echo", 32), ("stream", 32), ("stream", 1024)}
 
 CLIENT_TIMEOUT = 180.0  # seconds for one client process (all workloads of one cell)
+
+#: ``--pin-malloc``: glibc's heap thresholds, fixed at what its own dynamic rule would set
+#: after freeing a 4 MiB block. By default glibc raises them as large blocks get freed,
+#: so how often a process hands memory back to the OS (and faults it in again) depends
+#: on the largest block it happened to free; with messages of 1 MiB that decides several
+#: percent. Pinned, both libraries run under the same allocator settings.
+PINNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(2**22), "MALLOC_TRIM_THRESHOLD_": str(2**23)}
+
+#: Extra environment of every peer process (set by ``--pin-malloc``).
+PEER_ENV: dict[str, str] = {}
 SERVER_START_TIMEOUT = 30.0
 
 
@@ -75,6 +85,7 @@ class Peers:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, **PEER_ENV},
         )
         self.processes.append(process)
         assert process.stdout is not None
@@ -100,6 +111,7 @@ class Peers:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, **PEER_ENV},
         )
         self.processes.append(process)
         try:
@@ -402,7 +414,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--api", choices=APIS, help="only this API")
     parser.add_argument("--compression", choices=("off", "on"), help="only this setting")
+    parser.add_argument(
+        "--pin-malloc",
+        action="store_true",
+        help="run every peer with the same fixed glibc heap thresholds (see PINNED_MALLOC)",
+    )
     args = parser.parse_args(argv)
+    if args.pin_malloc:
+        PEER_ENV.update(PINNED_MALLOC)
     if args.only:
         wanted = {tuple(item.split(":")) for item in args.only.split(",")}
         WORKLOADS[:] = [w for w in WORKLOADS if (w[0], str(w[1])) in wanted]
@@ -468,6 +487,11 @@ def main(argv: list[str] | None = None) -> int:
         "load average before / after": f"{load_before} / {_load()}",
         "rounds": f"{rounds}{' (quick)' if args.quick else ''}",
         "duration": f"{time.monotonic() - started:.0f} s",
+        "glibc malloc thresholds": (
+            "pinned for every peer: " + ", ".join(f"{k}={v}" for k, v in PINNED_MALLOC.items())
+            if args.pin_malloc
+            else "glibc's defaults (dynamic)"
+        ),
     }
     if notes:
         meta["notes"] = "; ".join(notes)
