@@ -43,6 +43,7 @@ class Assembler:
         # The reader thread waits for the application to want a message the queue lacks.
         self._starved = threading.Condition(self._mutex)
         self._app_waiting = False  # an application thread waits in _take()
+        self._starved_waiting = False  # the reader thread waits in wait_until_starved()
         self._frames: collections.deque[Frame] = collections.deque()
         # Frames of a message that a get() took before it timed out: kept for the next one.
         self._partial: list[Frame] = []
@@ -77,7 +78,8 @@ class Assembler:
                     self._discarding = True
                     continue
                 queue.append(frame)
-            self._frames_available.notify()
+            if self._app_waiting:  # Condition.notify() costs microseconds even with no waiter
+                self._frames_available.notify()
 
     def wait_for_room(self) -> None:
         """Block the reader thread while the queue is above its high-water mark."""
@@ -108,8 +110,14 @@ class Assembler:
                 self._closed or not self._paused_allowed or (self._app_waiting and not self._frames)
             ):
                 remaining = deadline.timeout(raise_if_elapsed=False)
-                if remaining == 0 or not self._starved.wait(remaining):
+                if remaining == 0:
                     return
+                self._starved_waiting = True
+                try:
+                    if not self._starved.wait(remaining):
+                        return
+                finally:
+                    self._starved_waiting = False
 
     def stop_pausing(self) -> None:
         """Let the reader run freely: this side is closing and must see the peer's reply."""
@@ -138,14 +146,16 @@ class Assembler:
             if timeout == 0:
                 raise TimeoutError("timed out while waiting for a message")
             self._app_waiting = True
-            self._starved.notify_all()
+            if self._starved_waiting:
+                self._starved.notify_all()
             try:
                 if not self._frames_available.wait(timeout):
                     raise TimeoutError("timed out while waiting for a message")
             finally:
                 self._app_waiting = False
         frame = queue.popleft()
-        if self._high is not None and len(queue) <= (self._low or 0):
+        # The reader thread sets `paused` (under the mutex) before it waits for room.
+        if self.paused and len(queue) <= (self._low or 0):
             self._room_available.notify()
         return frame
 
