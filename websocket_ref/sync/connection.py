@@ -562,7 +562,10 @@ class Connection:
         """Schedule the first keepalive ping on the shared timer thread."""
         assert self.ping_interval is not None
         with self._lock:
-            self._keepalive_timer = scheduler.call_later(self.ping_interval, self._keepalive_ping)
+            if not self._closed.is_set():  # see _keepalive_ping()
+                self._keepalive_timer = scheduler.call_later(
+                    self.ping_interval, self._keepalive_ping
+                )
 
     def _read_loop(self) -> None:
         """The reader thread: socket → core → assembler, until the connection closes."""

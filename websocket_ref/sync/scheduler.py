@@ -77,8 +77,9 @@ class Scheduler:
                 self._compact_at = max(_MIN_COMPACT, 2 * len(heap))
             heapq.heappush(heap, (when, next(self._counter), timer))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                thread.start()  # may raise RuntimeError at shutdown; the timer stays queued
+                self._thread = thread
             elif heap[0][2] is timer:
                 self._cond.notify()  # earlier than what the thread waits for
         return timer
