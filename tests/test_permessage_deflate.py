@@ -25,6 +25,7 @@ from websocket_ref import (
     InvalidFrame,
     InvalidParameterName,
     InvalidParameterValue,
+    InvalidUTF8,
     NegotiationError,
     Opcode,
     PayloadTooBig,
@@ -1118,3 +1119,61 @@ def test_unbounded_decompression_would_use_far_more_memory(bomb: bytes) -> None:
         zlib.decompressobj(wbits=-15).decompress(bomb[: len(bomb) // 8] + TAIL)
 
     assert peak_memory_while(unbounded) > 4 * MAX_SIZE
+
+
+# Failing fast on a frame still arriving (RFC 6455 §8.1, §10.4)
+#
+# With permessage-deflate negotiated, a message sent without compression (RFC 7692 §6.2)
+# is checked as its bytes arrive, as on a connection without extensions; a compressed
+# one only once inflated.
+
+
+def test_invalid_utf8_in_uncompressed_text_fails_before_the_frame_ends() -> None:
+    _, server = pair()
+    frame = client_frame(Opcode.TEXT, b"\xff" + bytes(10_000))
+    server.receive_data(frame[:100])
+    assert_failed(server, InvalidUTF8, 1007)
+
+
+def test_compressed_text_is_not_checked_before_it_is_inflated() -> None:
+    client, server = pair()
+    text = "".join(f"{i}: café, naïve, ☕\n" for i in range(2000)).encode()
+    client.send_text(text)
+    wire = written(client).data
+    # Compressed bytes aren't UTF-8: only the inflated message is checked.
+    server.receive_data(wire[: len(wire) // 2])
+    assert server.parser_exc is None and server.close_sent is None
+    frames = receive(server, wire[len(wire) // 2 :])
+    assert [f.data for f in frames] == [text]
+
+
+def test_uncompressed_message_over_max_size_fails_before_the_frame_ends() -> None:
+    _, server = pair(max_size=1000)
+    receive(server, client_frame(Opcode.BINARY, bytes(600), fin=False))
+    # The continuation frame's header announces 600 more bytes: over the message limit,
+    # although the frame alone is within the frame limit.
+    server.receive_data(client_frame(Opcode.CONT, bytes(600))[:10])
+    assert_failed(server, PayloadTooBig, 1009)
+
+
+def test_continuation_of_a_compressed_message_is_checked_once_inflated() -> None:
+    client, server = pair(max_size=100_000)
+    text = "".join(f"{i}: ünïcödé\n" for i in range(3000)).encode()
+    client.send_text(text[:10], fin=False)
+    client.send_continuation(text[10:], fin=True)
+    wire = written(client).data
+    server.receive_data(wire[: len(wire) - 50])
+    assert server.parser_exc is None and server.close_sent is None
+    frames = receive(server, wire[len(wire) - 50 :])
+    assert b"".join(f.data for f in frames) == text
+
+
+def test_rsv1_on_a_continuation_frame_is_reported_as_such_while_arriving() -> None:
+    # Not checked as uncompressed data (which would say 1007 here): decode() fails it.
+    _, server = pair()
+    receive(server, client_frame(Opcode.TEXT, b"ok", fin=False))
+    partial = client_frame(Opcode.CONT, b"\xff" + bytes(10_000), rsv=RSV1)[:100]
+    server.receive_data(partial)
+    assert server.parser_exc is None
+    server.receive_data(client_frame(Opcode.CONT, b"\xff" + bytes(10_000), rsv=RSV1)[100:])
+    assert_failed(server, InvalidFrame, 1002)

@@ -458,9 +458,12 @@ class Protocol:
         header = self._frames.header
         assert header is not None
         opcode = header.opcode
-        if opcode >= 0x8 or self._extensions:
-            # Extensions may transform payloads; they're checked once decoded.
+        if opcode >= 0x8:
             return
+        for extension in self._extensions:
+            if not extension.decodes_unchanged(opcode, header.rsv):
+                # The payload will be transformed (e.g. inflated); checked once decoded.
+                return
         if opcode is Opcode.CONT:
             if self._recv_opcode is None:
                 return  # reported when the frame is complete

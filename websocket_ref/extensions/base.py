@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from ..frames import Frame
+from ..frames import Frame, Opcode
 from ..headers import ExtensionName, ExtensionParameter
 
 __all__ = ["Extension", "ClientExtensionFactory", "ServerExtensionFactory"]
@@ -42,6 +42,17 @@ class Extension(ABC):
     @abstractmethod
     def encode(self, frame: Frame) -> Frame:
         """Transform a frame about to be sent."""
+
+    def decodes_unchanged(self, opcode: Opcode, rsv: int) -> bool:
+        """Whether :meth:`decode` will pass the payload of the frame arriving now, with
+        this opcode and these reserved bits, through unchanged.
+
+        Asked while the frame's payload is still arriving: if every extension says yes,
+        the core checks the size and the UTF-8 of what has arrived so far and fails fast
+        (RFC 6455 §8.1, §10.4) instead of waiting for the end of the frame. The default,
+        no, is always safe.
+        """
+        return False
 
 
 class ClientExtensionFactory(ABC):

@@ -172,6 +172,13 @@ class PerMessageDeflate(Extension):
                 self._decoder = None
         return Frame(opcode, data, frame.fin, False, frame.rsv2, frame.rsv3)
 
+    def decodes_unchanged(self, opcode: Opcode, rsv: int) -> bool:
+        # RFC 7692 §6.1: a message is compressed iff RSV1 is set on its first frame.
+        # A continuation frame with RSV1 is an error that decode() reports (1002).
+        if opcode is Opcode.CONT:
+            return not rsv and not self._decoding
+        return not rsv & RSV1
+
     def _inflate(self, data: bytes, fin: bool, max_size: int | None) -> bytes:
         """Inflate one frame's payload within ``max_size`` bytes of output."""
         decoder = self._decoder
