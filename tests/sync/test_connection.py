@@ -413,8 +413,14 @@ def test_pong_acknowledges_earlier_pings() -> None:
     def respond(sock: socket.socket) -> None:
         accept_handshake(sock)
         data = b""
-        while data.count(b"\x89") < 2:  # two masked pings
+        # Two masked pings: 2 + 4 + 5 and 2 + 4 + 6 bytes. (Counting 0x89 octets would
+        # also count random mask and payload octets.)
+        while len(data) < 23:
             data += sock.recv(4096)
+        assert [(f.opcode, f.payload) for f in decode_frames(data)] == [
+            (0x9, b"first"),
+            (0x9, b"second"),
+        ]
         sock.sendall(server_frame(0xA, b"second"))
         sock.recv(4096)
 
