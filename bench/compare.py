@@ -8,11 +8,13 @@ Every measurement runs a server and a client in two separate processes over
 127.0.0.1 (see ``peer.py``), for each implementation — websocket_ref's asyncio and
 threading APIs, and the same two APIs of ``websockets`` — with permessage-deflate on
 and off. Absolute numbers on a shared machine drift, so each row is reported as a
-ratio, websocket_ref against ``websockets`` measured in the same run, interleaved: every
-round runs both libraries back to back, alternating which goes first, and the best
-of the rounds is kept. Ratios are oriented so that **above 1.0 means websocket_ref is
-better**: a rate divided by a rate, or, for memory, ``websockets``' memory divided by
-websocket_ref's.
+ratio, websocket_ref against ``websockets`` measured in pairs: in every round, each row
+runs for both libraries back to back (a few seconds apart, alternating which goes
+first), which gives that round's ratio; the table shows the median of the rounds'
+ratios, so that a slow spell of the machine (frequent on shared VMs, and lasting
+seconds) moves one round's pair, not the result. Ratios are oriented so that **above
+1.0 means websocket_ref is better**: a rate divided by a rate, or, for memory,
+``websockets``' memory divided by websocket_ref's.
 
 Run as a script, not with ``-m``: then ``websocket_ref`` is imported from where it's
 installed, with its C accelerator, rather than from the source tree.
@@ -30,6 +32,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -229,19 +232,29 @@ async def _idle_connections(pid: int, port: int, compression: str, count: int) -
 class Results:
     #: (library, api, compression, workload, size) -> best seconds for `count` items
     seconds: dict[tuple[str, str, str, str, int], float] = field(default_factory=dict)
-    #: the same key -> least CPU seconds (client + server) for `count` items
-    cpu: dict[tuple[str, str, str, str, int], float] = field(default_factory=dict)
     counts: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: the same key -> {round: (seconds, CPU seconds or None)}, to pair the libraries
+    rounds: dict[tuple[str, str, str, str, int], dict[int, tuple[float, float | None]]] = field(
+        default_factory=dict
+    )
     #: (library, api, compression) -> KiB per idle connection
     memory: dict[tuple[str, str, str], float] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
 
 def run_cell(
-    peers: Peers, results: Results, library: str, api: str, compression: str, scale: float
+    peers: Peers,
+    results: Results,
+    library: str,
+    api: str,
+    compression: str,
+    scale: float,
+    round_: int,
+    rows: list[tuple[str, int, int]],
 ) -> None:
+    """Run the workloads ``rows`` on a fresh server and client of one implementation."""
     impl = f"{library}-{api}"
-    workloads = [f"{name}:{size}:{max(1, int(n * scale))}" for name, size, n in WORKLOADS]
+    workloads = [f"{name}:{size}:{max(1, int(n * scale))}" for name, size, n in rows]
     with peers.server(impl, compression) as (server, port):
         records = peers.run_client(impl, compression, port, server.pid, workloads)
     negotiated = [r["extensions"] for r in records if "extensions" in r]
@@ -256,11 +269,29 @@ def run_cell(
         best = results.seconds.get(key)
         if best is None or record["seconds"] < best:
             results.seconds[key] = record["seconds"]
+        cpu = None
         if "server_cpu" in record:
             cpu = record["client_cpu"] + record["server_cpu"]
-            best = results.cpu.get(key)
-            if best is None or cpu < best:
-                results.cpu[key] = cpu
+        results.rounds.setdefault(key, {})[round_] = (record["seconds"], cpu)
+
+
+def paired_ratios(
+    results: Results, api: str, compression: str, name: str, size: int
+) -> tuple[float | None, float | None]:
+    """Median over rounds of websocket_ref's rate / websockets' rate, and of the CPU
+    ratio (websockets' CPU time / websocket_ref's), each from the two runs of a round."""
+    ref = results.rounds.get(("websocket_ref", api, compression, name, size), {})
+    ws = results.rounds.get(("websockets", api, compression, name, size), {})
+    rates = [ws[r][0] / ref[r][0] for r in ref.keys() & ws.keys() if ref[r][0] > 0]
+    cpus: list[float] = []
+    for r in ref.keys() & ws.keys():
+        ref_cpu, ws_cpu = ref[r][1], ws[r][1]
+        if ref_cpu and ws_cpu is not None:
+            cpus.append(ws_cpu / ref_cpu)
+    return (
+        statistics.median(rates) if rates else None,
+        statistics.median(cpus) if cpus else None,
+    )
 
 
 def run_memory(
@@ -336,11 +367,12 @@ def report(
     lines += [
         "",
         "Ratio: websocket_ref / websockets for rates, websockets / websocket_ref for "
-        "memory — **above 1.0× means websocket_ref is better**. Best of the rounds.",
+        "memory — **above 1.0× means websocket_ref is better**. Rates are the best of the "
+        "rounds; the ratio is the median of the rounds' ratios, each round running the row "
+        "for both libraries back to back.",
         "",
         "The CPU column compares the CPU time (client + server processes) per message, or per",
-        "handshake: `websockets`' over websocket_ref's. Unlike rates, it barely depends on what",
-        "else the machine runs.",
+        "handshake: `websockets`' over websocket_ref's, paired and summarized the same way.",
         "",
         "| workload | compression | API | websocket_ref | websockets | ratio | target | CPU |",
         "| --- | --- | --- | ---: | ---: | ---: | --- | ---: |",
@@ -354,10 +386,8 @@ def report(
                     results.seconds.get(("websocket_ref", api, compression, name, size)), count
                 )
                 ws = _rate(results.seconds.get(("websockets", api, compression, name, size)), count)
-                ratio = None if ref is None or ws is None else ref / ws
-                ref_cpu = results.cpu.get(("websocket_ref", api, compression, name, size))
-                ws_cpu = results.cpu.get(("websockets", api, compression, name, size))
-                cpu = "n/a" if not ref_cpu or ws_cpu is None else f"{ws_cpu / ref_cpu:.2f}×"
+                ratio, cpu_ratio = paired_ratios(results, api, compression, name, size)
+                cpu = "n/a" if cpu_ratio is None else f"{cpu_ratio:.2f}×"
                 lines.append(
                     f"| {_label(name, size)} | {compression} | {api} | {_fmt_rate(ref, size)} "
                     f"| {_fmt_rate(ws, size)} | {'n/a' if ratio is None else f'{ratio:.2f}×'} "
@@ -455,15 +485,19 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(rounds):
             for compression in compressions:
                 for api in apis:
-                    order = LIBRARIES if round_ % 2 == 0 else LIBRARIES[::-1]
-                    for library in order:
-                        print(
-                            f"round {round_ + 1}/{rounds}: {library} {api} "
-                            f"compression={compression}",
-                            file=sys.stderr,
-                            flush=True,
-                        )
-                        run_cell(peers, results, library, api, compression, scale)
+                    for index, row in enumerate(WORKLOADS):
+                        # Both libraries back to back for each row: a pair for this round.
+                        flip = (round_ + index) % 2
+                        for library in LIBRARIES[::-1] if flip else LIBRARIES:
+                            print(
+                                f"round {round_ + 1}/{rounds}: {library} {api} "
+                                f"compression={compression} {row[0]}:{row[1]}",
+                                file=sys.stderr,
+                                flush=True,
+                            )
+                            run_cell(
+                                peers, results, library, api, compression, scale, round_, [row]
+                            )
         if not args.no_memory:
             for compression in compressions:
                 for api in apis:
