@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from .extensions.base import ClientExtensionFactory, ServerExtensionFactory
 from .protocol import LoggerLike
@@ -37,21 +37,29 @@ def _deflate_module() -> Any:
         return None
 
 
+_Factory = TypeVar("_Factory", ClientExtensionFactory, ServerExtensionFactory)
+
+
+def _apply_compression(
+    compression: str | None, extensions: Sequence[_Factory] | None, enable: str
+) -> list[_Factory] | None:
+    """``extensions`` once ``compression`` is applied by the module's ``enable`` function."""
+    if compression == "deflate":
+        module = _deflate_module()
+        if module is not None:
+            enabled: list[_Factory] = getattr(module, enable)(extensions)
+            return enabled
+    elif compression is not None:
+        raise ValueError(f"unsupported compression: {compression}")
+    return None if extensions is None else list(extensions)
+
+
 def client_extensions(
     compression: str | None,
     extensions: Sequence[ClientExtensionFactory] | None,
 ) -> list[ClientExtensionFactory] | None:
     """The client's extension factories once ``compression`` is applied."""
-    if compression == "deflate":
-        module = _deflate_module()
-        if module is not None:
-            enabled: list[ClientExtensionFactory] = module.enable_client_permessage_deflate(
-                extensions
-            )
-            return enabled
-    elif compression is not None:
-        raise ValueError(f"unsupported compression: {compression}")
-    return None if extensions is None else list(extensions)
+    return _apply_compression(compression, extensions, "enable_client_permessage_deflate")
 
 
 def server_extensions(
@@ -59,16 +67,7 @@ def server_extensions(
     extensions: Sequence[ServerExtensionFactory] | None,
 ) -> list[ServerExtensionFactory] | None:
     """The server's extension factories once ``compression`` is applied."""
-    if compression == "deflate":
-        module = _deflate_module()
-        if module is not None:
-            enabled: list[ServerExtensionFactory] = module.enable_server_permessage_deflate(
-                extensions
-            )
-            return enabled
-    elif compression is not None:
-        raise ValueError(f"unsupported compression: {compression}")
-    return None if extensions is None else list(extensions)
+    return _apply_compression(compression, extensions, "enable_server_permessage_deflate")
 
 
 def queue_limits(
