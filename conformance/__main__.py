@@ -1,4 +1,4 @@
-"""``python3 -m conformance``: setup, run, summary, gate, readme, list.
+"""``python3 -m conformance``: setup, run, summary, gate, readme, list, rfc.
 
 The commands are split so CI can run the suite once and gate on its files, and a developer
 can re-read or re-gate a report without running the suite again.
@@ -103,6 +103,34 @@ def cmd_readme(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rfc(args: argparse.Namespace) -> int:
+    """The RFC traceability report (reports/rfc/) and its gate; see conformance.rfc."""
+    from .report import replace_block
+    from .rfc import check
+    from .rfc import report as rfc_report
+
+    traceability = check.build()
+    problems = check.problems(traceability, strict=args.strict)
+    summary = rfc_report.write(traceability, problems, args.strict, Path(args.out))
+    print(rfc_report.totals_table(summary))
+    for problem in problems:
+        print(f"RFC GATE: {problem}")
+    print(f"\nwrote {Path(args.out) / 'index.md'}, index.html and summary.json", file=sys.stderr)
+    if args.readme:
+        path = Path(args.readme_path)
+        text = path.read_text(encoding="utf-8")
+        new = replace_block(
+            text,
+            rfc_report.readme_block(summary),
+            rfc_report.README_START,
+            rfc_report.README_END,
+        )
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            print(f"updated the RFC totals in {path}")
+    return 1 if (args.check and problems) else 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for t in TESTEES:
         print(f"{t.name:16} {t.kind:6} {t.description}")
@@ -144,6 +172,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("readme", help="regenerate the summary block in README.md")
     p.add_argument("--readme", default=str(ROOT / "README.md"))
     p.set_defaults(func=cmd_readme)
+
+    p = sub.add_parser("rfc", help="write the RFC traceability report (reports/rfc/)")
+    p.add_argument("--out", default=str(ROOT / "reports" / "rfc"), help="report folder")
+    p.add_argument("--strict", action="store_true", help="also require citations and tests")
+    p.add_argument("--check", action="store_true", help="exit 1 if the gate finds problems")
+    p.add_argument("--readme", action="store_true", help="regenerate the README totals block")
+    p.add_argument("--readme-path", default=str(ROOT / "README.md"), help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_rfc)
 
     p = sub.add_parser("list", help="list the testees")
     p.set_defaults(func=cmd_list)

@@ -341,17 +341,17 @@ def readme_block(summary: Mapping[str, Any], problems: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def replace_block(text: str, block: str) -> str:
+def replace_block(
+    text: str, block: str, start_marker: str = SUMMARY_START, end_marker: str = SUMMARY_END
+) -> str:
     """Replace what lies between the summary markers, leaving the rest of the text intact.
 
     Raises ValueError if the markers are missing or out of order: the README belongs to the
     project, so the harness never adds markers or content outside them.
     """
-    start = text.find(SUMMARY_START)
-    end = text.find(SUMMARY_END)
+    start = text.find(start_marker)
+    end = text.find(end_marker)
     if start < 0 or end < 0 or end < start:
-        raise ValueError(
-            f"README needs the markers {SUMMARY_START} and {SUMMARY_END}, in that order"
-        )
-    head = text[: start + len(SUMMARY_START)]
+        raise ValueError(f"README needs the markers {start_marker} and {end_marker}, in that order")
+    head = text[: start + len(start_marker)]
     return head + "\n" + block.strip("\n") + "\n" + text[end:]
