@@ -9,6 +9,12 @@ Quotes are compared after the same normalisation on both sides: page footers, pa
 headers and form feeds removed, a line that ends with a hyphen joined to the next without
 a space (the RFCs break lines only after the hyphen of a compound such as
 ``case-insensitive``), every other run of white space collapsed to one space.
+
+A quote may skip words with an ellipsis (``…``): each part is then checked word for word
+and the parts must come in order within the section. That is how a step of an algorithm
+is quoted with the sentence whose keyword introduces the algorithm (RFC 6455 §2:
+"Requirements phrased in the imperative as part of algorithms [...] are to be interpreted
+with the meaning of the key word [...] used in introducing the algorithm").
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ _HEADER = re.compile(r"^RFC \d{4} {2,}\S.*\s(19|20)\d\d\s*$")
 # "5.5.2.  Ping" at column 0 (RFC 6455); "§7.2.1" marks a passage in the quotes file.
 _HEADING = re.compile(r"^(\d+(?:\.\d+)*)\.\s{2}\S")
 _QUOTE_HEADING = re.compile(r"^§(\d+(?:\.\d+)*)\s*$")
+#: Marks words left out of a quote (see the module doc).
+ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -112,15 +120,28 @@ def quote_problem(rfc: int, section: str, quote: str) -> str | None:
     stored = sections(rfc).get(section)
     if stored is None:
         return f"no passage of RFC {rfc} §{section} is stored in {TEXT_FILES[rfc].name}"
-    wanted = normalize(quote)
-    if not wanted:
+    parts = [normalize(part) for part in quote.split(ELLIPSIS)]
+    if not any(parts):
         return "empty quote"
-    if wanted in stored.text:
+    if not all(parts):
+        return f"empty part around {ELLIPSIS}"
+    if _in_order(parts, stored.text):
         return None
     for other in sections(rfc).values():
-        if wanted in other.text:
+        if _in_order(parts, other.text):
             return f"quote is in §{other.number}, not §{section}"
     return "quote is not in the RFC text"
+
+
+def _in_order(parts: list[str], text: str) -> bool:
+    """Tell whether each of ``parts`` occurs in ``text``, each after the previous one."""
+    position = 0
+    for part in parts:
+        found = text.find(part, position)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True
 
 
 @functools.cache

@@ -52,6 +52,20 @@ def test_quote_checked_word_for_word_across_line_and_page_breaks() -> None:
     assert spec.quote_problem(6455, "5.5.9", "x") == "RFC 6455 has no section 5.5.9"
 
 
+def test_quote_with_an_ellipsis_checks_each_part_in_order() -> None:
+    # An algorithm step, quoted with the sentence whose keyword introduces it (§2).
+    intro = "the server MUST stop processing the client's handshake"
+    step = "A |Host| header field containing the server's authority."
+    assert spec.quote_problem(6455, "4.2.1", f"{intro} … {step}") is None
+    assert spec.quote_problem(6455, "4.2.1", f"{step} … {intro}") == (
+        "quote is not in the RFC text"
+    )
+    assert spec.quote_problem(6455, "4.2.1", f"{intro} … An HTTP/2 GET request") == (
+        "quote is not in the RFC text"
+    )
+    assert spec.quote_problem(6455, "4.2.1", f"{intro} …") == "empty part around …"
+
+
 def test_quote_spanning_a_page_break() -> None:
     text = spec.TEXT_FILES[6455].read_text()
     footer = next(line for line in text.splitlines() if line.endswith("[Page 30]"))
