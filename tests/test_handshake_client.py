@@ -9,6 +9,7 @@ import pytest
 from websocket_ref import (
     ClientProtocol,
     Frame,
+    HeaderLineTooLong,
     Headers,
     InvalidHandshake,
     InvalidHeader,
@@ -549,7 +550,7 @@ def test_refused_with_invalid_framing() -> None:
         (b"HTTP/1.1 1O1 Switching\r\n\r\n", InvalidMessage),
         (b"SSH-2.0-OpenSSH\r\n\r\n", InvalidMessage),
         (b"HTTP/1.1 101 OK\r\n folded: header\r\n\r\n", InvalidMessage),
-        (b"HTTP/1.1 101 OK\r\nX: " + b"a" * 9000, SecurityError),
+        (b"HTTP/1.1 101 OK\r\nX: " + b"a" * 9000, HeaderLineTooLong),
     ],
 )
 def test_malformed_response(data: bytes, exc_type: type[Exception]) -> None:

@@ -11,22 +11,26 @@ import pytest
 
 from websocket_ref import (
     Frame,
+    HeaderLineTooLong,
     Headers,
     InvalidHandshake,
     InvalidHeader,
     InvalidHeaderFormat,
     InvalidHeaderValue,
     InvalidMessage,
+    InvalidMethod,
     InvalidOrigin,
+    InvalidProtocol,
     InvalidState,
     InvalidUpgrade,
     NegotiationError,
     Opcode,
     Request,
+    RequestLineTooLong,
     Response,
-    SecurityError,
     ServerProtocol,
     State,
+    TooManyHeaders,
 )
 from websocket_ref.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, RequestLineError
 
@@ -499,8 +503,8 @@ def test_reserved_bits_follow_negotiated_extensions() -> None:
 @pytest.mark.parametrize(
     ("data", "exc_type", "status"),
     [
-        (b"POST /chat HTTP/1.1\r\nHost: x\r\n\r\n", RequestLineError, 405),
-        (b"GET /chat HTTP/1.0\r\nHost: x\r\n\r\n", RequestLineError, 505),
+        (b"POST /chat HTTP/1.1\r\nHost: x\r\n\r\n", InvalidMethod, 405),
+        (b"GET /chat HTTP/1.0\r\nHost: x\r\n\r\n", InvalidProtocol, 505),
         (b"GET /chat\r\nHost: x\r\n\r\n", RequestLineError, 400),
         (b"GET chat HTTP/1.1\r\nHost: x\r\n\r\n", RequestLineError, 400),
         (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", RequestLineError, 400),
@@ -511,11 +515,11 @@ def test_reserved_bits_follow_negotiated_extensions() -> None:
             b"GET / HTTP/1.1\r\n"
             + b"".join(b"X-%d: v\r\n" % i for i in range(MAX_NUM_HEADERS + 1))
             + b"\r\n",
-            SecurityError,
+            TooManyHeaders,
             431,
         ),
-        (b"GET / HTTP/1.1\r\nX: " + b"a" * MAX_LINE_LENGTH, SecurityError, 431),
-        (b"GET /" + b"a" * MAX_LINE_LENGTH, SecurityError, 431),
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * MAX_LINE_LENGTH, HeaderLineTooLong, 431),
+        (b"GET /" + b"a" * MAX_LINE_LENGTH, RequestLineTooLong, 431),
     ],
     ids=[
         "method",

@@ -6,7 +6,19 @@ import http
 
 import pytest
 
-from websocket_ref import Headers, InvalidMessage, Request, Response, SecurityError
+from websocket_ref import (
+    HeaderLineTooLong,
+    Headers,
+    InvalidMessage,
+    InvalidMethod,
+    InvalidProtocol,
+    Request,
+    RequestLineTooLong,
+    Response,
+    SecurityError,
+    StatusLineTooLong,
+    TooManyHeaders,
+)
 from websocket_ref.http11 import (
     MAX_BODY_SIZE,
     MAX_LINE_LENGTH,
@@ -84,10 +96,6 @@ def request_error(data: bytes) -> InvalidMessage | SecurityError:
 @pytest.mark.parametrize(
     ("line", "status"),
     [
-        (b"POST / HTTP/1.1", http.HTTPStatus.METHOD_NOT_ALLOWED),
-        (b"get / HTTP/1.1", http.HTTPStatus.METHOD_NOT_ALLOWED),  # methods are case-sensitive
-        (b"GET / HTTP/1.0", http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED),
-        (b"GET / HTTP/2.0", http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED),
         (b"GET / HTTPS/1.1", http.HTTPStatus.BAD_REQUEST),
         (b"GET /", http.HTTPStatus.BAD_REQUEST),
         (b"GET  / HTTP/1.1", http.HTTPStatus.BAD_REQUEST),
@@ -103,6 +111,23 @@ def test_invalid_request_line(line: bytes, status: http.HTTPStatus) -> None:
     assert type(exc) is RequestLineError
     assert isinstance(exc, InvalidMessage)
     assert exc.status == status
+
+
+@pytest.mark.parametrize(
+    ("line", "exc_type", "value"),
+    [
+        (b"POST / HTTP/1.1", InvalidMethod, "POST"),
+        (b"get / HTTP/1.1", InvalidMethod, "get"),  # methods are case-sensitive
+        (b"GET / HTTP/1.0", InvalidProtocol, "HTTP/1.0"),
+        (b"GET / HTTP/2.0", InvalidProtocol, "HTTP/2.0"),
+    ],
+)
+def test_invalid_method_or_version(line: bytes, exc_type: type[Exception], value: str) -> None:
+    # The names websockets raises: a server answers 405 and 505 (see test_handshake_server).
+    exc = request_error(line + b"\r\nHost: x\r\n\r\n")
+    assert type(exc) is exc_type
+    assert isinstance(exc, InvalidMessage)
+    assert value in str(exc)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +171,7 @@ def test_header_count_limit() -> None:
     headers = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_NUM_HEADERS))
     assert parse_request(bytearray(b"GET / HTTP/1.1\r\n" + headers + b"\r\n")) is not None
     exc = request_error(b"GET / HTTP/1.1\r\n" + headers + b"X-Last: v\r\n\r\n")
-    assert type(exc) is SecurityError
+    assert type(exc) is TooManyHeaders
 
 
 def test_header_line_length_limit() -> None:
@@ -154,7 +179,7 @@ def test_header_line_length_limit() -> None:
     ok = prefix + b"a" * (MAX_LINE_LENGTH - len(prefix))
     assert parse_request(bytearray(b"GET / HTTP/1.1\r\n" + ok + b"\r\n\r\n")) is not None
     exc = request_error(b"GET / HTTP/1.1\r\n" + ok + b"a\r\n\r\n")
-    assert type(exc) is SecurityError
+    assert type(exc) is HeaderLineTooLong
 
 
 def test_request_line_length_limit() -> None:
@@ -163,18 +188,18 @@ def test_request_line_length_limit() -> None:
     assert len(line) == MAX_LINE_LENGTH
     assert parse_request(bytearray(line + b"\r\n\r\n")) is not None
     exc = request_error(b"GET " + path + b"a HTTP/1.1\r\n\r\n")
-    assert type(exc) is SecurityError
+    assert type(exc) is RequestLineTooLong
 
 
 def test_long_line_detected_before_it_ends() -> None:
     # Memory stays bounded: a line without CRLF fails as soon as it's too long.
     buf = bytearray(b"GET / HTTP/1.1\r\nX: " + b"a" * MAX_LINE_LENGTH)
-    with pytest.raises(SecurityError):
+    with pytest.raises(HeaderLineTooLong):
         parse_request(buf)
 
 
 def test_long_request_line_detected_before_it_ends() -> None:
-    with pytest.raises(SecurityError):
+    with pytest.raises(RequestLineTooLong):
         parse_request(bytearray(b"GET /" + b"a" * MAX_LINE_LENGTH))
 
 
@@ -186,7 +211,7 @@ def test_partial_line_within_limit_waits() -> None:
 def test_head_size_limit() -> None:
     # Many short lines, never an empty one: bounded by the head size limit.
     buf = bytearray(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200_000)
-    with pytest.raises(SecurityError):
+    with pytest.raises(TooManyHeaders):
         parse_request(buf)
 
 
@@ -237,13 +262,20 @@ def test_invalid_status_line(line: bytes) -> None:
 
 
 def test_response_header_limits() -> None:
-    with pytest.raises(SecurityError):
+    with pytest.raises(HeaderLineTooLong):
         parse_response_head(
             bytearray(b"HTTP/1.1 200 OK\r\nX: " + b"a" * MAX_LINE_LENGTH + b"\r\n\r\n")
         )
     headers = b"".join(b"X-%d: v\r\n" % i for i in range(MAX_NUM_HEADERS + 1))
-    with pytest.raises(SecurityError):
+    with pytest.raises(TooManyHeaders):
         parse_response_head(bytearray(b"HTTP/1.1 200 OK\r\n" + headers + b"\r\n"))
+    # The status line, whole or still arriving.
+    with pytest.raises(StatusLineTooLong):
+        parse_response_head(bytearray(b"HTTP/1.1 200 " + b"O" * MAX_LINE_LENGTH + b"\r\n\r\n"))
+    with pytest.raises(StatusLineTooLong):
+        parse_response_head(bytearray(b"HTTP/1.1 200 " + b"O" * MAX_LINE_LENGTH))
+    # Every one of them is a SecurityError, as in websockets.
+    assert issubclass(StatusLineTooLong, SecurityError)
 
 
 def test_response_serialize() -> None:

@@ -999,6 +999,16 @@ def test_exception_tree_matches_websockets() -> None:
         "PayloadTooBig",
         "InvalidState",
         "ConcurrencyError",
+        "InvalidProxy",
+        "RequestLineTooLong",
+        "StatusLineTooLong",
+        "HeaderLineTooLong",
+        "TooManyHeaders",
+        "ProxyError",
+        "InvalidProxyMessage",
+        "InvalidProxyStatus",
+        "InvalidMethod",
+        "InvalidProtocol",
     ]
     for name in common:
         ours = getattr(exceptions, name)

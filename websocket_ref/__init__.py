@@ -3,72 +3,146 @@
 The Sans-I/O core (:class:`ClientProtocol`, :class:`ServerProtocol`) makes every
 protocol decision; :mod:`websocket_ref.asyncio` and :mod:`websocket_ref.sync` put it
 on sockets.
+
+Every public name is importable from the package itself, as from the ``websockets``
+library: ``from websocket_ref import connect, serve, ConnectionClosed``, where
+``connect``, ``serve``, ``route`` and ``broadcast`` are the asyncio API's (the threading
+API's are in :mod:`websocket_ref.sync`). They are imported on first use (PEP 562), so
+``import websocket_ref`` loads neither asyncio nor zlib nor any optional dependency.
 """
 
 from __future__ import annotations
 
-from .client import ClientProtocol
-from .datastructures import Headers, HeadersLike, MultipleValuesError
-from .exceptions import (
-    ConcurrencyError,
-    ConnectionClosed,
-    ConnectionClosedError,
-    ConnectionClosedOK,
-    DuplicateParameter,
-    InvalidCloseFrame,
-    InvalidFrame,
-    InvalidHandshake,
-    InvalidHeader,
-    InvalidHeaderFormat,
-    InvalidHeaderValue,
-    InvalidMessage,
-    InvalidOrigin,
-    InvalidParameterName,
-    InvalidParameterValue,
-    InvalidState,
-    InvalidStatus,
-    InvalidUpgrade,
-    InvalidURI,
-    InvalidUTF8,
-    NegotiationError,
-    PayloadTooBig,
-    ProtocolError,
-    SecurityError,
-    WebSocketException,
-)
-from .frames import Close, CloseCode, Frame, Opcode
-from .http11 import Request, Response
-from .protocol import Protocol, Side, State
-from .server import ServerProtocol
-from .uri import WebSocketURI, parse_uri
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .version import version as __version__
 
-__all__ = [
-    "__version__",
-    "ClientProtocol",
-    "ServerProtocol",
-    "Protocol",
-    "Side",
-    "State",
-    "Frame",
-    "Opcode",
-    "Close",
-    "CloseCode",
-    "Request",
-    "Response",
-    "Headers",
-    "HeadersLike",
-    "MultipleValuesError",
-    "WebSocketURI",
-    "parse_uri",
+if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
+    from .asyncio.client import ClientConnection, connect, unix_connect
+    from .asyncio.router import Router, route, unix_route
+    from .asyncio.server import (
+        Server,
+        ServerConnection,
+        basic_auth,
+        broadcast,
+        serve,
+        unix_serve,
+    )
+    from .client import ClientProtocol
+    from .datastructures import Headers, HeadersLike, MultipleValuesError
+    from .exceptions import (
+        ConcurrencyError,
+        ConnectionClosed,
+        ConnectionClosedError,
+        ConnectionClosedOK,
+        DuplicateParameter,
+        HeaderLineTooLong,
+        InvalidCloseFrame,
+        InvalidFrame,
+        InvalidHandshake,
+        InvalidHeader,
+        InvalidHeaderFormat,
+        InvalidHeaderValue,
+        InvalidMessage,
+        InvalidMethod,
+        InvalidOrigin,
+        InvalidParameterName,
+        InvalidParameterValue,
+        InvalidProtocol,
+        InvalidProxy,
+        InvalidProxyMessage,
+        InvalidProxyStatus,
+        InvalidState,
+        InvalidStatus,
+        InvalidUpgrade,
+        InvalidURI,
+        InvalidUTF8,
+        NegotiationError,
+        PayloadTooBig,
+        ProtocolError,
+        ProxyError,
+        RequestLineTooLong,
+        SecurityError,
+        StatusLineTooLong,
+        TooManyHeaders,
+        WebSocketException,
+    )
+    from .frames import Close, CloseCode, Frame, Opcode
+    from .http11 import Request, Response
+    from .protocol import Protocol, Side, State
+    from .server import ServerProtocol
+    from .typing import (
+        Data,
+        ExtensionName,
+        ExtensionParameter,
+        LoggerLike,
+        Origin,
+        StatusLike,
+        Subprotocol,
+    )
+    from .uri import WebSocketURI, parse_uri
+
+# Public name -> module (relative to this package) that defines it.
+_LAZY: dict[str, str] = {
+    # asyncio API
+    "connect": ".asyncio.client",
+    "unix_connect": ".asyncio.client",
+    "ClientConnection": ".asyncio.client",
+    "route": ".asyncio.router",
+    "unix_route": ".asyncio.router",
+    "Router": ".asyncio.router",
+    "basic_auth": ".asyncio.server",
+    "broadcast": ".asyncio.server",
+    "serve": ".asyncio.server",
+    "unix_serve": ".asyncio.server",
+    "ServerConnection": ".asyncio.server",
+    "Server": ".asyncio.server",
+    # Sans-I/O core
+    "ClientProtocol": ".client",
+    "ServerProtocol": ".server",
+    "Protocol": ".protocol",
+    "Side": ".protocol",
+    "State": ".protocol",
+    "Close": ".frames",
+    "CloseCode": ".frames",
+    "Frame": ".frames",
+    "Opcode": ".frames",
+    "Request": ".http11",
+    "Response": ".http11",
+    "Headers": ".datastructures",
+    "HeadersLike": ".datastructures",
+    "MultipleValuesError": ".datastructures",
+    "WebSocketURI": ".uri",
+    "parse_uri": ".uri",
+    # Type aliases
+    "Data": ".typing",
+    "ExtensionName": ".typing",
+    "ExtensionParameter": ".typing",
+    "LoggerLike": ".typing",
+    "Origin": ".typing",
+    "StatusLike": ".typing",
+    "Subprotocol": ".typing",
+}
+_EXCEPTIONS = [
     "WebSocketException",
     "ConnectionClosed",
     "ConnectionClosedOK",
     "ConnectionClosedError",
     "InvalidURI",
+    "InvalidProxy",
     "InvalidHandshake",
     "SecurityError",
+    "RequestLineTooLong",
+    "StatusLineTooLong",
+    "HeaderLineTooLong",
+    "TooManyHeaders",
+    "ProxyError",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
     "InvalidMessage",
+    "InvalidMethod",
+    "InvalidProtocol",
     "InvalidStatus",
     "InvalidHeader",
     "InvalidHeaderFormat",
@@ -87,3 +161,93 @@ __all__ = [
     "InvalidState",
     "ConcurrencyError",
 ]
+_LAZY.update(dict.fromkeys(_EXCEPTIONS, ".exceptions"))
+
+__all__ = [
+    "__version__",
+    "connect",
+    "unix_connect",
+    "ClientConnection",
+    "route",
+    "unix_route",
+    "Router",
+    "basic_auth",
+    "broadcast",
+    "serve",
+    "unix_serve",
+    "ServerConnection",
+    "Server",
+    "ClientProtocol",
+    "ServerProtocol",
+    "Protocol",
+    "Side",
+    "State",
+    "Close",
+    "CloseCode",
+    "Frame",
+    "Opcode",
+    "Request",
+    "Response",
+    "Headers",
+    "HeadersLike",
+    "MultipleValuesError",
+    "WebSocketURI",
+    "parse_uri",
+    "Data",
+    "ExtensionName",
+    "ExtensionParameter",
+    "LoggerLike",
+    "Origin",
+    "StatusLike",
+    "Subprotocol",
+    "WebSocketException",
+    "ConnectionClosed",
+    "ConnectionClosedOK",
+    "ConnectionClosedError",
+    "InvalidURI",
+    "InvalidProxy",
+    "InvalidHandshake",
+    "SecurityError",
+    "RequestLineTooLong",
+    "StatusLineTooLong",
+    "HeaderLineTooLong",
+    "TooManyHeaders",
+    "ProxyError",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
+    "InvalidMessage",
+    "InvalidMethod",
+    "InvalidProtocol",
+    "InvalidStatus",
+    "InvalidHeader",
+    "InvalidHeaderFormat",
+    "InvalidHeaderValue",
+    "InvalidOrigin",
+    "InvalidUpgrade",
+    "NegotiationError",
+    "DuplicateParameter",
+    "InvalidParameterName",
+    "InvalidParameterValue",
+    "ProtocolError",
+    "InvalidFrame",
+    "InvalidCloseFrame",
+    "InvalidUTF8",
+    "PayloadTooBig",
+    "InvalidState",
+    "ConcurrencyError",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first access (PEP 562) and cache the name."""
+    try:
+        module_name = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -15,9 +15,19 @@ Tree::
     │   ├── ConnectionClosedOK
     │   └── ConnectionClosedError
     ├── InvalidURI
+    ├── InvalidProxy
     ├── InvalidHandshake
     │   ├── SecurityError
+    │   │   ├── RequestLineTooLong
+    │   │   ├── StatusLineTooLong
+    │   │   ├── HeaderLineTooLong
+    │   │   └── TooManyHeaders
+    │   ├── ProxyError
+    │   │   ├── InvalidProxyMessage
+    │   │   └── InvalidProxyStatus
     │   ├── InvalidMessage
+    │   │   ├── InvalidMethod   (405)
+    │   │   └── InvalidProtocol (505)
     │   ├── InvalidStatus
     │   ├── InvalidHeader
     │   │   ├── InvalidHeaderFormat
@@ -51,9 +61,19 @@ __all__ = [
     "ConnectionClosedOK",
     "ConnectionClosedError",
     "InvalidURI",
+    "InvalidProxy",
     "InvalidHandshake",
     "SecurityError",
+    "RequestLineTooLong",
+    "StatusLineTooLong",
+    "HeaderLineTooLong",
+    "TooManyHeaders",
+    "ProxyError",
+    "InvalidProxyMessage",
+    "InvalidProxyStatus",
     "InvalidMessage",
+    "InvalidMethod",
+    "InvalidProtocol",
     "InvalidStatus",
     "InvalidHeader",
     "InvalidHeaderFormat",
@@ -142,6 +162,18 @@ class InvalidURI(WebSocketException):
         return f"{self.uri} isn't a valid URI: {self.msg}"
 
 
+class InvalidProxy(WebSocketException):
+    """A proxy URL (``proxy=`` or from the environment) can't be used."""
+
+    def __init__(self, proxy: str, msg: str) -> None:
+        self.proxy = proxy
+        self.msg = msg
+        super().__init__(proxy, msg)
+
+    def __str__(self) -> str:
+        return f"{self.proxy} isn't a valid proxy: {self.msg}"
+
+
 class InvalidHandshake(WebSocketException):
     """The opening handshake failed (RFC 6455 §4)."""
 
@@ -150,8 +182,68 @@ class SecurityError(InvalidHandshake):
     """An HTTP message exceeded one of the hard limits that keep memory bounded."""
 
 
+class RequestLineTooLong(SecurityError):
+    """The request line of an HTTP request is longer than the limit."""
+
+
+class StatusLineTooLong(SecurityError):
+    """The status line of an HTTP response is longer than the limit."""
+
+
+class HeaderLineTooLong(SecurityError):
+    """A header line of an HTTP message is longer than the limit."""
+
+
+class TooManyHeaders(SecurityError):
+    """An HTTP message has more header lines than the limit."""
+
+
+class ProxyError(InvalidHandshake):
+    """Connecting through a proxy failed: the proxy refused or didn't answer properly."""
+
+
+class InvalidProxyMessage(ProxyError):
+    """The proxy's answer to the CONNECT request (or the SOCKS handshake) is malformed."""
+
+
+class InvalidProxyStatus(ProxyError):
+    """The proxy answered the CONNECT request with a status other than 2xx.
+
+    ``response`` holds the status, headers and body (e.g. 407 and its challenge).
+    """
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+        super().__init__(response)
+
+    def __str__(self) -> str:
+        return f"proxy rejected connection: HTTP {self.response.status_code:d}"
+
+
 class InvalidMessage(InvalidHandshake):
     """The HTTP request or response of the handshake is malformed."""
+
+
+class InvalidMethod(InvalidMessage):
+    """The handshake request's method isn't GET (RFC 6455 §4.2.1): 405."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        super().__init__(method)
+
+    def __str__(self) -> str:
+        return f"invalid HTTP method; expected GET; got {self.method}"
+
+
+class InvalidProtocol(InvalidMessage):
+    """The handshake request's HTTP version isn't HTTP/1.1 (RFC 6455 §4.2.1): 505."""
+
+    def __init__(self, protocol: str) -> None:
+        self.protocol = protocol
+        super().__init__(protocol)
+
+    def __str__(self) -> str:
+        return f"invalid HTTP protocol; expected HTTP/1.1; got {self.protocol}"
 
 
 class InvalidStatus(InvalidHandshake):

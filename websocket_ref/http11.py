@@ -15,7 +15,16 @@ import http
 import re
 
 from .datastructures import Headers
-from .exceptions import InvalidMessage, SecurityError
+from .exceptions import (
+    HeaderLineTooLong,
+    InvalidMessage,
+    InvalidMethod,
+    InvalidProtocol,
+    RequestLineTooLong,
+    SecurityError,
+    StatusLineTooLong,
+    TooManyHeaders,
+)
 
 __all__ = [
     "Request",
@@ -71,7 +80,7 @@ class Response:
         return head + self.headers.serialize() + self.body
 
 
-def _find_head_end(buf: bytearray, start: int) -> int:
+def _find_head_end(buf: bytearray, start: int, start_line_too_long: type[SecurityError]) -> int:
     """Index of the CRLFCRLF ending the head, or -1; enforce limits on a partial head.
 
     The search resumes near ``start``, where a previous call stopped: rescanning the
@@ -81,26 +90,36 @@ def _find_head_end(buf: bytearray, start: int) -> int:
     if end >= 0:
         return end
     if len(buf) >= _MAX_HEAD_SIZE:
-        raise SecurityError("HTTP head too large")
+        # More than MAX_NUM_HEADERS lines of at most MAX_LINE_LENGTH bytes.
+        raise TooManyHeaders("too many HTTP headers")
     line_start = buf.rfind(b"\n") + 1
     if len(buf) - line_start > MAX_LINE_LENGTH:
-        raise SecurityError("HTTP line too long")
+        if line_start == 0:
+            raise start_line_too_long("HTTP start line too long")
+        raise HeaderLineTooLong("HTTP header line too long")
     return -1
 
 
-def _parse_head(buf: bytearray, start: int) -> tuple[bytes, Headers] | None:
-    """Consume a complete head from ``buf``; return the start line and headers."""
-    end = _find_head_end(buf, start)
+def _parse_head(
+    buf: bytearray, start: int, start_line_too_long: type[SecurityError]
+) -> tuple[bytes, Headers] | None:
+    """Consume a complete head from ``buf``; return the start line and headers.
+
+    ``start_line_too_long`` is the exception for an overlong request or status line.
+    """
+    end = _find_head_end(buf, start, start_line_too_long)
     if end < 0:
         return None
     lines = bytes(buf[:end]).split(b"\r\n")
     del buf[: end + 4]
     if len(lines) - 1 > MAX_NUM_HEADERS:
-        raise SecurityError("too many HTTP headers")
+        raise TooManyHeaders("too many HTTP headers")
     headers = Headers()
-    for line in lines:
+    if len(lines[0]) > MAX_LINE_LENGTH:
+        raise start_line_too_long("HTTP start line too long")
+    for line in lines[1:]:
         if len(line) > MAX_LINE_LENGTH:
-            raise SecurityError("HTTP line too long")
+            raise HeaderLineTooLong("HTTP header line too long")
     for line in lines[1:]:
         if line[:1] in (b" ", b"\t"):
             # RFC 7230 §3.2.4: a server MUST reject obs-fold with 400
@@ -132,7 +151,7 @@ def parse_request(buf: bytearray, start: int = 0) -> Request | None:
     ``start`` is how many bytes of ``buf`` a previous call that returned None saw;
     they aren't scanned again.
     """
-    head = _parse_head(buf, start)
+    head = _parse_head(buf, start, RequestLineTooLong)
     if head is None:
         return None
     request_line, headers = head
@@ -147,17 +166,11 @@ def parse_request(buf: bytearray, start: int = 0) -> Request | None:
             f"invalid HTTP request line: {request_line!r}", http.HTTPStatus.BAD_REQUEST
         )
     if version != b"HTTP/1.1":
-        # RFC 6455 §4.2.1: the request MUST be HTTP/1.1 or higher
-        raise RequestLineError(
-            f"unsupported HTTP version: {version.decode('latin-1')}",
-            http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
-        )
+        # RFC 6455 §4.2.1: the request MUST be HTTP/1.1 or higher (answered with 505)
+        raise InvalidProtocol(version.decode("latin-1"))
     if method != b"GET":
-        # RFC 6455 §4.2.1: the method MUST be GET
-        raise RequestLineError(
-            f"unsupported HTTP method: {method.decode('latin-1')}",
-            http.HTTPStatus.METHOD_NOT_ALLOWED,
-        )
+        # RFC 6455 §4.2.1: the method MUST be GET (answered with 405)
+        raise InvalidMethod(method.decode("latin-1"))
     if not target.startswith(b"/") or not target.isascii():
         # RFC 6455 §4.1: the request-target is the resource name in origin-form
         raise RequestLineError(f"invalid request target: {target!r}", http.HTTPStatus.BAD_REQUEST)
@@ -172,7 +185,7 @@ def parse_response_head(buf: bytearray, start: int = 0) -> tuple[int, str, Heade
 
     ``start`` is as for :func:`parse_request`.
     """
-    head = _parse_head(buf, start)
+    head = _parse_head(buf, start, StatusLineTooLong)
     if head is None:
         return None
     status_line, headers = head

@@ -14,7 +14,9 @@ from .exceptions import (
     InvalidHeader,
     InvalidHeaderValue,
     InvalidMessage,
+    InvalidMethod,
     InvalidOrigin,
+    InvalidProtocol,
     InvalidState,
     InvalidUpgrade,
     NegotiationError,
@@ -130,6 +132,10 @@ class ServerProtocol(Protocol):
         self.handshake_exc = exc
         if isinstance(exc, RequestLineError):
             status = exc.status
+        elif isinstance(exc, InvalidMethod):
+            status = http.HTTPStatus.METHOD_NOT_ALLOWED
+        elif isinstance(exc, InvalidProtocol):
+            status = http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED
         elif isinstance(exc, SecurityError):
             # RFC 6585 §5: headers too large
             status = http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE

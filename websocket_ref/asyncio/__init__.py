@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .client import ClientConnection, connect, process_exception, unix_connect
 from .connection import Connection
+from .router import Router, route, unix_route
 from .server import Server, ServerConnection, basic_auth, broadcast, serve, unix_serve
 
 __all__ = [
@@ -21,6 +22,9 @@ __all__ = [
     "unix_serve",
     "Server",
     "ServerConnection",
+    "route",
+    "unix_route",
+    "Router",
     "basic_auth",
     "broadcast",
     "Connection",

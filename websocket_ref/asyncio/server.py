@@ -61,6 +61,10 @@ class ServerConnection(Connection):
         self.server = server
         #: The user name, once :func:`basic_auth` authenticated the request.
         self.username: str | None = None
+        #: The handler :func:`route` selected for the request, and the parameters it
+        #: found in the path (passed to the handler as keyword arguments).
+        self.handler: Any = None
+        self.handler_kwargs: dict[str, Any] = {}
 
     def respond(self, status: http.HTTPStatus | int, text: str) -> Response:
         """Build a plain-text HTTP response for ``process_request`` to return.
