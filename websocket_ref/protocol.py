@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
+from typing import TYPE_CHECKING
 
 from .exceptions import (
     ConnectionClosed,
@@ -39,7 +40,18 @@ from .frames import Close, CloseCode, Frame, FrameParser, Opcode, serialize_fram
 from .http11 import Request, Response
 from .utf8 import Utf8Validator
 
-__all__ = ["Side", "State", "Reading", "Protocol", "Event", "SERVER", "CLIENT"]
+if TYPE_CHECKING:
+    from .prepared import PreparedMessage
+
+__all__ = [
+    "Side",
+    "State",
+    "Reading",
+    "Protocol",
+    "Event",
+    "SERVER",
+    "CLIENT",
+]
 
 LoggerLike = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
@@ -122,6 +134,7 @@ class Protocol:
         self._recv_opcode: Opcode | None = None  # TEXT/BINARY while a message is incomplete
         self._recv_size = 0  # bytes of the incomplete message received so far
         self._send_opcode: Opcode | None = None
+        self._send_compress = True  # whether the message being sent is to be compressed
         self._utf8 = Utf8Validator()
         self._validated = 0  # payload bytes of the incoming frame validated ahead of time
 
@@ -270,13 +283,17 @@ class Protocol:
 
     # Sending
 
-    def send_text(self, data: bytes, fin: bool = True) -> None:
-        """Send a text frame starting a message; ``data`` must be UTF-8 (§5.6)."""
-        self._start_message(Opcode.TEXT, data, fin)
+    def send_text(self, data: bytes, fin: bool = True, *, compress: bool = True) -> None:
+        """Send a text frame starting a message; ``data`` must be UTF-8 (§5.6).
 
-    def send_binary(self, data: bytes, fin: bool = True) -> None:
-        """Send a binary frame starting a message."""
-        self._start_message(Opcode.BINARY, data, fin)
+        ``compress=False`` sends this message uncompressed even if a compression
+        extension (permessage-deflate) was negotiated; its continuation frames follow.
+        """
+        self._start_message(Opcode.TEXT, data, fin, compress)
+
+    def send_binary(self, data: bytes, fin: bool = True, *, compress: bool = True) -> None:
+        """Send a binary frame starting a message; ``compress`` as for :meth:`send_text`."""
+        self._start_message(Opcode.BINARY, data, fin, compress)
 
     def send_continuation(self, data: bytes, fin: bool) -> None:
         """Send a continuation frame of the message being sent in fragments."""
@@ -286,16 +303,64 @@ class Protocol:
             raise InvalidState("no fragmented message to continue (RFC 6455 §5.4)")
         if fin:
             self._send_opcode = None
-        self._send_frame(Frame(Opcode.CONT, data, fin))
+        self._send_frame(Frame(Opcode.CONT, data, fin), self._send_compress)
 
-    def _start_message(self, opcode: Opcode, data: bytes, fin: bool) -> None:
+    def _start_message(self, opcode: Opcode, data: bytes, fin: bool, compress: bool) -> None:
         self._check_open()
         if self._send_opcode is not None:
             # RFC 6455 §5.4: fragments of different messages MUST NOT be interleaved
             raise InvalidState("a fragmented message is in progress (RFC 6455 §5.4)")
         if not fin:
             self._send_opcode = opcode
-        self._send_frame(Frame(opcode, data, fin))
+            self._send_compress = compress
+        self._send_frame(Frame(opcode, data, fin), compress)
+
+    def send_prepared(self, message: PreparedMessage) -> None:
+        """Send a message framed once for many connections (see
+        :class:`~websocket_ref.prepared.PreparedMessage`).
+
+        When this connection encodes messages the way other connections do (a server,
+        and extensions without per-connection state, e.g. permessage-deflate without
+        context takeover), the frame's bytes are computed once and shared; otherwise
+        the message is sent as :meth:`send_text` or :meth:`send_binary` would.
+        """
+        self._check_open()
+        if self._send_opcode is not None:
+            # RFC 6455 §5.4: fragments of different messages MUST NOT be interleaved
+            raise InvalidState("a fragmented message is in progress (RFC 6455 §5.4)")
+        compress = message.compress
+        key = self._encoding_key(compress)
+        if key is None:
+            self._send_frame(Frame(message.opcode, message.data), compress)
+            return
+        wire = message.frames.get(key)
+        if wire is None:
+            frame = self._encode(Frame(message.opcode, message.data), compress)
+            header, payload = serialize_frame(frame, mask=False)
+            wire = message.frames[key] = header + payload
+        elif self.debug:
+            # What _encode() would have logged, had this connection framed it.
+            self.logger.debug("> %s [prepared]", Frame(message.opcode, message.data))
+        self._writes.append(wire)
+
+    def _encoding_key(self, compress: bool) -> tuple[object, ...] | None:
+        """What determines the bytes of a message sent now, if nothing of this
+        connection's own does; None if they're this connection's alone.
+
+        A client's frames are masked with a fresh key each (RFC 6455 §5.3), so only a
+        server's frames can be shared; and only if every extension that will encode
+        the message keeps no state from one message to the next.
+        """
+        if self.side is CLIENT:
+            return None
+        key: list[object] = []
+        for extension in self._extensions:
+            if compress or not extension.compresses_messages:
+                extension_key = extension.stateless_key()
+                if extension_key is None:
+                    return None
+                key.append(extension_key)
+        return tuple(key)
 
     def send_close(self, code: int | None = None, reason: str = "") -> None:
         """Start the closing handshake (RFC 6455 §5.5.1, §7.1.2).
@@ -375,10 +440,23 @@ class Protocol:
         if self._state is not State.OPEN:
             raise InvalidState(f"connection is {self._state.name}; it must be OPEN")
 
-    def _send_frame(self, frame: Frame) -> None:
+    def _encode(self, frame: Frame, compress: bool = True) -> Frame:
+        """Pass an outgoing frame through the extensions, in negotiation order."""
         for extension in self._extensions:
-            frame = extension.encode(frame)
+            # RFC 7692 §1: the RSV1 bit tells whether a message is compressed, "so that
+            # an endpoint can choose not to compress messages"; §6.1: it's set on the
+            # first frame of a compressed message only. Skipping the compressing
+            # extension for a whole message leaves RSV1 clear on all its frames.
+            if compress or not extension.compresses_messages:
+                frame = extension.encode(frame)
         if self.debug:
+            self.logger.debug("> %s", frame)
+        return frame
+
+    def _send_frame(self, frame: Frame, compress: bool = True) -> None:
+        if self._extensions:
+            frame = self._encode(frame, compress)
+        elif self.debug:
             self.logger.debug("> %s", frame)
         header, payload = serialize_frame(frame, mask=self.side is CLIENT)
         if len(payload) < 1024:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..exceptions import ConcurrencyError
+from ..prepared import prepare
 from ..protocol import State
 
 if TYPE_CHECKING:
@@ -19,6 +20,9 @@ def broadcast(
     connections: Iterable[Connection],
     message: DataLike,
     raise_exceptions: bool = False,
+    *,
+    text: bool | None = None,
+    compress: bool = True,
 ) -> None:
     """Send ``message`` to every open connection in ``connections``, without waiting.
 
@@ -28,18 +32,18 @@ def broadcast(
     its transport's write buffer grow; check
     ``connection.transport.get_write_buffer_size()`` to find and drop such clients.
 
-    Connections that aren't open, or that are sending a fragmented message, are
-    skipped: the error is logged, or, with ``raise_exceptions=True`` (Python 3.11+),
-    collected and raised as an :exc:`ExceptionGroup` at the end.
+    The message is framed once: server connections that negotiated the same
+    compression parameters without context takeover (or no compression) get the
+    very same bytes, compressed once (:class:`~websocket_ref.prepared.PreparedMessage`).
+    ``text`` overrides the frame type as for ``send()``; ``compress=False`` sends
+    the message uncompressed everywhere.
+
+    Connections that aren't open are skipped silently; connections sending a
+    fragmented message are skipped with an error that is logged, or, with
+    ``raise_exceptions=True`` (Python 3.11+), collected and raised as an
+    :exc:`ExceptionGroup` at the end.
     """
-    if isinstance(message, str):
-        text = True
-        data = message.encode()  # encoded once for every connection
-    elif isinstance(message, (bytes, bytearray, memoryview)):
-        text = False
-        data = bytes(message)
-    else:
-        raise TypeError(f"message has unsupported type {type(message).__name__}")
+    prepared = prepare(message, text, compress)
     if raise_exceptions and sys.version_info < (3, 11):  # pragma: no cover
         raise ValueError("raise_exceptions requires Python 3.11 or later (ExceptionGroup)")
     exceptions: list[Exception] = []
@@ -51,10 +55,7 @@ def broadcast(
             if connection._fragmented_send is not None:
                 # RFC 6455 §5.4: a frame can't be slipped between a message's fragments
                 raise ConcurrencyError("sending a fragmented message")
-            if text:
-                protocol.send_text(data)
-            else:
-                protocol.send_binary(data)
+            protocol.send_prepared(prepared)
             connection._send_data()
         except Exception as exc:
             if raise_exceptions:

@@ -238,14 +238,18 @@ class Connection(asyncio.Protocol):
         self,
         message: DataLike | Iterable[DataLike] | AsyncIterable[DataLike],
         text: bool | None = None,
+        *,
+        compress: bool = True,
     ) -> None:
         """Send a message: a text frame for ``str``, a binary frame for bytes.
 
         An iterable (sync or async) of ``str`` or of bytes is sent as one fragmented
         message, one frame per item. ``text`` overrides the frame type: ``text=True``
         sends bytes (which must be UTF-8) as text, ``text=False`` sends ``str`` as
-        binary. Returns once the data is handed to the transport and its buffer is
-        below ``write_limit``: that's where backpressure applies.
+        binary. ``compress=False`` sends this message uncompressed on a connection
+        that negotiated permessage-deflate: useful for data that is compressed
+        already (images, archives). Returns once the data is handed to the transport
+        and its buffer is below ``write_limit``: that's where backpressure applies.
         """
         while self._fragmented_send is not None:
             # RFC 6455 §5.4: frames of different messages MUST NOT be interleaved
@@ -255,24 +259,24 @@ class Connection(asyncio.Protocol):
             if protocol.state is not State.OPEN:
                 await self._raise_closed()
             if text is False:
-                protocol.send_binary(message.encode())
+                protocol.send_binary(message.encode(), compress=compress)
             else:
-                protocol.send_text(message.encode())
+                protocol.send_text(message.encode(), compress=compress)
         elif isinstance(message, BytesLike):
             if protocol.state is not State.OPEN:
                 await self._raise_closed()
             data = message if type(message) is bytes else bytes(message)
             if text:
-                protocol.send_text(data)
+                protocol.send_text(data, compress=compress)
             else:
-                protocol.send_binary(data)
+                protocol.send_binary(data, compress=compress)
         elif isinstance(message, Mapping):
             raise TypeError("a mapping isn't a message")
         elif isinstance(message, AsyncIterable):
-            await self._send_fragments(message.__aiter__(), None, text)
+            await self._send_fragments(message.__aiter__(), None, text, compress)
             return
         elif isinstance(message, Iterable):
-            await self._send_fragments(None, iter(message), text)
+            await self._send_fragments(None, iter(message), text, compress)
             return
         else:
             raise TypeError(f"message has unsupported type {type(message).__name__}")
@@ -285,6 +289,7 @@ class Connection(asyncio.Protocol):
         async_chunks: AsyncIterator[DataLike] | None,
         chunks: Iterable[DataLike] | None,
         text: bool | None,
+        compress: bool = True,
     ) -> None:
         """Send a fragmented message, one frame per chunk, then an empty final frame.
 
@@ -323,9 +328,9 @@ class Connection(asyncio.Protocol):
                     await self._raise_closed()
                 if first:
                     if as_text:
-                        protocol.send_text(data, fin=False)
+                        protocol.send_text(data, fin=False, compress=compress)
                     else:
-                        protocol.send_binary(data, fin=False)
+                        protocol.send_binary(data, fin=False, compress=compress)
                     first = False
                 else:
                     protocol.send_continuation(data, fin=False)

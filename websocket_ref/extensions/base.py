@@ -12,7 +12,7 @@ a reserved bit set only if a negotiated extension claims that bit.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from ..frames import Frame, Opcode
 from ..headers import ExtensionName, ExtensionParameter
@@ -30,6 +30,11 @@ class Extension(ABC):
     #: any of ``frames.RSV1 | frames.RSV2 | frames.RSV3``.
     reserved_bits: int = 0
 
+    #: Whether this extension compresses messages, and so may be left out for a
+    #: message sent with ``compress=False`` (RFC 7692 §1 lets a sender choose not to
+    #: compress a message).
+    compresses_messages: bool = False
+
     @abstractmethod
     def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
         """Transform a received frame; ``max_size`` bounds the data it may produce.
@@ -42,6 +47,15 @@ class Extension(ABC):
     @abstractmethod
     def encode(self, frame: Frame) -> Frame:
         """Transform a frame about to be sent."""
+
+    def stateless_key(self) -> Hashable | None:
+        """A key such that the next message this extension encodes only depends on it.
+
+        Two connections whose extensions return equal keys turn a message into the same
+        bytes: ``broadcast()`` then compresses and frames it once for both. None (the
+        default) means the encoding depends on this connection's history.
+        """
+        return None
 
     def decodes_unchanged(self, opcode: Opcode, rsv: int) -> bool:
         """Whether :meth:`decode` will pass the payload of the frame arriving now, with

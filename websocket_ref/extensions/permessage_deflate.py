@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from ..exceptions import (
@@ -100,6 +100,9 @@ class PerMessageDeflate(Extension):
     name = NAME
     # RFC 7692 §6: the "Per-Message Compressed" bit is RSV1
     reserved_bits = RSV1
+    # RFC 7692 §1: RSV1 tells whether a message is compressed, so that an endpoint can
+    # choose not to compress one: send(..., compress=False) skips this extension.
+    compresses_messages = True
 
     def __init__(
         self,
@@ -222,6 +225,19 @@ class PerMessageDeflate(Extension):
         return output
 
     # Sending
+
+    def stateless_key(self) -> Hashable | None:
+        """Equal for connections that compress the next message into the same bytes.
+
+        RFC 7692 §7.1.1.1, §7.1.1.2: without context takeover, every message starts
+        with an empty window, so its compressed form depends only on the window size
+        and the zlib settings. With context takeover, it depends on the messages
+        before it on this connection: no key.
+        """
+        if not self.local_no_context_takeover or self._encoding:
+            return None
+        settings = tuple(sorted(self.compress_settings.items()))
+        return (NAME, _zlib_window_bits(self.local_max_window_bits), settings)
 
     def encode(self, frame: Frame) -> Frame:
         """Compress a frame of a data message; control frames go through as they are."""

@@ -34,6 +34,7 @@ overall, then aborts the socket.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -241,12 +242,16 @@ class Connection:
         self,
         message: str | BytesLike | Iterable[str] | Iterable[BytesLike],
         text: bool | None = None,
+        *,
+        compress: bool = True,
     ) -> None:
         """Send a message: ``str`` as text, bytes-like as binary.
 
         ``text=True`` sends bytes as a text frame (they must be UTF-8) and
         ``text=False`` sends a ``str`` as binary. An iterable of ``str`` or of bytes
         is sent as one fragmented message (RFC 6455 §5.4), one frame per item.
+        ``compress=False`` sends this message uncompressed on a connection that
+        negotiated permessage-deflate (for data that is compressed already).
 
         Safe to call from several threads; a fragmented message holds back other
         messages (not pings) until it's complete.
@@ -254,14 +259,16 @@ class Connection:
         protocol = self.protocol
         if isinstance(message, str):
             data = message.encode()
-            self._send(protocol.send_binary if text is False else protocol.send_text, data)
+            method = protocol.send_binary if text is False else protocol.send_text
+            self._send(functools.partial(method, compress=compress), data)
         elif isinstance(message, bytes | bytearray | memoryview):
             data = message if type(message) is bytes else bytes(message)
-            self._send(protocol.send_text if text else protocol.send_binary, data)
+            method = protocol.send_text if text else protocol.send_binary
+            self._send(functools.partial(method, compress=compress), data)
         elif isinstance(message, Mapping):
             raise TypeError("a mapping isn't a message; send() takes str, bytes or an iterable")
         elif isinstance(message, Iterable):
-            self._send_fragmented(message, text)
+            self._send_fragmented(message, text, compress)
         else:
             raise TypeError(f"message has unsupported type {type(message).__name__}")
 
@@ -301,7 +308,10 @@ class Connection:
             self._fragments_done.wait()
 
     def _send_fragmented(
-        self, message: Iterable[str] | Iterable[BytesLike], text: bool | None
+        self,
+        message: Iterable[str] | Iterable[BytesLike],
+        text: bool | None,
+        compress: bool = True,
     ) -> None:
         iterator = iter(message)
         try:
@@ -322,6 +332,7 @@ class Connection:
             self._fragmenting = threading.get_ident()
         failed: BaseException | None = None
         try:
+            start = functools.partial(start, compress=compress)
             self._send(start, _to_bytes(first), False, fragment=True)
             for fragment in iterator:
                 if isinstance(fragment, str) != is_str or not isinstance(

@@ -39,11 +39,12 @@ from ..headers import (
 from ..http11 import Request, Response
 from ..protocol import Event, LoggerLike
 from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
+from .broadcast import broadcast
 from .connection import Connection
 from .transport import TLSTransport, Transport
 from .utils import Deadline, resolve_logger, server_extensions
 
-__all__ = ["ServerConnection", "Server", "serve", "unix_serve", "basic_auth"]
+__all__ = ["ServerConnection", "Server", "serve", "unix_serve", "basic_auth", "broadcast"]
 
 _Socket = socket.socket  # Server.__init__'s argument named "socket" hides the module
 
