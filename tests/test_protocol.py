@@ -629,13 +629,40 @@ def test_unsolicited_pong(side: Side) -> None:
     assert protocol.parser_exc is None
 
 
-def test_ping_not_answered_after_close_sent(side: Side) -> None:
+@pytest.mark.rfc("R6455-5.5.2-2")
+def test_ping_answered_after_close_sent(side: Side) -> None:
+    # RFC 6455 §5.5.2: the only exception is a Close frame *received*; after sending
+    # ours, a ping that arrives before the peer's Close still gets its pong.
     protocol = make(side)
     protocol.send_close(1000)
     protocol.data_to_send()
     protocol.receive_data(peer_frame(protocol, 0x9, b"late"))
     assert protocol.events_received() == [Frame(Opcode.PING, b"late")]
-    assert protocol.data_to_send() == []
+    [pong] = written(protocol).frames
+    assert (pong.opcode, pong.payload) == (0xA, b"late")
+    # The peer's close then completes the handshake as usual.
+    protocol.receive_data(peer_frame(protocol, 0x8, close_payload(1000)))
+    assert protocol.close_rcvd == Close(1000, "")
+
+
+@pytest.mark.rfc("R6455-5.5.2-2")
+def test_ping_not_answered_after_close_received(side: Side) -> None:
+    # The ping follows the peer's Close frame: it isn't even processed (§5.5.1, §7.1.7).
+    protocol = make(side)
+    protocol.receive_data(
+        peer_frame(protocol, 0x8, close_payload(1000)) + peer_frame(protocol, 0x9, b"late")
+    )
+    assert [e.opcode for e in protocol.events_received()] == [Opcode.CLOSE]
+    assert [f.opcode for f in written(protocol).frames] == [0x8]
+
+
+@pytest.mark.rfc("R6455-5.5.2-2")
+def test_ping_not_answered_after_server_failed_and_closed_tcp() -> None:
+    server = open_server()
+    server.fail(1011, "oops")
+    server.data_to_send()
+    server.receive_data(client_frame(0x9, b"late"))
+    assert server.data_to_send() == []
 
 
 # Close frames (RFC 6455 §5.5.1, §7.4)

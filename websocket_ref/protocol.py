@@ -605,8 +605,11 @@ class Protocol:
             frame = extension.decode(frame, max_size=None)
         opcode = frame.opcode
         if opcode is Opcode.PING:
-            # RFC 6455 §5.5.2: answer a ping with a pong carrying the same data
-            if self._state is State.OPEN:
+            # RFC 6455 §5.5.2 [R6455-5.5.2-2]: answer every ping with a pong, "unless it
+            # already received a Close frame" -- also after sending ours (CLOSING). No
+            # frame is read after the peer's Close, so only a closed write side stops it.
+            # The pong carries the ping's data (RFC 6455 §5.5.2, §5.5.3 [R6455-5.5.2-2]).
+            if not self.eof_sent:
                 self._send_frame(Frame(Opcode.PONG, frame.data))
         elif opcode is Opcode.CLOSE:
             self._receive_close(frame)
