@@ -744,21 +744,90 @@ def test_rfc_example_final_block(extra: bytes) -> None:
     assert server.parser_exc is None
 
 
+def final_block(data: bytes, window: bytes = b"") -> bytes:
+    """``data`` compressed into DEFLATE blocks ending with BFINAL set (byte-aligned)."""
+    if window:
+        compressor = zlib.compressobj(wbits=-15, zdict=window)
+    else:
+        compressor = zlib.compressobj(wbits=-15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH)
+
+
+def referring_back(data: bytes, window: bytes) -> bytes:
+    """``data`` compressed as RFC 7692 §7.2.1 says, with back-references into ``window``."""
+    compressor = zlib.compressobj(wbits=-15, zdict=window)
+    payload = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert payload.endswith(TAIL)
+    payload = payload[:-4]
+    with pytest.raises(zlib.error, match="distance too far back"):
+        zlib.decompressobj(wbits=-15).decompress(payload + TAIL)  # it does refer back
+    return payload
+
+
+@pytest.mark.rfc("R7692-7.2.1-6", "R7692-7.2.2-4")
 @pytest.mark.usefixtures("tail_path")
-@pytest.mark.parametrize("junk", [b"\x01", b"\x00\x00", b"\x00\x00\x00\xff\xff"])
-def test_data_after_final_block_fails(junk: bytes) -> None:
+@pytest.mark.parametrize("extra", [b"\x00", b""])
+def test_window_kept_after_a_message_ending_with_bfinal(extra: bytes) -> None:
+    # RFC 7692 §7.2.1: a sender MAY use blocks with BFINAL set; §7.2.2: without
+    # no_context_takeover, the next message is inflated with the window of the last one
+    # -- which a message ending the DEFLATE stream doesn't drop.
     _, server = pair()
-    final = bytes.fromhex("f348cdc9c90700")
-    receive(server, client_frame(Opcode.TEXT, final + junk, rsv=RSV1))
-    assert_failed(server, InvalidFrame, 1002)
-    _, server = pair()
-    receive(
+    frames = receive(
         server,
-        client_frame(Opcode.TEXT, final, rsv=RSV1, fin=False),
-        client_frame(Opcode.CONT, junk, fin=False),
-        client_frame(Opcode.CONT, b""),
+        client_frame(Opcode.TEXT, final_block(b"Hello, world") + extra, rsv=RSV1),
+        client_frame(Opcode.TEXT, referring_back(b"Hello, world", b"Hello, world"), rsv=RSV1),
     )
+    assert [f.data for f in frames] == [b"Hello, world"] * 2
+    assert server.parser_exc is None
+
+
+@pytest.mark.rfc("R7692-7.2.1-5", "R7692-7.2.1-6")
+@pytest.mark.usefixtures("tail_path")
+@pytest.mark.parametrize("split", [None, 3, "at the block end"])
+def test_blocks_after_a_bfinal_block_in_one_message(split: int | str | None) -> None:
+    # RFC 7692 §7.2.1: "The next DEFLATE block follows the padded data": more blocks may
+    # follow a block with BFINAL set in the same message, and refer back to it.
+    first = final_block(b"Hello, world")
+    second = referring_back(b"Hello, world", b"Hello, world")
+    _, server = pair()
+    if split is None:
+        frames = receive(server, client_frame(Opcode.BINARY, first + second, rsv=RSV1))
+    else:
+        cut = len(first) if split == "at the block end" else split
+        assert isinstance(cut, int)
+        payload = first + second
+        frames = receive(
+            server,
+            client_frame(Opcode.BINARY, payload[:cut], rsv=RSV1, fin=False),
+            client_frame(Opcode.CONT, payload[cut:]),
+        )
+    assert b"".join(f.data for f in frames) == b"Hello, world" * 2
+    assert server.parser_exc is None
+    # And the window still serves the next message.
+    [frame] = receive(
+        server,
+        client_frame(Opcode.BINARY, referring_back(b", world", b"Hello, world" * 2), rsv=RSV1),
+    )
+    assert frame.data == b", world"
+
+
+@pytest.mark.usefixtures("tail_path")
+def test_invalid_block_after_a_bfinal_block_fails() -> None:
+    _, server = pair()
+    # 0x07: BFINAL set and BTYPE 11, a reserved block type (RFC 1951 §3.2.3).
+    receive(server, client_frame(Opcode.TEXT, final_block(b"Hello") + b"\x07", rsv=RSV1))
     assert_failed(server, InvalidFrame, 1002)
+
+
+@pytest.mark.rfc("R7692-7.2.2-2", "R7692-7.2.2-4")
+def test_client_keeps_the_window_of_a_server_message_ending_with_bfinal() -> None:
+    client, _ = pair()
+    frames = receive(
+        client,
+        server_frame(Opcode.TEXT, final_block(b"Hello, world") + b"\x00", rsv=RSV1),
+        server_frame(Opcode.TEXT, referring_back(b"Hello, world", b"Hello, world"), rsv=RSV1),
+    )
+    assert [f.data for f in frames] == [b"Hello, world"] * 2
 
 
 def test_rfc_example_two_blocks_and_an_empty_fragment() -> None:

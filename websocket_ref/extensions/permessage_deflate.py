@@ -56,12 +56,6 @@ NAME: ExtensionName = "permessage-deflate"
 _EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
 # Payloads up to this size are joined with that tail and inflated in one call.
 _JOIN_TAIL_LIMIT = 4096
-# What may follow a final DEFLATE block (BFINAL set) in a message, before and once the
-# 4 octets above are appended: the header octet of an empty stored block, if it didn't
-# fit in the last octet of the final block (RFC 7692 §7.2.3.4).
-_AFTER_FINAL_BLOCK = (b"", b"\x00")
-_AFTER_FINAL_BLOCK_FIN = (_EMPTY_BLOCK_TAIL, b"\x00" + _EMPTY_BLOCK_TAIL)
-
 # RFC 7692 §7.1.2.1, §7.1.2.2: a window size is a decimal integer from 8 to 15 without
 # leading zeroes.
 _WINDOW_BITS_RE = re.compile(r"[89]|1[0-5]")
@@ -126,6 +120,12 @@ class PerMessageDeflate(Extension):
         # that an idle connection holds no zlib state it won't reuse.
         self._decoder: Any = None  # zlib.Decompress (not exported under that name)
         self._encoder: Any = None  # zlib.Compress
+        # The latest output of the decoder, at least one window of it when there is that
+        # much (references to the frames' data, compacted at the end of each message):
+        # what a new inflater needs as its window when the peer ends a DEFLATE stream
+        # with a BFINAL block and goes on (RFC 7692 §7.2.1, §7.2.2).
+        self._history: list[bytes] = []
+        self._history_size = 0
         # Whether the message being received (sent) in fragments is compressed.
         self._decoding = False
         self._encoding = False
@@ -166,13 +166,16 @@ class PerMessageDeflate(Extension):
         data = self._inflate(frame.data, frame.fin, max_size)
         if frame.fin:
             self._decoding = False
-            # RFC 7692 §7.1.1.1, §7.1.1.2: without context takeover, the peer starts each
-            # message with an empty window, and so do we.
-            # RFC 7692 §7.2.3.4: a message may end the DEFLATE stream (BFINAL set); the
-            # next message then starts a new stream. (A peer that did that and still
-            # referred to earlier messages would fail as invalid data, not be misread.)
-            if self.remote_no_context_takeover or self._decoder.eof:
+            if self.remote_no_context_takeover:
+                # RFC 7692 §7.2.2 [R7692-7.2.2-1, R7692-7.2.2-3]: with no_context_takeover
+                # the peer starts each message with an empty window; so may we: drop it.
                 self._decoder = None
+                self._history, self._history_size = [], 0
+            else:
+                # RFC 7692 §7.2.2 [R7692-7.2.2-2, R7692-7.2.2-4]: otherwise the next
+                # message is inflated with the window of this one. Keep one window of
+                # output, not whole messages, for an idle connection.
+                self._compact_history()
         return Frame(opcode, data, frame.fin, False, frame.rsv2, frame.rsv3)
 
     def decodes_unchanged(self, opcode: Opcode, rsv: int) -> bool:
@@ -184,45 +187,86 @@ class PerMessageDeflate(Extension):
 
     def _inflate(self, data: bytes, fin: bool, max_size: int | None) -> bytes:
         """Inflate one frame's payload within ``max_size`` bytes of output."""
-        decoder = self._decoder
-        # RFC 6455 §10.4: limit the size of a message after reassembly -- here after
-        # decompression too. zlib stops producing output at max_length (0 means no limit),
-        # so the output stays within the budget plus one byte however much the input
-        # would inflate; the byte past the budget tells "too big" from "exactly full".
-        max_length = 0 if max_size is None else max(max_size, 0) + 1
+        # RFC 6455 §10.4 [R6455-10.4-1]: limit the size of a message after reassembly --
+        # here after decompression too. zlib stops producing output at max_length (0 means
+        # no limit), so the output stays within the budget plus one byte however much the
+        # input would inflate; the byte past the budget tells "too big" from "exactly full".
+        budget = 0 if max_size is None else max(max_size, 0) + 1
+        # RFC 7692 §7.2.2: append 0x00 0x00 0xff 0xff to the payload of the message: to a
+        # small one at once (copying a few bytes costs less than a second zlib call), fed
+        # apart after a large one, so that it isn't copied.
+        tail = fin and len(data) > _JOIN_TAIL_LIMIT
+        if fin and not tail:
+            data += _EMPTY_BLOCK_TAIL
+        pieces: list[bytes] = []
+        produced = 0
+        restarted = False  # a new inflater, after a BFINAL block, has had no input yet
         try:
-            if fin and len(data) <= _JOIN_TAIL_LIMIT:
-                # RFC 7692 §7.2.2: append 0x00 0x00 0xff 0xff to the payload of the message
-                # (a small one: copying a few bytes costs less than a second zlib call).
-                output: bytes = decoder.decompress(data + _EMPTY_BLOCK_TAIL, max_length)
-            else:
-                output = decoder.decompress(data, max_length)
-                if fin and (not max_length or len(output) < max_length):
-                    # RFC 7692 §7.2.2: the same, fed apart so that a large payload isn't
-                    # copied. It yields nothing after a well-formed payload, but it decodes
-                    # as codes after one cut inside a block.
-                    more = decoder.decompress(
-                        _EMPTY_BLOCK_TAIL, max_length and max_length - len(output)
+            while True:
+                decoder = self._decoder
+                output: bytes = decoder.decompress(data, budget and budget - produced)
+                restarted = False
+                if output:
+                    pieces.append(output)
+                    produced += len(output)
+                    self._remember(output)
+                if budget and produced >= budget:
+                    break
+                if decoder.eof:
+                    # RFC 7692 §7.2.1 [R7692-7.2.1-5, R7692-7.2.1-6]: a sender MAY end
+                    # blocks with BFINAL set; "the next DEFLATE block follows the padded
+                    # data". zlib stops at the end of such a block: go on with a new
+                    # inflater that starts from the same window, which isn't dropped:
+                    # RFC 7692 §7.2.2 [R7692-7.2.2-2, R7692-7.2.2-4].
+                    data = decoder.unused_data
+                    self._decoder = zlib.decompressobj(
+                        wbits=-self.remote_max_window_bits, zdict=self._window()
                     )
-                    if more:
-                        output += more
+                    if fin and data == _EMPTY_BLOCK_TAIL:
+                        # The message ended with that block and without the header
+                        # octet of an empty block (RFC 7692 §7.2.3.4): nothing follows.
+                        break
+                    if data:
+                        continue
+                    restarted = True
+                if tail and not restarted:
+                    data, tail = _EMPTY_BLOCK_TAIL, False
+                    continue
+                break
         except zlib.error as exc:
             # RFC 7692 §7.2.2: the payload must be valid DEFLATE data; fail the connection
             raise InvalidFrame(f"invalid compressed data: {exc}", rule="RFC 7692 §7.2.2") from None
-        if max_size is not None and len(output) > max_size:
+        if max_size is not None and produced > max_size:
             raise PayloadTooBig(
                 f"message of more than {max_size} bytes once decompressed", rule="RFC 6455 §10.4"
             )
-        if decoder.eof:
-            # RFC 7692 §7.2.3.4: a message may end the DEFLATE stream (BFINAL set). Only the
-            # rest of an empty stored block may follow: at most one 0x00 octet, then the 4
-            # octets appended above. Anything else would be silently dropped by zlib.
-            expected = _AFTER_FINAL_BLOCK_FIN if fin else _AFTER_FINAL_BLOCK
-            if decoder.unused_data not in expected:
-                raise InvalidFrame(
-                    "data after the end of the DEFLATE stream", rule="RFC 7692 §7.2.3.4"
-                )
-        return output
+        if len(pieces) == 1:
+            return pieces[0]
+        return b"".join(pieces)
+
+    def _remember(self, output: bytes) -> None:
+        """Keep ``output`` as the latest part of the window (a reference, no copy)."""
+        if len(output) >= 1 << self.remote_max_window_bits:
+            self._history = [output]
+            self._history_size = len(output)
+        else:
+            self._history.append(output)
+            self._history_size += len(output)
+            if len(self._history) > 128:  # a message in many small frames
+                self._compact_history()
+
+    def _compact_history(self) -> None:
+        """Cut the kept output to one window: keep what the next message may refer to."""
+        window = 1 << self.remote_max_window_bits
+        if self._history_size > window or len(self._history) > 64:
+            tail = self._window()
+            self._history, self._history_size = [tail], len(tail)
+
+    def _window(self) -> bytes:
+        """The last window of output: the dictionary of an inflater that continues."""
+        window = 1 << self.remote_max_window_bits
+        joined = b"".join(self._history)
+        return joined[-window:] if len(joined) > window else joined
 
     # Sending
 
