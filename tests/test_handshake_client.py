@@ -117,9 +117,21 @@ def test_subprotocol_offer() -> None:
     assert request.headers["Sec-WebSocket-Protocol"] == "chat, superchat"
 
 
-def test_invalid_subprotocol_offer() -> None:
-    with pytest.raises(ValueError):
-        make_client(subprotocols=["not a token"])
+@pytest.mark.rfc("R6455-4.1-33")
+@pytest.mark.parametrize("subprotocol", ["not a token", "", "chat/1", "caf\u00e9", "a,b"])
+def test_invalid_subprotocol_offer(subprotocol: str) -> None:
+    with pytest.raises(ValueError, match="invalid subprotocol"):
+        make_client(subprotocols=["chat", subprotocol])
+
+
+@pytest.mark.rfc("R6455-4.1-34")
+def test_duplicate_subprotocol_offer() -> None:
+    # RFC 6455 §4.1: the offered subprotocols MUST all be unique strings
+    with pytest.raises(ValueError, match="duplicate subprotocol: chat"):
+        make_client(subprotocols=["chat", "superchat", "chat"])
+    # Subprotocols are compared exactly (they are case-sensitive tokens).
+    request = make_client(subprotocols=["chat", "Chat"]).connect()
+    assert request.headers["Sec-WebSocket-Protocol"] == "chat, Chat"
 
 
 def test_extension_offers() -> None:
@@ -238,10 +250,12 @@ def test_rfc_example_key() -> None:
     [
         ("WebSocket", "upgrade"),
         ("websocket", "keep-alive, Upgrade"),
-        ("h2c, WEBSOCKET", "UPGRADE, keep-alive"),
+        ("WEBSOCKET", "UPGRADE, keep-alive"),
+        (" websocket ", "close, ,Upgrade"),
     ],
 )
 def test_upgrade_tokens_case_insensitive_in_lists(upgrade: str, connection: str) -> None:
+    # Upgrade is a case-insensitive match for "websocket"; Connection contains "Upgrade".
     client = started()
     client.receive_data(response_bytes(client, upgrade=upgrade, connection=connection))
     assert client.state is State.OPEN
@@ -292,6 +306,106 @@ def test_invalid_101(kwargs: dict[str, object], exc_type: type[Exception], name:
     exc = assert_failed(client, exc_type)
     assert isinstance(exc, InvalidHeader)
     assert exc.name == name
+
+
+@pytest.mark.rfc("R6455-4.1-39")
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        [("Upgrade", "h2c, websocket")],
+        [("Upgrade", "websocket, h2c")],
+        [("Upgrade", "websocket, websocket")],
+        [("Upgrade", "websocket"), ("Upgrade", "websocket")],
+        [("Upgrade", "websocket"), ("Upgrade", "h2c")],
+        [("Upgrade", "websocket/13")],
+        [("Upgrade", "websocket,")],
+        [("Upgrade", "web socket")],
+    ],
+)
+def test_upgrade_that_is_not_exactly_websocket(upgrade: list[tuple[str, str]]) -> None:
+    # RFC 6455 §4.1: the value must be a case-insensitive match for "websocket", not a
+    # list that contains it (unlike the request's Upgrade, which "MUST include" it).
+    client = started()
+    client.receive_data(response_bytes(client, upgrade=None, extra=upgrade))
+    exc = assert_failed(client, InvalidUpgrade)
+    assert isinstance(exc, InvalidUpgrade)
+    assert exc.name == "Upgrade"
+
+
+@pytest.mark.rfc("R6455-4.1-44")
+def test_obs_fold_in_a_101_is_replaced_by_spaces() -> None:
+    # RFC 7230 §3.2.4: a user agent MUST replace each obs-fold in a response with one or
+    # more SP before interpreting the value; the response is valid.
+    client = started(subprotocols=["chat"])
+    data = response_bytes(client, connection=None).replace(
+        b"\r\n\r\n",
+        b"\r\nConnection: keep-alive,\r\n \t Upgrade"
+        b"\r\nX-Folded: one \r\n\ttwo\r\n   three"
+        b"\r\nSec-WebSocket-Protocol:\r\n chat\r\n\r\n",
+    )
+    client.receive_data(data)
+    [response] = client.events_received()
+    assert client.handshake_exc is None
+    assert client.state is State.OPEN
+    assert isinstance(response, Response)
+    assert response.headers["Connection"] == "keep-alive, Upgrade"
+    assert response.headers["X-Folded"] == "one two three"
+    assert client.subprotocol == "chat"
+
+
+@pytest.mark.rfc("R6455-4.1-38")
+@pytest.mark.parametrize(
+    "interim",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n",
+        b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n",
+    ],
+)
+def test_interim_1xx_responses_before_the_101_are_skipped(interim: bytes) -> None:
+    # RFC 7231 §6.2: a client MUST be able to parse 1xx responses before the final one,
+    # even if it doesn't expect one, and a user agent MAY ignore them.
+    client = started()
+    wire = interim + response_bytes(client) + build_frame(0x1, b"hi")
+    for byte in wire:  # also split across reads
+        client.receive_data(bytes([byte]))
+    events = client.events_received()
+    assert client.handshake_exc is None
+    assert [type(e) for e in events] == [Response, Frame]
+    response = events[0]
+    assert isinstance(response, Response)
+    assert response.status_code == 101
+    assert client.state is State.OPEN
+
+
+@pytest.mark.rfc("R6455-4.1-38")
+def test_interim_1xx_response_then_a_refusal() -> None:
+    client = started()
+    client.receive_data(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"
+    )
+    [response] = client.events_received()
+    assert isinstance(response, Response)
+    assert (response.status_code, response.body) == (403, b"no")
+    assert type(client.handshake_exc) is InvalidStatus
+
+
+@pytest.mark.rfc("R6455-4.1-44")
+def test_101_with_a_higher_http_1_minor_version() -> None:
+    # RFC 7230 §2.6: a recipient SHOULD process a message with a higher minor version of
+    # a major version it implements as if it were in the highest minor version it knows.
+    client = started()
+    client.receive_data(response_bytes(client).replace(b"HTTP/1.1", b"HTTP/1.2", 1))
+    assert client.handshake_exc is None
+    assert client.state is State.OPEN
+
+
+@pytest.mark.rfc("R6455-4.1-44")
+@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/1.10", b"HTTP/1", b"HTTP/0.9"])
+def test_101_with_another_http_version_fails(version: bytes) -> None:
+    client = started()
+    client.receive_data(response_bytes(client).replace(b"HTTP/1.1", version, 1))
+    assert_failed(client, InvalidMessage)
 
 
 # Subprotocols (RFC 6455 §4.1 item 6, §4.2.2)

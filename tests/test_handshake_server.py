@@ -226,7 +226,7 @@ def refused_by_accept(
     assert code == status
     assert headers["Content-Length"] == str(len(body))
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
-    assert headers["Connection"] == "close"
+    assert "close" in headers["Connection"].lower().replace(" ", "").split(",")
     assert body == response.body
     assert body.startswith(b"Failed to open a WebSocket connection")
     assert server.state is State.CONNECTING
@@ -255,7 +255,13 @@ def test_not_an_upgrade_426(
     changes: dict[str, object], exc_type: type[Exception], name: str
 ) -> None:
     server, response = refused_by_accept(request_bytes(**changes), exc_type, 426)  # type: ignore[arg-type]
+    # RFC 7231 §6.5.15: a 426 MUST send Upgrade; RFC 7230 §6.7: with Upgrade, a sender
+    # MUST also send Connection with the "upgrade" option.
     assert response.headers["Upgrade"] == "websocket"
+    assert response.headers["Connection"].lower().replace(" ", "").split(",") == [
+        "upgrade",
+        "close",
+    ]
     assert isinstance(server.handshake_exc, InvalidHeader)
     assert server.handshake_exc.name == name
 
@@ -349,6 +355,28 @@ def test_origin_refused_403(origins: list[object], origin: str | None) -> None:
     assert server.handshake_exc.value == origin
 
 
+@pytest.mark.rfc("R6455-4.2.2-5")
+@pytest.mark.parametrize(
+    ("origins", "origin"),
+    [
+        (["https://good.example"], "HTTPS://Good.Example"),
+        (["https://Good.Example"], "https://good.example"),
+        ([re.compile(r"https://[a-z]+\.good\.example")], "https://SUB.good.example"),
+    ],
+)
+def test_origin_compared_in_lowercase(origins: list[object], origin: str) -> None:
+    # RFC 6455 §4.2.2 step 4: "The origin is serialized to ASCII and converted to lowercase."
+    server, request = received(request_bytes(extra=[("Origin", origin)]), origins=origins)
+    assert server.accept(request).status_code == 101
+
+
+@pytest.mark.rfc("R6455-4.2.2-5")
+def test_origin_with_non_ascii_characters_refused() -> None:
+    # It can't be the ASCII serialization of an origin.
+    data = request_bytes(extra=[("Origin", "https://b\u00fccher.example")])
+    refused_by_accept(data, InvalidOrigin, 403, origins=["https://b\u00fccher.example"])
+
+
 def test_origin_several_values_400() -> None:
     data = request_bytes(extra=[("Origin", "https://a.example"), ("Origin", "https://b.example")])
     refused_by_accept(data, InvalidHeader, 400, origins=["https://a.example"])
@@ -394,14 +422,19 @@ def test_subprotocol_offers_in_several_lines() -> None:
     assert server.subprotocol == "c"
 
 
-def test_select_subprotocol_not_offered_400() -> None:
-    extra = [("Sec-WebSocket-Protocol", "chat")]
-    refused_by_accept(
-        request_bytes(extra=extra),
-        NegotiationError,
-        400,
-        select_subprotocol=lambda protocol, subprotocols: "other",
+@pytest.mark.rfc("R6455-4.2.2-9")
+@pytest.mark.parametrize(("offer", "selected"), [("chat", "other"), (None, "chat"), ("chat", "")])
+def test_select_subprotocol_not_offered_500(offer: str | None, selected: str) -> None:
+    # RFC 6455 §4.2.2: the value MUST be one the client offered. A select_subprotocol
+    # that returns another is a bug of the server, not of the client: 500, not 400.
+    extra = [] if offer is None else [("Sec-WebSocket-Protocol", offer)]
+    server, request = received(
+        request_bytes(extra=extra), select_subprotocol=lambda protocol, subprotocols: selected
     )
+    response = server.accept(request)
+    assert response.status_code == 500
+    assert type(server.handshake_exc) is NegotiationError
+    assert "Sec-WebSocket-Protocol" not in response.headers
 
 
 def test_select_subprotocol_crashes_500() -> None:
@@ -556,6 +589,138 @@ def test_malformed_request(data: bytes, exc_type: type[Exception], status: int) 
     assert server.data_to_send() == []
     server.receive_eof()
     assert server.state is State.CLOSED
+
+
+@pytest.mark.rfc("R6455-4.2.1-3")
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [
+        (b"http://server.example.com/chat", "/chat"),
+        (b"https://server.example.com:8443/chat?room=1", "/chat?room=1"),
+        (b"HTTP://Server.Example.COM/chat", "/chat"),
+        (b"http://server.example.com", "/"),
+        (b"http://server.example.com?x=1", "/?x=1"),
+        (b"http://user@[::1]:8080/a/b", "/a/b"),
+    ],
+)
+def test_absolute_form_request_target(target: bytes, path: str) -> None:
+    # RFC 6455 §4.2.1: the Request-URI is a resource name "or an absolute HTTP/HTTPS URI
+    # containing the /resource name/"; RFC 7230 §5.3.2: a server MUST accept it.
+    server, request = received(request_bytes(line=b"GET " + target + b" HTTP/1.1"))
+    assert request.path == path
+    assert server.accept(request).status_code == 101
+
+
+@pytest.mark.rfc("R6455-4.2.1-3", "R6455-3-2")
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"*",
+        b"server.example.com:80",
+        b"ws://server.example.com/chat",
+        b"ftp://server.example.com/chat",
+        b"http:/chat",
+        b"http:///chat",
+        b"/chat#fragment",
+        b"http://server.example.com/chat#fragment",
+        b"/ch\x7fat",
+        b"/ch\x01at",
+        b"/caf\xc3\xa9",
+    ],
+)
+def test_invalid_request_target_400(target: bytes) -> None:
+    server = ServerProtocol()
+    server.receive_data(request_bytes(line=b"GET " + target + b" HTTP/1.1"))
+    assert server.events_received() == []
+    assert type(server.handshake_exc) is RequestLineError
+    wire = written(server, handshake=True)
+    assert parse_response(wire.data)[0] == 400
+    assert wire.eof
+
+
+@pytest.mark.rfc("R6455-4.2.1-2")
+@pytest.mark.parametrize("version", [b"HTTP/1.1", b"HTTP/1.2", b"HTTP/1.9"])
+def test_http_1_1_or_higher(version: bytes) -> None:
+    # RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request"; RFC 7230 §2.6: a higher
+    # minor version of a major version the server implements is read as that version.
+    server, request = received(request_bytes(line=b"GET /chat " + version))
+    response = server.accept(request)
+    assert response.status_code == 101
+    server.send_response(response)
+    assert written(server, handshake=True).data.startswith(b"HTTP/1.1 101 ")
+
+
+@pytest.mark.rfc("R6455-4.2.1-2")
+@pytest.mark.parametrize(
+    ("version", "status"),
+    [
+        (b"HTTP/1.0", 505),
+        (b"HTTP/0.9", 505),
+        (b"HTTP/2.0", 505),
+        (b"HTTP/3", 400),
+        (b"HTTP/1.10", 400),
+        (b"HTTP/1", 400),
+        (b"http/1.1", 400),
+    ],
+)
+def test_http_version_below_1_1_or_not_http_1(version: bytes, status: int) -> None:
+    server = ServerProtocol()
+    server.receive_data(request_bytes(line=b"GET /chat " + version))
+    exc_type = InvalidProtocol if status == 505 else RequestLineError
+    assert type(server.handshake_exc) is exc_type
+    assert parse_response(written(server, handshake=True).data)[0] == status
+
+
+@pytest.mark.rfc("R6455-4.2.1-2")
+@pytest.mark.parametrize("method", [b"POST", b"HEAD", b"get", b"CONNECT"])
+def test_method_other_than_get_405_with_allow(method: bytes) -> None:
+    # RFC 6455 §4.2.1: a GET request; RFC 7231 §6.5.5: a 405 MUST carry Allow.
+    server = ServerProtocol()
+    server.receive_data(request_bytes(line=method + b" /chat HTTP/1.1"))
+    assert type(server.handshake_exc) is InvalidMethod
+    status, headers, _ = parse_response(written(server, handshake=True).data)
+    assert status == 405
+    assert headers["Allow"] == "GET"
+
+
+@pytest.mark.rfc("R6455-4.2.1-4")
+@pytest.mark.parametrize(
+    "host",
+    [
+        "server.example.com",
+        "server.example.com:8080",
+        "127.0.0.1",
+        "[::1]:8765",
+        "[::1]",
+        "xn--bcher-kva.example",
+        "EXAMPLE.com:",
+        "a%2Db.example",
+    ],
+)
+def test_host_is_an_authority(host: str) -> None:
+    server, request = received(request_bytes(replace={"Host": host}))
+    assert server.accept(request).status_code == 101
+
+
+@pytest.mark.rfc("R6455-4.2.1-4")
+@pytest.mark.parametrize(
+    "host",
+    [
+        "",
+        "server example.com",
+        "server.example.com:80x",
+        "server.example.com:-1",
+        "[::1",
+        "::1",
+        "user@server.example.com",
+        "server.example.com/chat",
+        "b\u00fccher.example",
+    ],
+)
+def test_host_that_is_not_an_authority_400(host: str) -> None:
+    server, _ = refused_by_accept(request_bytes(replace={"Host": host}), InvalidHeaderFormat, 400)
+    assert isinstance(server.handshake_exc, InvalidHeader)
+    assert server.handshake_exc.name == "Host"
 
 
 def test_eof_during_handshake() -> None:

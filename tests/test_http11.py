@@ -100,7 +100,8 @@ def request_error(data: bytes) -> InvalidMessage | SecurityError:
         (b"GET /", http.HTTPStatus.BAD_REQUEST),
         (b"GET  / HTTP/1.1", http.HTTPStatus.BAD_REQUEST),
         (b"GET / HTTP/1.1 extra", http.HTTPStatus.BAD_REQUEST),
-        (b"GET http://example.com/ HTTP/1.1", http.HTTPStatus.BAD_REQUEST),
+        (b"GET ws://example.com/ HTTP/1.1", http.HTTPStatus.BAD_REQUEST),
+        (b"GET /a#b HTTP/1.1", http.HTTPStatus.BAD_REQUEST),
         (b"GET * HTTP/1.1", http.HTTPStatus.BAD_REQUEST),
         (b"GET /caf\xc3\xa9 HTTP/1.1", http.HTTPStatus.BAD_REQUEST),
         (b"", http.HTTPStatus.BAD_REQUEST),
@@ -137,6 +138,13 @@ def test_request_with_body(header: bytes) -> None:
     exc = request_error(b"GET / HTTP/1.1\r\n" + header + b"\r\n\r\n")
     assert type(exc) is RequestLineError
     assert exc.status == http.HTTPStatus.BAD_REQUEST
+
+
+@pytest.mark.rfc("R6455-4.2.1-3")
+def test_request_target_in_absolute_form() -> None:
+    request = parse_request(bytearray(b"GET http://example.com/a?b HTTP/1.1\r\nHost: x\r\n\r\n"))
+    assert request is not None
+    assert request.path == "/a?b"
 
 
 def test_request_with_zero_content_length() -> None:

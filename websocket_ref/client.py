@@ -15,7 +15,7 @@ from .exceptions import (
     SecurityError,
 )
 from .extensions.base import ClientExtensionFactory, Extension
-from .handshake import accept_key, check_upgrade, generate_key, single_header
+from .handshake import accept_key, check_response_upgrade, generate_key, single_header
 from .headers import (
     ExtensionHeader,
     Subprotocol,
@@ -133,6 +133,12 @@ class ClientProtocol(Protocol):
             self.logger.debug("< HTTP/1.1 %d %s", status_code, reason)
             for key, value in headers.raw_items():
                 self.logger.debug("< %s: %s", key, value)
+        if 100 <= status_code < 200 and status_code != 101:
+            # RFC 6455 §4.1 [R6455-4.1-38]: a status other than 101 is handled per HTTP:
+            # RFC 7231 §6.2: a client MUST parse interim 1xx responses before the final
+            # one, even unexpected ones, and a user agent MAY ignore them (we do)
+            self._head_scanned = 0
+            return True
         if status_code == 101:
             response = Response(status_code, reason, headers)
             self.response = response
@@ -200,8 +206,7 @@ class ClientProtocol(Protocol):
 
     def _process_response(self, response: Response) -> None:
         headers = response.headers
-        # RFC 6455 §4.1 items 2-3: Upgrade: websocket and Connection: Upgrade
-        check_upgrade(headers)
+        check_response_upgrade(headers)
         # RFC 6455 §4.1 item 4: Sec-WebSocket-Accept is base64(SHA-1(key + GUID))
         accept = single_header(headers, "Sec-WebSocket-Accept")
         if accept != accept_key(self.key):

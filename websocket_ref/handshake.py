@@ -11,7 +11,15 @@ from .datastructures import Headers, MultipleValuesError
 from .exceptions import InvalidHeader, InvalidHeaderValue, InvalidUpgrade
 from .headers import parse_connection, parse_upgrade
 
-__all__ = ["GUID", "generate_key", "accept_key", "check_key", "check_upgrade", "single_header"]
+__all__ = [
+    "GUID",
+    "generate_key",
+    "accept_key",
+    "check_key",
+    "check_request_upgrade",
+    "check_response_upgrade",
+    "single_header",
+]
 
 # RFC 6455 §1.3: the GUID concatenated to the key to compute Sec-WebSocket-Accept
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -48,17 +56,39 @@ def single_header(headers: Headers, name: str) -> str:
         raise InvalidHeader(name, "multiple values") from None
 
 
-def check_upgrade(headers: Headers) -> None:
-    """Check the Connection and Upgrade headers ask for a WebSocket upgrade (§4.1, §4.2.1).
-
-    Both are comma lists matched case-insensitively: ``Connection: keep-alive, Upgrade``
-    is valid.
-    """
+def _check_connection(headers: Headers) -> None:
     connection = [o for value in headers.get_all("Connection") for o in parse_connection(value)]
-    # RFC 6455 §4.2.1: Connection MUST include the "Upgrade" token (case-insensitive)
     if not any(option.lower() == "upgrade" for option in connection):
         raise InvalidUpgrade("Connection", ", ".join(connection) if connection else None)
+
+
+def check_request_upgrade(headers: Headers) -> None:
+    """Check that a request's Connection and Upgrade headers ask for a WebSocket upgrade.
+
+    Both are comma lists matched case-insensitively: ``Connection: keep-alive, Upgrade``
+    and ``Upgrade: h2c, websocket`` are valid.
+    """
+    # RFC 6455 §4.2.1 [R6455-4.2.1-6]: Connection includes the token "Upgrade", treated
+    # as an ASCII case-insensitive value; RFC 7230 §6.1: it's a list, in one or more lines
+    _check_connection(headers)
     upgrade = [p for value in headers.get_all("Upgrade") for p in parse_upgrade(value)]
-    # RFC 6455 §4.2.1: Upgrade MUST include "websocket" (case-insensitive)
+    # RFC 6455 §4.2.1 [R6455-4.2.1-5]: Upgrade contains the value "websocket", treated as
+    # an ASCII case-insensitive value; RFC 7230 §6.7: it's a list of protocols
     if not any(protocol.lower() == "websocket" for protocol in upgrade):
+        raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)
+
+
+def check_response_upgrade(headers: Headers) -> None:
+    """Check that a 101 response's Connection and Upgrade headers complete the upgrade.
+
+    Connection is a list that must contain ``Upgrade``; Upgrade must *be* ``websocket``.
+    """
+    # RFC 6455 §4.1 [R6455-4.1-40]: fail if Connection lacks a token that is an ASCII
+    # case-insensitive match for "Upgrade"
+    _check_connection(headers)
+    upgrade = headers.get_all("Upgrade")
+    # RFC 6455 §4.1 [R6455-4.1-39]: fail if Upgrade is missing or its value is not an
+    # ASCII case-insensitive match for "websocket": a list such as "h2c, websocket",
+    # or two Upgrade lines, is not a match
+    if len(upgrade) != 1 or not upgrade[0].isascii() or upgrade[0].lower() != "websocket":
         raise InvalidUpgrade("Upgrade", ", ".join(upgrade) if upgrade else None)

@@ -34,6 +34,7 @@ __all__ = [
     "parse_authorization_basic",
     "build_authorization_basic",
     "build_host",
+    "parse_host",
 ]
 
 ExtensionName = str
@@ -56,6 +57,12 @@ _UNQUOTE_RE = re.compile(r"\\([\x09\x20-\x7e\x80-\xff])")
 _QUOTE_RE = re.compile(r"([\x22\x5c])")
 # RFC 7230 §6.7: protocol = protocol-name ["/" protocol-version]
 _PROTOCOL_RE = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+(?:/[-!#$%&'*+.^_`|~0-9a-zA-Z]+)?")
+# RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ), here not empty;
+# IP-literal = "[" ( IPv6address / IPvFuture ) "]"; §3.2.3: port = *DIGIT
+_REG_NAME_RE = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+")
+_IP_LITERAL_RE = re.compile(r"\[([^\]]*)\]")
+_IPV_FUTURE_RE = re.compile(r"[vV][0-9A-Fa-f]+\.[A-Za-z0-9._~!$&'()*+,;=:-]+")
+_PORT_RE = re.compile(r":([0-9]*)")
 # RFC 7617 §2: token68
 _TOKEN68_RE = re.compile(r"[A-Za-z0-9-._~+/]+=*")
 
@@ -194,12 +201,19 @@ def build_subprotocol(subprotocols: Sequence[Subprotocol]) -> str:
 
 
 def validate_subprotocols(subprotocols: Sequence[Subprotocol]) -> None:
-    """Check that each subprotocol is a token, as §4.1 requires, before offering it."""
+    """Check a list of subprotocols before it's offered (or supported): unique tokens."""
     if isinstance(subprotocols, str):
         raise TypeError("subprotocols must be a list, not a str")
+    seen: set[str] = set()
     for subprotocol in subprotocols:
-        if not _TOKEN_RE.fullmatch(subprotocol):
-            raise ValueError(f"invalid subprotocol: {subprotocol}")
+        # RFC 6455 §4.1 [R6455-4.1-33]: non-empty strings of U+0021 to U+007E without
+        # separators, i.e. tokens (ABNF 1#token)
+        if not isinstance(subprotocol, str) or not _TOKEN_RE.fullmatch(subprotocol):
+            raise ValueError(f"invalid subprotocol: {subprotocol!r}")
+        # RFC 6455 §4.1 [R6455-4.1-34]: the offered subprotocols MUST all be unique
+        if subprotocol in seen:
+            raise ValueError(f"duplicate subprotocol: {subprotocol}")
+        seen.add(subprotocol)
 
 
 def build_www_authenticate_basic(realm: str) -> str:
@@ -233,6 +247,34 @@ def build_authorization_basic(username: str, password: str) -> str:
     if ":" in username:
         raise ValueError("username must not contain a colon")
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def parse_host(header: str) -> tuple[str, int | None]:
+    """Parse a ``Host`` header value: ``uri-host [ ":" port ]`` (RFC 7230 §5.4).
+
+    Returns the host (without brackets for an IP literal) and the port, None if absent.
+    """
+    match = _IP_LITERAL_RE.match(header)
+    if match is not None:
+        host = match.group(1)
+        if _IPV_FUTURE_RE.fullmatch(host) is None:
+            try:
+                ipaddress.IPv6Address(host)
+            except ValueError:
+                raise InvalidHeaderFormat("Host", "invalid IP literal", header, 0) from None
+    else:
+        match = _REG_NAME_RE.match(header)
+        if match is None:
+            raise InvalidHeaderFormat("Host", "expected host", header, 0)
+        host = match.group()
+    pos = match.end()
+    port: int | None = None
+    if pos < len(header):
+        port_match = _PORT_RE.fullmatch(header, pos)
+        if port_match is None:
+            raise InvalidHeaderFormat("Host", "expected port", header, pos)
+        port = int(port_match.group(1)) if port_match.group(1) else None
+    return host, port
 
 
 def build_host(host: str, port: int, secure: bool, *, always_include_port: bool = False) -> str:

@@ -51,7 +51,17 @@ _MAX_HEAD_SIZE = (MAX_NUM_HEADERS + 1) * (MAX_LINE_LENGTH + 2) + 2
 _TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 # RFC 7230 §3.2: field-value = *( field-content / obs-fold ), VCHAR / obs-text / SP / HTAB
 _VALUE_RE = re.compile(rb"[\x09\x20-\x7e\x80-\xff]*")
-_STATUS_RE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: ([\x09\x20-\x7e\x80-\xff]*))?")
+# RFC 7230 §3.1.2: status-line = HTTP-version SP status-code SP reason-phrase; §2.6: a
+# higher minor version of HTTP/1 is processed as HTTP/1.1
+_STATUS_RE = re.compile(rb"HTTP/1\.[0-9] ([1-5][0-9][0-9])(?: ([\x09\x20-\x7e\x80-\xff]*))?")
+# RFC 7230 §2.6: HTTP-version = HTTP-name "/" DIGIT "." DIGIT
+_VERSION_RE = re.compile(rb"HTTP/([0-9])\.([0-9])")
+# RFC 7230 §5.3, RFC 3986 §3: a request-target is visible ASCII; "#" starts a fragment,
+# which is never sent
+_TARGET_RE = re.compile(rb"[\x21\x22\x24-\x7e]+")
+# RFC 3986 §3: "http" / "https" "://" authority path-abempty [ "?" query ]; the scheme is
+# case-insensitive and the authority not empty
+_ABSOLUTE_TARGET_RE = re.compile(rb"(?i:https?)://[^/?]+(/[^?]*)?(?:\?(.*))?")
 _CHUNK_SIZE_RE = re.compile(rb"([0-9a-fA-F]+)[\t ]*(?:;[^\r\n]*)?")
 
 
@@ -101,11 +111,13 @@ def _find_head_end(buf: bytearray, start: int, start_line_too_long: type[Securit
 
 
 def _parse_head(
-    buf: bytearray, start: int, start_line_too_long: type[SecurityError]
+    buf: bytearray, start: int, start_line_too_long: type[SecurityError], *, unfold: bool
 ) -> tuple[bytes, Headers] | None:
     """Consume a complete head from ``buf``; return the start line and headers.
 
     ``start_line_too_long`` is the exception for an overlong request or status line.
+    ``unfold`` replaces obs-fold with a space (for responses); without it, obs-fold is
+    an error (for requests).
     """
     end = _find_head_end(buf, start, start_line_too_long)
     if end < 0:
@@ -114,23 +126,37 @@ def _parse_head(
     del buf[: end + 4]
     if len(lines) - 1 > MAX_NUM_HEADERS:
         raise TooManyHeaders("too many HTTP headers")
-    headers = Headers()
     if len(lines[0]) > MAX_LINE_LENGTH:
         raise start_line_too_long("HTTP start line too long")
     for line in lines[1:]:
         if len(line) > MAX_LINE_LENGTH:
             raise HeaderLineTooLong("HTTP header line too long")
+    fields: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
         if line[:1] in (b" ", b"\t"):
-            # RFC 7230 §3.2.4: a server MUST reject obs-fold with 400
-            raise InvalidMessage("line folding (obs-fold) isn't allowed")
+            if not fields:
+                # RFC 7230 §3: whitespace between the start line and the first header
+                # must be rejected or consumed (we reject)
+                raise InvalidMessage(f"invalid HTTP header line: {line!r}")
+            if not unfold:
+                # RFC 7230 §3.2.4: a server MUST either reject obs-fold in a request
+                # with 400 or replace it with spaces (we reject)
+                raise InvalidMessage("line folding (obs-fold) isn't allowed")
+            # RFC 7230 §3.2.4: a user agent MUST replace each obs-fold in a response with
+            # one or more SP before interpreting the value
+            name, value = fields[-1]
+            fields[-1] = (name, value.rstrip(b" \t") + b" " + line.lstrip(b" \t"))
+            continue
         name, sep, value = line.partition(b":")
         if not sep:
             raise InvalidMessage(f"invalid HTTP header line: {line!r}")
         if _TOKEN_RE.fullmatch(name) is None:
             # RFC 7230 §3.2.4: no whitespace between field-name and colon
             raise InvalidMessage(f"invalid HTTP header name: {name!r}")
-        value = value.strip(b" \t")
+        fields.append((name, value))
+    headers = Headers()
+    for name, raw_value in fields:
+        value = raw_value.strip(b" \t")
         if _VALUE_RE.fullmatch(value) is None:
             raise InvalidMessage(f"invalid HTTP header value: {value!r}")
         headers[name.decode("ascii")] = value.decode("latin-1")
@@ -149,9 +175,10 @@ def parse_request(buf: bytearray, start: int = 0) -> Request | None:
     """Consume a handshake request from ``buf`` if complete (RFC 6455 §4.2.1).
 
     ``start`` is how many bytes of ``buf`` a previous call that returned None saw;
-    they aren't scanned again.
+    they aren't scanned again. The request's ``path`` is the resource name, also when
+    the request-target is in absolute form.
     """
-    head = _parse_head(buf, start, RequestLineTooLong)
+    head = _parse_head(buf, start, RequestLineTooLong, unfold=False)
     if head is None:
         return None
     request_line, headers = head
@@ -161,23 +188,48 @@ def parse_request(buf: bytearray, start: int = 0) -> Request | None:
             f"invalid HTTP request line: {request_line!r}", http.HTTPStatus.BAD_REQUEST
         )
     method, target, version = parts
-    if not version.startswith(b"HTTP/"):
+    match = _VERSION_RE.fullmatch(version)
+    if match is None:
         raise RequestLineError(
             f"invalid HTTP request line: {request_line!r}", http.HTTPStatus.BAD_REQUEST
         )
-    if version != b"HTTP/1.1":
-        # RFC 6455 §4.2.1: the request MUST be HTTP/1.1 or higher (answered with 505)
+    # RFC 6455 §4.2.1 [R6455-4.2.1-2]: "An HTTP/1.1 or higher GET request"; RFC 7230
+    # §2.6: HTTP/1.x with x > 1 is read as HTTP/1.1, the highest minor version we know.
+    # Below 1.1 or above 1.x: 505 is our choice of "appropriate error code".
+    if match.group(1) != b"1" or match.group(2) == b"0":
         raise InvalidProtocol(version.decode("latin-1"))
     if method != b"GET":
-        # RFC 6455 §4.2.1: the method MUST be GET (answered with 405)
+        # RFC 6455 §4.2.1 [R6455-4.2.1-2]: the method is GET; 405 (with Allow: GET,
+        # RFC 7231 §6.5.5) is our choice of error code
         raise InvalidMethod(method.decode("latin-1"))
-    if not target.startswith(b"/") or not target.isascii():
-        # RFC 6455 §4.1: the request-target is the resource name in origin-form
+    path = _resource_name(target)
+    if path is None:
+        # RFC 6455 §4.2.1 [R6455-4.2.1-3]: the Request-URI is a resource name (§3) or an
+        # absolute http/https URI containing one; RFC 6455 §3 [R6455-3-2]: no fragment
         raise RequestLineError(f"invalid request target: {target!r}", http.HTTPStatus.BAD_REQUEST)
     if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
-        # RFC 6455 §4.1: the handshake is a GET without a body
+        # RFC 6455 §4.2.1 [R6455-4.2.1-1]: the handshake is a GET without a body
         raise RequestLineError("unexpected request body", http.HTTPStatus.BAD_REQUEST)
-    return Request(target.decode("ascii"), headers)
+    return Request(path, headers)
+
+
+def _resource_name(target: bytes) -> str | None:
+    """The resource name of a request-target in origin or absolute form, None if invalid.
+
+    RFC 7230 §5.3: origin-form is ``/path[?query]``; absolute-form (which RFC 7230
+    §5.3.2 says a server MUST accept) is a full http or https URI, whose resource name
+    is built as RFC 6455 §3 says: "/" if the path is empty, then the path, then "?" and
+    the query if the query isn't empty.
+    """
+    if _TARGET_RE.fullmatch(target) is None:
+        return None
+    if target.startswith(b"/"):
+        return target.decode("ascii")
+    match = _ABSOLUTE_TARGET_RE.fullmatch(target)
+    if match is None:
+        return None
+    path, query = match.group(1) or b"/", match.group(2)
+    return (path + b"?" + query if query else path).decode("ascii")
 
 
 def parse_response_head(buf: bytearray, start: int = 0) -> tuple[int, str, Headers] | None:
@@ -185,7 +237,7 @@ def parse_response_head(buf: bytearray, start: int = 0) -> tuple[int, str, Heade
 
     ``start`` is as for :func:`parse_request`.
     """
-    head = _parse_head(buf, start, StatusLineTooLong)
+    head = _parse_head(buf, start, StatusLineTooLong, unfold=True)
     if head is None:
         return None
     status_line, headers = head

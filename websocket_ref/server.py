@@ -24,12 +24,13 @@ from .exceptions import (
     SecurityError,
 )
 from .extensions.base import Extension, ServerExtensionFactory
-from .handshake import accept_key, check_key, check_upgrade, single_header
+from .handshake import accept_key, check_key, check_request_upgrade, single_header
 from .headers import (
     ExtensionHeader,
     Subprotocol,
     build_extension,
     parse_extension,
+    parse_host,
     parse_subprotocol,
     validate_subprotocols,
 )
@@ -142,6 +143,9 @@ class ServerProtocol(Protocol):
         else:
             status = http.HTTPStatus.BAD_REQUEST
         response = self.reject(status, f"Failed to open a WebSocket connection: {exc}.\n")
+        if status == http.HTTPStatus.METHOD_NOT_ALLOWED:
+            # RFC 7231 §6.5.5: a 405 MUST list the methods the resource supports
+            response.headers["Allow"] = "GET"
         self.send_response(response)
 
     def _receive_eof_while(self, reading: Reading) -> None:
@@ -166,13 +170,19 @@ class ServerProtocol(Protocol):
             )
         except InvalidUpgrade as exc:
             self.handshake_exc = exc
+            # RFC 6455 §4.2.1 [R6455-4.2.1-5, R6455-4.2.1-6]: not a WebSocket upgrade;
+            # 426 is our choice of error code
             response = self.reject(
                 http.HTTPStatus.UPGRADE_REQUIRED,
                 f"Failed to open a WebSocket connection: {exc}.\n\n"
                 "You cannot access a WebSocket server directly with a browser. "
                 "You need a WebSocket client.\n",
             )
+            # RFC 7231 §6.5.15: a 426 MUST send Upgrade with the protocol required;
+            # RFC 7230 §6.7: a sender of Upgrade MUST also send Connection: upgrade
             response.headers["Upgrade"] = "websocket"
+            del response.headers["Connection"]
+            response.headers["Connection"] = "Upgrade, close"
             return response
         except InvalidHeader as exc:
             self.handshake_exc = exc
@@ -186,6 +196,16 @@ class ServerProtocol(Protocol):
                 return response
             return self.reject(
                 http.HTTPStatus.BAD_REQUEST, f"Failed to open a WebSocket connection: {exc}.\n"
+            )
+        except NegotiationError as exc:
+            # Extension factories' NegotiationErrors decline offers and don't get here:
+            # this is select_subprotocol choosing a value the client didn't offer, which
+            # is a bug of the server, not a bad request.
+            self.handshake_exc = exc
+            self.logger.error("opening handshake failed: %s", exc)
+            return self.reject(
+                http.HTTPStatus.INTERNAL_SERVER_ERROR,
+                "Failed to open a WebSocket connection.\nSee server log for more information.\n",
             )
         except InvalidHandshake as exc:
             self.handshake_exc = exc
@@ -214,9 +234,10 @@ class ServerProtocol(Protocol):
 
     def _process_request(self, request: Request) -> tuple[str, str | None, str | None]:
         headers = request.headers
-        check_upgrade(headers)
-        # RFC 6455 §4.2.1 item 2: the request has a Host header
-        single_header(headers, "Host")
+        check_request_upgrade(headers)
+        # RFC 6455 §4.2.1 [R6455-4.2.1-4]: a Host header containing the server's
+        # authority; RFC 7230 §5.4: 400 if there's none, several, or an invalid one
+        parse_host(single_header(headers, "Host"))
         key = single_header(headers, "Sec-WebSocket-Key")
         check_key(key)
         version = single_header(headers, "Sec-WebSocket-Version")
@@ -235,11 +256,22 @@ class ServerProtocol(Protocol):
         if len(origins) > 1:
             raise InvalidHeader("Origin", "multiple values")
         origin = origins[0] if origins else None
+        if origin is None:
+            # RFC 6455 §4.2.1 [R6455-4.2.1-9]: a request without Origin isn't taken for a
+            # browser's: it's allowed only if origins lists None
+            if None in self.origins:
+                return
+            raise InvalidOrigin(origin)
+        # RFC 6455 §4.2.2 [R6455-4.2.2-5]: the origin is serialized to ASCII and
+        # converted to lowercase (a value that isn't ASCII can't be an origin)
+        lowered = origin.lower() if origin.isascii() else None
         for allowed in self.origins:
-            if allowed is None or isinstance(allowed, str):
-                if origin == allowed:
+            if lowered is None or allowed is None:
+                continue
+            if isinstance(allowed, str):
+                if lowered == allowed.lower():
                     return
-            elif origin is not None and allowed.fullmatch(origin):
+            elif allowed.fullmatch(lowered):
                 return
         # RFC 6455 §10.2: servers may refuse connections from unexpected origins
         raise InvalidOrigin(origin)
