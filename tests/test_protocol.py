@@ -1189,3 +1189,54 @@ def test_send_close_before_fail_pending(side: Side) -> None:
     wire = written(protocol)
     assert wire.close_codes == [1000]  # one close frame only
     assert wire.eof is (side is Side.SERVER)
+
+
+# Sending text: RFC 6455 §5.6 [R6455-5.6-1]: "the whole message MUST contain valid UTF-8"
+
+
+@pytest.mark.rfc("R6455-5.6-1")
+@pytest.mark.parametrize("data", [b"\xff\xfe", b"caf\xc3", b"\xed\xa0\x80", b"ok\xc0\xaf"])
+def test_send_text_refuses_invalid_utf8(side: Side, data: bytes) -> None:
+    protocol = make(side)
+    with pytest.raises(ValueError, match=r"RFC 6455 §5\.6"):
+        protocol.send_text(data)
+    assert protocol.data_to_send() == []  # nothing went on the wire
+    protocol.send_text("café".encode())  # the connection is still usable
+    [frame] = written(protocol).frames
+    assert frame.payload == "café".encode()
+
+
+@pytest.mark.rfc("R6455-5.6-1")
+def test_send_text_takes_str(side: Side) -> None:
+    protocol = make(side)
+    protocol.send_text("κόσμε")
+    protocol.send_text("a", fin=False)
+    protocol.send_continuation("ό", fin=True)
+    assert [f.payload for f in written(protocol).frames] == ["κόσμε".encode(), b"a", "ό".encode()]
+
+
+@pytest.mark.rfc("R6455-5.6-1")
+def test_send_text_fragments_checked_across_frames(side: Side) -> None:
+    protocol = make(side)
+    euro = "€".encode()  # 3 bytes, split over the fragments
+    protocol.send_text(euro[:1], fin=False)
+    protocol.send_continuation(euro[1:2], fin=False)
+    with pytest.raises(ValueError, match=r"RFC 6455 §5\.6"):
+        protocol.send_continuation(b"x", fin=False)  # not a continuation byte
+    protocol.send_continuation(euro[2:], fin=False)  # the refused fragment changed nothing
+    with pytest.raises(ValueError, match=r"RFC 6455 §5\.6"):
+        protocol.send_continuation(b"\xe2", fin=True)  # the message can't end mid-character
+    protocol.send_continuation(b"", fin=True)
+    frames = written(protocol).frames
+    assert b"".join(f.payload for f in frames) == euro
+    assert [f.fin for f in frames] == [False, False, False, True]
+    # Binary messages aren't checked.
+    protocol.send_binary(b"\xff\xfe")
+
+
+def test_prepared_text_refuses_invalid_utf8() -> None:
+    from websocket_ref.prepared import prepare
+
+    with pytest.raises(ValueError, match=r"RFC 6455 §5\.6"):
+        prepare(b"\xff", text=True)
+    assert prepare(b"\xff").data == b"\xff"

@@ -56,6 +56,12 @@ def prepare(
     elif isinstance(message, (bytes, bytearray, memoryview)):
         opcode = Opcode.TEXT if text else Opcode.BINARY
         data = bytes(message)
+        if text:
+            try:
+                data.decode()
+            except UnicodeDecodeError as exc:
+                # RFC 6455 §5.6 [R6455-5.6-1]: a text message MUST contain valid UTF-8
+                raise ValueError(f"text isn't valid UTF-8 (RFC 6455 §5.6): {exc}") from None
     else:
         raise TypeError(f"message has unsupported type {type(message).__name__}")
     return PreparedMessage(opcode, data, compress=compress)

@@ -32,6 +32,7 @@ from .exceptions import (
     ConnectionClosedOK,
     InvalidFrame,
     InvalidState,
+    InvalidUTF8,
     PayloadTooBig,
     ProtocolError,
 )
@@ -135,6 +136,7 @@ class Protocol:
         self._recv_size = 0  # bytes of the incomplete message received so far
         self._send_opcode: Opcode | None = None
         self._send_compress = True  # whether the message being sent is to be compressed
+        self._send_utf8 = Utf8Validator()  # the text message being sent, across fragments
         self._utf8 = Utf8Validator()
         self._validated = 0  # payload bytes of the incoming frame validated ahead of time
 
@@ -283,24 +285,56 @@ class Protocol:
 
     # Sending
 
-    def send_text(self, data: bytes, fin: bool = True, *, compress: bool = True) -> None:
-        """Send a text frame starting a message; ``data`` must be UTF-8 (§5.6).
+    def send_text(self, data: bytes | str, fin: bool = True, *, compress: bool = True) -> None:
+        """Send a text frame starting a message.
 
-        ``compress=False`` sends this message uncompressed even if a compression
-        extension (permessage-deflate) was negotiated; its continuation frames follow.
+        ``data`` is a ``str``, or bytes that must be valid UTF-8: bytes are checked
+        (across the fragments of a message) and refused with :exc:`ValueError` before
+        anything is sent. ``compress=False`` sends this message uncompressed even if a
+        compression extension (permessage-deflate) was negotiated; its continuation
+        frames follow.
         """
-        self._start_message(Opcode.TEXT, data, fin, compress)
+        payload = self._text_payload(data, fin, start=True)
+        self._start_message(Opcode.TEXT, payload, fin, compress)
+
+    def _text_payload(self, data: bytes | str, fin: bool, start: bool) -> bytes:
+        """``data`` as UTF-8 bytes, checked: a choice, where the RFC names no reaction
+        for the sending side, to refuse invalid text rather than put it on the wire."""
+        validator = self._send_utf8
+        if start:
+            if self._send_opcode is not None:
+                return b""  # _start_message() raises InvalidState
+            validator.reset()
+        if isinstance(data, str):
+            if validator.complete:
+                return data.encode()  # valid by construction
+            data = data.encode()
+        state = validator.snapshot()
+        try:
+            # RFC 6455 §5.6 [R6455-5.6-1]: "the whole message MUST contain valid UTF-8"
+            validator.feed(data, fin)
+        except InvalidUTF8 as exc:
+            validator.restore(state)
+            raise ValueError(f"text isn't valid UTF-8 (RFC 6455 §5.6): {exc}") from None
+        return data
 
     def send_binary(self, data: bytes, fin: bool = True, *, compress: bool = True) -> None:
         """Send a binary frame starting a message; ``compress`` as for :meth:`send_text`."""
         self._start_message(Opcode.BINARY, data, fin, compress)
 
-    def send_continuation(self, data: bytes, fin: bool) -> None:
-        """Send a continuation frame of the message being sent in fragments."""
+    def send_continuation(self, data: bytes | str, fin: bool) -> None:
+        """Send a continuation frame of the message being sent in fragments.
+
+        The data of a text message is checked as :meth:`send_text` does.
+        """
         self._check_open()
         if self._send_opcode is None:
             # RFC 6455 §5.4: a continuation frame continues a fragmented message
             raise InvalidState("no fragmented message to continue (RFC 6455 §5.4)")
+        if self._send_opcode is Opcode.TEXT:
+            data = self._text_payload(data, fin, start=False)
+        elif isinstance(data, str):
+            data = data.encode()
         if fin:
             self._send_opcode = None
         self._send_frame(Frame(Opcode.CONT, data, fin), self._send_compress)

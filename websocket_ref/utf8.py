@@ -58,6 +58,15 @@ class Utf8Validator:
                 rule="RFC 6455 §8.1",
             )
 
+    def snapshot(self) -> tuple[tuple[bytes, int], int, int]:
+        """The validator's state, to :meth:`restore` if a piece must be taken back."""
+        return self._decoder.getstate(), self._pending, self._offset
+
+    def restore(self, state: tuple[tuple[bytes, int], int, int]) -> None:
+        """Return to a state from :meth:`snapshot`."""
+        decoder_state, self._pending, self._offset = state
+        self._decoder.setstate(decoder_state)
+
     def reset(self) -> None:
         """Start validating a new, independent stream."""
         if self._pending:

@@ -57,6 +57,16 @@ def test_send_text_argument_overrides_type() -> None:
         assert ws.recv(timeout=TIMEOUT) == b"a str"
 
 
+@pytest.mark.rfc("R6455-5.6-1")
+def test_send_invalid_utf8_as_text_is_refused() -> None:
+    with run_server() as server, client(server) as ws:
+        with pytest.raises(ValueError, match=r"RFC 6455 §5\.6"):
+            ws.send(b"\xff\xfe", text=True)
+        with pytest.raises(ValueError, match=r"RFC 6455 §5\.6"):
+            ws.send([b"ok", b"\xc3"], text=True)
+        # The refused fragment failed the fragmented message; nothing invalid was sent.
+
+
 def test_recv_decode_argument() -> None:
     with run_server() as server, client(server) as ws:
         ws.send("text")

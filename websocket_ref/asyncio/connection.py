@@ -261,7 +261,7 @@ class Connection(asyncio.Protocol):
             if text is False:
                 protocol.send_binary(message.encode(), compress=compress)
             else:
-                protocol.send_text(message.encode(), compress=compress)
+                protocol.send_text(message, compress=compress)  # encoded there, unchecked
         elif isinstance(message, BytesLike):
             if protocol.state is not State.OPEN:
                 await self._raise_closed()

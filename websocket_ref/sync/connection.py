@@ -258,9 +258,12 @@ class Connection:
         """
         protocol = self.protocol
         if isinstance(message, str):
-            data = message.encode()
-            method = protocol.send_binary if text is False else protocol.send_text
-            self._send(functools.partial(method, compress=compress), data)
+            if text is False:
+                self._send(
+                    functools.partial(protocol.send_binary, compress=compress), message.encode()
+                )
+            else:  # the core encodes a str, which is valid UTF-8 without a check
+                self._send(functools.partial(protocol.send_text, compress=compress), message)
         elif isinstance(message, bytes | bytearray | memoryview):
             data = message if type(message) is bytes else bytes(message)
             method = protocol.send_text if text else protocol.send_binary
