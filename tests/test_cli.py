@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from websocket_ref import Frame, Opcode
+from websocket_ref import Frame, Opcode, Request, Response
 from websocket_ref.cli import describe_frame, format_message, main
 from websocket_ref.sync.server import ServerConnection
 
@@ -113,6 +113,8 @@ def handler(ws: ServerConnection) -> None:
             ws.send(bytes(range(20)))
         elif message == "close":
             ws.close(4000, "bye")
+        elif message == "evil close":
+            ws.close(4000, "\x1b]0;pwned\x07\x1b[2Jbye\u202e")
         elif message == "headers":
             assert ws.request is not None
             ws.send(f"X-Test={ws.request.headers.get('X-Test')}")
@@ -152,6 +154,33 @@ def test_server_closes(cli_factory: type[CLI]) -> None:
         cli.send("close")
         cli.expect("Connection closed: 4000 (private use) bye.")
         assert cli.process.wait(TIMEOUT) == 0
+
+
+def test_close_reason_escaped(cli_factory: type[CLI]) -> None:
+    """The server's close reason can't send escape sequences to the user's terminal."""
+    with run_server(handler) as server:
+        cli = cli_factory(uri(server))
+        cli.send("evil close")
+        cli.expect("Connection closed: 4000 (private use) \\x1b]0;pwned\\x07\\x1b[2Jbye\\u202e.")
+        assert cli.process.wait(TIMEOUT) == 0
+
+
+def test_handshake_failure_escaped(cli_factory: type[CLI]) -> None:
+    """A server's header values quoted in an error message are escaped too."""
+
+    def evil_response(connection: ServerConnection, request: Request, response: Response) -> None:
+        del response.headers["Sec-WebSocket-Accept"]
+        response.headers["Sec-WebSocket-Accept"] = "\x9b2J"
+
+    with run_server(handler, process_response=evil_response) as server:
+        cli = cli_factory("--trace", uri(server))
+        status, rest, stderr = cli.finish()
+    assert status == 1
+    assert "\x9b" not in stderr
+    assert "\\x9b2J" in stderr
+    lines = cli.seen + rest
+    assert any(line.startswith("# < Sec-WebSocket-Accept: ") for line in lines)
+    assert not any("\x9b" in line for line in lines)
 
 
 def test_ctrl_c(cli_factory: type[CLI]) -> None:

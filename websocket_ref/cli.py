@@ -105,7 +105,8 @@ def format_close(connection: ClientConnection) -> str:
     code = connection.close_code
     if code is None:  # pragma: no cover - called once the connection is closed
         code = CloseCode.ABNORMAL_CLOSURE
-    return f"Connection closed: {Close(code, connection.close_reason or '')}."
+    # The reason is the peer's text: escape what could drive the terminal.
+    return f"Connection closed: {Close(code, _printable(connection.close_reason or ''))}."
 
 
 # --trace
@@ -197,7 +198,8 @@ class TraceHandler(logging.Handler):
                     if line.startswith(prefix):
                         line += f"  [{rule}]"
                         break
-            self.console.print_above("# " + line)
+            # Header values and reasons come from the peer: escape control characters.
+            self.console.print_above("# " + _printable(line))
         except Exception:  # pragma: no cover - logging must not break the connection
             self.handleError(record)
 
@@ -320,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger=logger,
         )
     except (OSError, InvalidURI, InvalidHandshake, ValueError) as exc:
-        print(f"Failed to connect to {args.uri}: {exc}.", file=sys.stderr)
+        # The message may quote the server's headers: escape control characters.
+        print(f"Failed to connect to {args.uri}: {_printable(str(exc))}.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 1
