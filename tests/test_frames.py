@@ -92,6 +92,7 @@ def test_serialize_rfc_examples(frame: Frame, wire: str) -> None:
         (65536, "827f0000000000010000"),
     ],
 )
+@pytest.mark.rfc("R6455-5.2-5", "R6455-6.1-4")
 def test_serialize_length_encodings(size: int, header: str) -> None:
     data = bytes(size)
     head, payload = serialize_frame(Frame(Opcode.BINARY, data), mask=False)
@@ -99,6 +100,7 @@ def test_serialize_length_encodings(size: int, header: str) -> None:
     assert payload == data
 
 
+@pytest.mark.rfc("R6455-5.3-1", "R6455-6.1-8")
 @pytest.mark.parametrize("size", [0, 5, 125, 126, 65536])
 def test_serialize_masked(size: int) -> None:
     data = bytes(i % 251 for i in range(size))
@@ -110,6 +112,7 @@ def test_serialize_masked(size: int) -> None:
     assert decoded.payload == data
 
 
+@pytest.mark.rfc("R6455-5.3-2", "R6455-5.3-3", "R6455-5.3-4", "R6455-10.3-1")
 def test_serialize_masked_uses_fresh_keys() -> None:
     # RFC 6455 §5.3: a new, unpredictable masking key for every frame
     keys = set()
@@ -145,6 +148,7 @@ def test_parse_rfc_examples_unmasked(wire: str, frame: Frame) -> None:
     assert parse_all(bytes.fromhex(wire), mask_expected=False) == [frame]
 
 
+@pytest.mark.rfc("R6455-6.2-7")
 def test_parse_rfc_examples_masked() -> None:
     # RFC 6455 §5.7: a single-frame masked text message; a masked pong "Hello"
     assert parse_all(bytes.fromhex("818537fa213d7f9f4d5158"), mask_expected=True) == [
@@ -163,6 +167,7 @@ def test_parse_length_encodings(size: int, masked: bool) -> None:
     assert parse_all(wire, mask_expected=masked) == [Frame(Opcode.BINARY, data)]
 
 
+@pytest.mark.rfc("R6455-5.2-5")
 @pytest.mark.parametrize("length_size", [2, 8])
 def test_parse_accepts_non_minimal_length_encodings(length_size: int) -> None:
     # RFC 6455 §5.2 asks senders for the minimal encoding; receivers need not enforce it.
@@ -243,6 +248,7 @@ def parse_error(
     return raised.value
 
 
+@pytest.mark.rfc("R6455-5.2-4")
 def test_64_bit_length_with_msb_set() -> None:
     wire = build_frame(0x2, b"", length=2**63, length_size=8)
     exc = parse_error(wire, mask_expected=False)
@@ -274,6 +280,7 @@ def test_reserved_bits_without_extension(rsv: int) -> None:
     assert exc.rule == "RFC 6455 §5.2"
 
 
+@pytest.mark.rfc("R6455-5.2-2")
 def test_reserved_bit_not_claimed_by_extension() -> None:
     exc = parse_error(build_frame(0x1, b"x", rsv=RSV2), mask_expected=False, allowed_rsv=RSV1)
     assert type(exc) is InvalidFrame
@@ -330,6 +337,7 @@ def test_frame_of_max_size_is_valid() -> None:
     ]
 
 
+@pytest.mark.rfc("R6455-10.4-1")
 def test_too_big_is_detected_from_header_alone() -> None:
     # Memory stays bounded: the error comes before the payload is buffered.
     exc = parse_error(build_frame(0x2, b"", length=2**40), mask_expected=False, max_size=2**20)

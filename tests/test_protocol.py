@@ -104,6 +104,7 @@ def assert_failed(
 # Sending (RFC 6455 §5.1, §5.3, §5.4)
 
 
+@pytest.mark.rfc("R6455-5.1-4")
 def test_server_sends_unmasked_frames() -> None:
     server = open_server()
     server.send_text("café".encode())
@@ -111,6 +112,7 @@ def test_server_sends_unmasked_frames() -> None:
     assert server.data_to_send() == [b"\x81\x05caf\xc3\xa9", b"\x82\x02\x00\xff"]
 
 
+@pytest.mark.rfc("R6455-5.1-1", "R6455-5.3-1", "R6455-6.1-8")
 def test_client_sends_masked_frames() -> None:
     client = open_client()
     client.send_text(b"Hello")
@@ -128,6 +130,7 @@ def test_large_payload_is_written_separately(side: Side) -> None:
     assert len(payload) == 70000
 
 
+@pytest.mark.rfc("R6455-5.4-1", "R6455-5.4-6", "R6455-6.1-5", "R6455-6.1-6", "R6455-6.1-7")
 def test_send_fragmented_message(side: Side) -> None:
     protocol = make(side)
     protocol.send_text(b"Hel", fin=False)
@@ -145,6 +148,7 @@ def test_send_fragmented_message(side: Side) -> None:
     ]
 
 
+@pytest.mark.rfc("R6455-5.4-4")
 def test_send_new_message_while_fragmenting(side: Side) -> None:
     protocol = make(side)
     protocol.send_binary(b"a", fin=False)
@@ -155,6 +159,7 @@ def test_send_new_message_while_fragmenting(side: Side) -> None:
         protocol.send_binary(b"b")
 
 
+@pytest.mark.rfc("R6455-5.4-4")
 def test_send_continuation_without_message(side: Side) -> None:
     protocol = make(side)
     with pytest.raises(InvalidState):
@@ -164,6 +169,7 @@ def test_send_continuation_without_message(side: Side) -> None:
         protocol.send_continuation(b"a", fin=True)
 
 
+@pytest.mark.rfc("R6455-5.5-1")
 def test_send_control_frame_too_long(side: Side) -> None:
     protocol = make(side)
     protocol.send_ping(b"x" * 125)
@@ -175,6 +181,7 @@ def test_send_control_frame_too_long(side: Side) -> None:
     assert len(protocol.data_to_send()) == 2
 
 
+@pytest.mark.rfc("R6455-5.5.1-1", "R6455-5.5.1-2", "R6455-7.1.2-1", "R6455-7.4-1", "R6455-7.4.1-1")
 def test_send_close_variants() -> None:
     server = open_server()
     server.send_close()
@@ -189,6 +196,7 @@ def test_send_close_variants() -> None:
     assert not server.eof_sent  # the server waits for the client's close
 
 
+@pytest.mark.rfc("R6455-7.4.1-3", "R6455-7.4.1-4", "R6455-7.4.1-6")
 @pytest.mark.parametrize("code", [1004, 1005, 1006, 1015, 999, 2000, 5000])
 def test_send_close_invalid_code(code: int) -> None:
     server = open_server()
@@ -207,6 +215,7 @@ def test_send_close_invalid_arguments() -> None:
     assert server.state is State.OPEN
 
 
+@pytest.mark.rfc("R6455-5.5.1-5", "R6455-6.1-2", "R6455-5.1-7", "R6455-5.5.2-4")
 def test_send_after_close(side: Side) -> None:
     protocol = make(side)
     protocol.send_close(1000)
@@ -233,6 +242,7 @@ def test_send_eof_twice() -> None:
 # Receiving data frames
 
 
+@pytest.mark.rfc("R6455-6.2-1", "R6455-6.2-3", "R6455-6.2-4", "R6455-5.4-7")
 def test_receive_messages(side: Side) -> None:
     protocol = make(side)
     protocol.receive_data(
@@ -248,6 +258,7 @@ def test_receive_messages(side: Side) -> None:
     assert protocol.data_to_send() == []
 
 
+@pytest.mark.rfc("R6455-5.2-5")
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 100_000])
 def test_receive_length_encodings(side: Side, size: int) -> None:
     protocol = make(side)
@@ -300,18 +311,21 @@ def test_receive_large_text_frame_in_64k_chunks(side: Side) -> None:
 # Per-frame rules (RFC 6455 §5.1, §5.2, §5.5)
 
 
+@pytest.mark.rfc("R6455-5.1-2", "R6455-5.1-3")
 def test_unmasked_frame_to_server() -> None:
     server = open_server()
     server.receive_data(server_frame(0x1, b"x"))
     assert_failed(server, InvalidFrame, 1002, "RFC 6455 §5.1")
 
 
+@pytest.mark.rfc("R6455-5.1-5", "R6455-5.1-6")
 def test_masked_frame_to_client() -> None:
     client = open_client()
     client.receive_data(client_frame(0x1, b"x"))
     assert_failed(client, InvalidFrame, 1002, "RFC 6455 §5.1")
 
 
+@pytest.mark.rfc("R6455-5.2-2")
 @pytest.mark.parametrize("rsv", [RSV1, RSV2, RSV3])
 def test_reserved_bits(side: Side, rsv: int) -> None:
     protocol = make(side)
@@ -319,6 +333,7 @@ def test_reserved_bits(side: Side, rsv: int) -> None:
     assert_failed(protocol, InvalidFrame, 1002, "RFC 6455 §5.2")
 
 
+@pytest.mark.rfc("R6455-5.2-3", "R6455-5.4-12")
 @pytest.mark.parametrize("opcode", [0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF])
 def test_reserved_opcodes(side: Side, opcode: int) -> None:
     protocol = make(side)
@@ -326,12 +341,14 @@ def test_reserved_opcodes(side: Side, opcode: int) -> None:
     assert_failed(protocol, InvalidFrame, 1002, "RFC 6455 §5.2")
 
 
+@pytest.mark.rfc("R6455-5.2-4")
 def test_64_bit_length_with_msb_set(side: Side) -> None:
     protocol = make(side, max_size=None)
     protocol.receive_data(peer_frame(protocol, 0x2, b"", length=2**63 + 5, length_size=8))
     assert_failed(protocol, InvalidFrame, 1002, "RFC 6455 §5.2")
 
 
+@pytest.mark.rfc("R6455-5.5-1")
 @pytest.mark.parametrize("opcode", [0x8, 0x9, 0xA])
 def test_control_frame_too_long(side: Side, opcode: int) -> None:
     protocol = make(side)
@@ -339,6 +356,7 @@ def test_control_frame_too_long(side: Side, opcode: int) -> None:
     assert_failed(protocol, InvalidFrame, 1002, "RFC 6455 §5.5")
 
 
+@pytest.mark.rfc("R6455-5.5-1", "R6455-5.4-2")
 @pytest.mark.parametrize("opcode", [0x8, 0x9, 0xA])
 def test_fragmented_control_frame(side: Side, opcode: int) -> None:
     protocol = make(side)
@@ -363,6 +381,7 @@ def test_close_reason_of_a_failure_explains_the_rule(side: Side) -> None:
 # Fragmentation (RFC 6455 §5.4)
 
 
+@pytest.mark.rfc("R6455-5.4-3", "R6455-5.4-7")
 def test_fragmented_message(side: Side) -> None:
     protocol = make(side)
     protocol.receive_data(
@@ -377,6 +396,7 @@ def test_fragmented_message(side: Side) -> None:
     ]
 
 
+@pytest.mark.rfc("R6455-5.4-5", "R6455-6.2-2")
 def test_control_frames_interleaved_in_fragmented_message(side: Side) -> None:
     # RFC 6455 §5.4: control frames MAY be injected in the middle of a fragmented message
     protocol = make(side)
@@ -398,6 +418,7 @@ def test_control_frames_interleaved_in_fragmented_message(side: Side) -> None:
     assert [(f.opcode, f.payload) for f in written(protocol).frames] == [(0xA, b"ping")]
 
 
+@pytest.mark.rfc("R6455-5.5.1-8")
 def test_close_in_the_middle_of_a_fragmented_message(side: Side) -> None:
     protocol = make(side)
     protocol.receive_data(
@@ -412,6 +433,7 @@ def test_close_in_the_middle_of_a_fragmented_message(side: Side) -> None:
     assert written(protocol).close_codes == [1000]
 
 
+@pytest.mark.rfc("R6455-5.4-4")
 @pytest.mark.parametrize("fin", [True, False])
 def test_continuation_without_start(side: Side, fin: bool) -> None:
     protocol = make(side)
@@ -426,6 +448,7 @@ def test_continuation_after_complete_message(side: Side) -> None:
     assert_failed(protocol, InvalidFrame, 1002, "RFC 6455 §5.4")
 
 
+@pytest.mark.rfc("R6455-5.4-4")
 @pytest.mark.parametrize("opcode", [0x1, 0x2])
 @pytest.mark.parametrize("fin", [True, False])
 def test_new_data_frame_inside_message(side: Side, opcode: int, fin: bool) -> None:
@@ -446,6 +469,7 @@ def test_frame_too_big(side: Side) -> None:
     assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
 
 
+@pytest.mark.rfc("R6455-10.4-1", "R6455-10.4-2")
 def test_frame_too_big_detected_from_its_header(side: Side) -> None:
     protocol = make(side, max_size=100)
     protocol.receive_data(peer_frame(protocol, 0x2, bytes(200))[:8])  # header (+ mask)
@@ -461,6 +485,7 @@ def test_message_of_max_size(side: Side) -> None:
     assert protocol.parser_exc is None
 
 
+@pytest.mark.rfc("R6455-10.4-1", "R6455-10.4-2")
 def test_message_too_big(side: Side) -> None:
     protocol = make(side, max_size=100)
     protocol.receive_data(
@@ -515,6 +540,7 @@ def test_control_frames_dont_count_towards_message_size(side: Side) -> None:
 # UTF-8 of text messages (RFC 6455 §5.6, §8.1): 1007 at the first invalid byte
 
 
+@pytest.mark.rfc("R6455-8.1-1", "R6455-5.6-1", "R6455-10.7-1", "R6455-10.7-3")
 def test_invalid_utf8_in_single_frame(side: Side) -> None:
     protocol = make(side)
     protocol.receive_data(peer_frame(protocol, 0x1, b"caf\xc3"))
@@ -561,6 +587,7 @@ def test_incomplete_character_at_end_of_message(side: Side) -> None:
     assert_failed(protocol, InvalidUTF8, 1007)
 
 
+@pytest.mark.rfc("R6455-8.1-1")
 def test_invalid_utf8_inside_a_frame_still_arriving(side: Side) -> None:
     # The core validates partial payloads: the error comes before the frame is complete.
     protocol = make(side)
@@ -603,6 +630,7 @@ def test_utf8_state_resets_between_messages(side: Side) -> None:
 # Ping and pong (RFC 6455 §5.5.2, §5.5.3)
 
 
+@pytest.mark.rfc("R6455-5.5.2-2", "R6455-5.5.2-3")
 @pytest.mark.parametrize("payload", [b"", b"Hello", b"\x00\xff" * 62 + b"!"])
 def test_ping_answered_with_same_payload(side: Side, payload: bytes) -> None:
     protocol = make(side)
@@ -621,6 +649,7 @@ def test_server_pong_exact_bytes() -> None:
     assert server.data_to_send() == [bytes.fromhex("8a0548656c6c6f")]
 
 
+@pytest.mark.rfc("R6455-5.5.3-2")
 def test_unsolicited_pong(side: Side) -> None:
     protocol = make(side)
     protocol.receive_data(peer_frame(protocol, 0xA, b"heartbeat"))
@@ -668,6 +697,7 @@ def test_ping_not_answered_after_server_failed_and_closed_tcp() -> None:
 # Close frames (RFC 6455 §5.5.1, §7.4)
 
 
+@pytest.mark.rfc("R6455-5.5.1-2")
 def test_close_frame_with_one_byte_payload(side: Side) -> None:
     protocol = make(side)
     protocol.receive_data(peer_frame(protocol, 0x8, b"\x03"))
@@ -675,6 +705,7 @@ def test_close_frame_with_one_byte_payload(side: Side) -> None:
     assert protocol.close_rcvd is None
 
 
+@pytest.mark.rfc("R6455-10.7-1")
 @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535])
 def test_close_frame_with_invalid_code(side: Side, code: int) -> None:
     protocol = make(side)
@@ -682,6 +713,7 @@ def test_close_frame_with_invalid_code(side: Side, code: int) -> None:
     assert_failed(protocol, InvalidCloseFrame, 1002, "RFC 6455 §7.4")
 
 
+@pytest.mark.rfc("R6455-5.5.1-3", "R6455-8.1-1")
 def test_close_reason_invalid_utf8(side: Side) -> None:
     protocol = make(side)
     protocol.receive_data(peer_frame(protocol, 0x8, close_payload(1000, b"\xce\xba\xe1")))
@@ -691,6 +723,7 @@ def test_close_reason_invalid_utf8(side: Side) -> None:
 @pytest.mark.parametrize(
     "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999]
 )
+@pytest.mark.rfc("R6455-5.5.1-6", "R6455-5.5.1-7")
 def test_close_frame_with_valid_code_is_echoed(side: Side, code: int) -> None:
     protocol = make(side)
     protocol.receive_data(peer_frame(protocol, 0x8, close_payload(code, "reason")))
@@ -708,6 +741,9 @@ def test_close_frame_with_valid_code_is_echoed(side: Side, code: int) -> None:
 # The closing handshake (RFC 6455 §7.1) and the states
 
 
+@pytest.mark.rfc(
+    "R6455-5.5.1-9", "R6455-5.5.1-10", "R6455-7.1.1-3", "R6455-7.1.1-5", "R6455-7.1.2-2"
+)
 def test_server_answers_close_and_closes_tcp_first() -> None:
     server = open_server()
     server.receive_data(client_frame(0x8, close_payload(1000, "bye")))
@@ -727,6 +763,7 @@ def test_server_answers_close_and_closes_tcp_first() -> None:
     assert type(server.close_exc) is ConnectionClosedOK
 
 
+@pytest.mark.rfc("R6455-5.5.1-11", "R6455-7.1.1-5")
 def test_client_answers_close_and_waits_for_server_eof() -> None:
     client = open_client()
     client.receive_data(server_frame(0x8, close_payload(1001, "going away")))
@@ -821,6 +858,7 @@ def test_close_with_error_code_is_connection_closed_error(side: Side) -> None:
     assert closed.rcvd_then_sent is True
 
 
+@pytest.mark.rfc("R6455-7.1.7-5")
 def test_data_after_close_frame_is_ignored(side: Side) -> None:
     # RFC 6455 §5.5.1: after sending a close frame, the peer sends no more data
     protocol = make(side)
@@ -869,6 +907,7 @@ def test_states_through_a_real_connection() -> None:
 # EOF (RFC 6455 §7.1.5: abnormal closure is 1006)
 
 
+@pytest.mark.rfc("R6455-7.2.1-2")
 def test_eof_without_close(side: Side) -> None:
     protocol = make(side)
     protocol.receive_eof()
@@ -935,6 +974,7 @@ def test_empty_data_is_harmless(side: Side) -> None:
 # fail() (RFC 6455 §7.1.7)
 
 
+@pytest.mark.rfc("R6455-7.1.7-1", "R6455-7.1.7-2", "R6455-7.1.7-3", "R6455-7.1.7-4", "R6455-10.7-3")
 def test_fail(side: Side) -> None:
     protocol = make(side)
     protocol.fail(1011, "internal error")

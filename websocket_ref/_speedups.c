@@ -1,7 +1,7 @@
 /*
  * Optional C accelerator for the hot path of websocket_ref.
  *
- * apply_mask(data, mask) -> bytes: RFC 6455 §5.3 masking, i.e. payload octet i XOR
+ * apply_mask(data, mask) -> bytes: RFC 6455 §5.3 [R6455-5.3-1] masking, i.e. payload octet i XOR
  * mask octet (i modulo 4). The pure-Python version in masking.py does the same with
  * big integers, which costs several passes over the payload plus conversions; here
  * the payload is read once and written once, eight bytes at a time (the compiler

@@ -48,7 +48,7 @@ class Opcode(enum.IntEnum):
 DATA_OPCODES = frozenset({Opcode.CONT, Opcode.TEXT, Opcode.BINARY})
 CTRL_OPCODES = frozenset({Opcode.CLOSE, Opcode.PING, Opcode.PONG})
 
-# Bit masks of the reserved bits in the first byte of a frame (RFC 6455 §5.2).
+# Bit masks of the reserved bits in the first byte of a frame (RFC 6455 §5.2 [R6455-5.2-1]).
 RSV1, RSV2, RSV3 = 0x40, 0x20, 0x10
 
 
@@ -90,7 +90,7 @@ CLOSE_CODE_EXPLANATIONS: dict[int, str] = {
     1015: "TLS handshake failure [internal]",
 }
 
-# RFC 6455 §7.4.1, §7.4.2: codes an endpoint may put in a Close frame. 1004 is
+# RFC 6455 §7.4.1 [R6455-7.4.1-1], §7.4.2: codes an endpoint may put in a Close frame. 1004 is
 # reserved, 1005/1006/1015 are for reporting only, 1016-2999 are reserved for future
 # RFCs, 3000-4999 are for libraries, frameworks and applications.
 _WIRE_CLOSE_CODES = frozenset(
@@ -167,12 +167,15 @@ class Close:
         if len(data) >= 2:
             code = int.from_bytes(data[:2], "big")
             if not is_valid_close_code(code):
-                # RFC 6455 §7.4: a close code outside the allowed ranges is a protocol error
+                # RFC 6455 §7.4.2, §10.7 [R6455-10.7-1]: validate the code. A choice: a code outside
+                # the ranges a peer may send (1004-1006, 1015, 1016-2999, 0-999, 5000+) fails
+                # the connection with 1002; the RFC names no reaction
                 raise InvalidCloseFrame(f"invalid close code {code}", rule="RFC 6455 §7.4")
             try:
                 reason = data[2:].decode()
             except UnicodeDecodeError:
-                # RFC 6455 §5.5.1: the close reason MUST be valid UTF-8
+                # RFC 6455 §5.5.1 [R6455-5.5.1-3], §8.1 [R6455-8.1-1]: the reason is UTF-8-encoded;
+                # invalid UTF-8 fails the connection
                 raise InvalidUTF8(
                     "close reason isn't valid UTF-8", rule="RFC 6455 §5.5.1"
                 ) from None
@@ -180,17 +183,18 @@ class Close:
         if len(data) == 0:
             # RFC 6455 §7.1.5: a Close frame without a code is reported as 1005
             return cls(CloseCode.NO_STATUS_RCVD, "")
-        # RFC 6455 §5.5.1: a close payload, if any, starts with a 2-byte code
+        # RFC 6455 §5.5.1 [R6455-5.5.1-2]: a body, if any, starts with a 2-byte status code
         raise InvalidCloseFrame("close frame payload of 1 byte", rule="RFC 6455 §5.5.1")
 
     def serialize(self) -> bytes:
         """Return the payload of a Close frame carrying this code and reason."""
         if not is_valid_close_code(self.code):
-            # RFC 6455 §7.4.1: 1005, 1006 and 1015 MUST NOT be sent in a Close frame
+            # RFC 6455 §7.4.1 [R6455-7.4.1-3, R6455-7.4.1-4, R6455-7.4.1-6]: 1005, 1006 and 1015
+            # MUST NOT be set in a Close frame (nor the codes §7.4.2 leaves unassigned)
             raise InvalidCloseFrame(f"invalid close code {self.code}", rule="RFC 6455 §7.4")
         payload = self.code.to_bytes(2, "big") + self.reason.encode()
         if len(payload) > 125:
-            # RFC 6455 §5.5: control frame payloads are at most 125 bytes
+            # RFC 6455 §5.5 [R6455-5.5-1]: control frame payloads are at most 125 bytes
             raise InvalidFrame("close reason too long", rule="RFC 6455 §5.5")
         return payload
 
@@ -244,7 +248,8 @@ def serialize_frame(frame: Frame, *, mask: bool) -> list[bytes]:
     )
     mask_bit = 0x80 if mask else 0
     length = len(frame.data)
-    # RFC 6455 §5.2: payload length in 7 bits, 7+16 bits or 7+64 bits
+    # RFC 6455 §5.2 [R6455-5.2-5, R6455-5.2-4]: the payload length in 7, 7+16 or 7+64
+    # bits, the minimal number of bytes; a 64-bit length is below 2**63
     if length < 126:
         header = bytes((head, mask_bit | length))
     elif length < 0x10000:
@@ -252,7 +257,8 @@ def serialize_frame(frame: Frame, *, mask: bool) -> list[bytes]:
     else:
         header = _pack_long(head, mask_bit | 127, length)
     if mask:
-        # RFC 6455 §5.3: a fresh masking key for every frame a client sends
+        # RFC 6455 §5.3 [R6455-5.3-1, R6455-5.3-2], §10.3 [R6455-10.3-1]: a fresh masking key
+        # for every frame a client sends
         key = _masking_keys.next()
         return [header + key, apply_mask(frame.data, key)]
     return [header, frame.data]
@@ -407,7 +413,7 @@ class FrameParser:
         elif length == 127:
             (length,) = _unpack_long(buf, 2)
             if length >> 63:
-                # RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0
+                # RFC 6455 §5.2 [R6455-5.2-4]: the most significant bit of a 64-bit length MUST be 0
                 raise InvalidFrame("64-bit payload length with MSB set", rule="RFC 6455 §5.2")
         opcode = self._check_first_bytes(first, second, length)
         header = FrameHeader(
@@ -425,13 +431,14 @@ class FrameParser:
         try:
             opcode = _OPCODES[first & 0x0F]
         except KeyError:
-            # RFC 6455 §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved; receiving one fails
+            # RFC 6455 §5.2 [R6455-5.2-3]: opcodes 0x3-0x7 and 0xB-0xF are reserved; an
+            # unknown opcode fails the connection
             raise InvalidFrame(
                 f"reserved opcode 0x{first & 0x0F:X}", rule="RFC 6455 §5.2"
             ) from None
         rsv = first & 0x70 & ~self.allowed_rsv
         if rsv:
-            # RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defines them
+            # RFC 6455 §5.2 [R6455-5.2-2]: a reserved bit no negotiated extension defines fails
             names = "/".join(
                 n for n, b in (("RSV1", RSV1), ("RSV2", RSV2), ("RSV3", RSV3)) if rsv & b
             )
@@ -439,19 +446,24 @@ class FrameParser:
         masked = bool(second & 0x80)
         if masked != self.mask_expected:
             if self.mask_expected:
-                # RFC 6455 §5.1: a server MUST close the connection on an unmasked frame
+                # RFC 6455 §5.1 [R6455-5.1-2, R6455-5.1-3]: a server MUST close the connection on
+                # an unmasked frame (with 1002: the MAY taken)
                 raise InvalidFrame("unmasked frame from client", rule="RFC 6455 §5.1")
-            # RFC 6455 §5.1: a client MUST close the connection on a masked frame
+            # RFC 6455 §5.1 [R6455-5.1-5, R6455-5.1-6]: a client MUST close the connection on a
+            # masked frame (with 1002: the MAY taken)
             raise InvalidFrame("masked frame from server", rule="RFC 6455 §5.1")
         if opcode >= 0x8:
             if not first & 0x80:
-                # RFC 6455 §5.5: control frames MUST NOT be fragmented
+                # RFC 6455 §5.5 [R6455-5.5-1], §5.4 [R6455-5.4-2]: control frames MUST NOT be
+                # fragmented
                 raise InvalidFrame("fragmented control frame", rule="RFC 6455 §5.5")
             if (second & 0x7F) > 125:
-                # RFC 6455 §5.5: control frames have a payload length of 125 bytes or less
+                # RFC 6455 §5.5 [R6455-5.5-1]: control frames have a payload length of 125 bytes
+                # or less
                 raise InvalidFrame("control frame too long", rule="RFC 6455 §5.5")
         if length is not None and self.max_size is not None and length > self.max_size:
-            # RFC 6455 §10.4: impose a limit on frame sizes, checked before buffering
+            # RFC 6455 §10.4 [R6455-10.4-1, R6455-10.4-2]: impose a limit on frame sizes,
+            # checked before buffering
             raise PayloadTooBig(
                 f"frame of {length} bytes exceeds limit of {self.max_size} bytes",
                 rule="RFC 6455 §10.4",
@@ -472,9 +484,11 @@ class FrameParser:
         # pass every check that _check_first_bytes() makes, here a table lookup and two
         # comparisons. Anything else, every error included, takes the general path.
         second = buf[1]
-        # RFC 6455 §5.2, §5.5: defined opcode, no unclaimed RSV bit, unfragmented control
+        # RFC 6455 §5.2 [R6455-5.2-2, R6455-5.2-3], §5.5 [R6455-5.5-1]: defined opcode,
+        # no unclaimed RSV bit, unfragmented control frame
         opcode = self._first_bytes[buf[0]]
-        # RFC 6455 §5.1: frames from a client are masked, frames from a server aren't
+        # RFC 6455 §5.1 [R6455-5.1-2, R6455-5.1-5]: frames from a client are masked,
+        # frames from a server aren't
         if opcode is None or second & 0x80 != self._mask_bit:
             return self._parse_slow(buf)
         length = second & 0x7F
@@ -488,7 +502,7 @@ class FrameParser:
         if self._mask_bit:
             start += 4
         end = start + length
-        # RFC 6455 §10.4: impose a limit on frame sizes
+        # RFC 6455 §10.4 [R6455-10.4-1]: impose a limit on frame sizes
         if available < end or (self.max_size is not None and length > self.max_size):
             return self._parse_slow(buf)
         key = bytes(buf[start - 4 : start]) if self._mask_bit else None
@@ -523,9 +537,11 @@ class FrameParser:
         if available >= 2:
             # The fast path of parse(), at an offset.
             second = data[pos + 1]
-            # RFC 6455 §5.2, §5.5: defined opcode, no unclaimed RSV bit, unfragmented control
+            # RFC 6455 §5.2 [R6455-5.2-2, R6455-5.2-3], §5.5 [R6455-5.5-1]: defined
+            # opcode, no unclaimed RSV bit, unfragmented control frame
             opcode = self._first_bytes[data[pos]]
-            # RFC 6455 §5.1: frames from a client are masked, frames from a server aren't
+            # RFC 6455 §5.1 [R6455-5.1-2, R6455-5.1-5]: frames from a client are masked,
+            # frames from a server aren't
             if opcode is not None and second & 0x80 == self._mask_bit:
                 length = second & 0x7F
                 start = 0
@@ -537,7 +553,7 @@ class FrameParser:
                 if start and self._mask_bit:
                     start += 4
                 end = start + length
-                # RFC 6455 §10.4: impose a limit on frame sizes
+                # RFC 6455 §10.4 [R6455-10.4-1]: impose a limit on frame sizes
                 if (
                     start
                     and end <= len(data)
@@ -697,11 +713,11 @@ def _first_bytes_table(allowed_rsv: int) -> tuple[Opcode | None, ...]:
     if table is None:
         table = _FIRST_BYTES_TABLES[allowed_rsv] = tuple(
             None
-            # RFC 6455 §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved
+            # RFC 6455 §5.2 [R6455-5.2-3]: opcodes 0x3-0x7 and 0xB-0xF are reserved
             if (opcode := _OPCODES.get(first & 0x0F)) is None
-            # RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defines them
+            # RFC 6455 §5.2 [R6455-5.2-2]: RSV1-3 MUST be 0 unless an extension defines them
             or first & 0x70 & ~allowed_rsv
-            # RFC 6455 §5.5: control frames MUST NOT be fragmented
+            # RFC 6455 §5.5 [R6455-5.5-1]: control frames MUST NOT be fragmented
             or (opcode >= 0x8 and not first & 0x80)
             else opcode
             for first in range(256)

@@ -90,7 +90,8 @@ class Reading(enum.Enum):
     EOF = "eof"  # the peer closed its side; nothing more can arrive
 
 
-# RFC 6455 §7.1.5 / §7.4: closures with these codes on both sides are normal.
+# Closures with these codes on both sides count as normal (ConnectionClosedOK): the
+# library's classification, as in websockets; 1005 is "no code" (RFC 6455 §7.1.5).
 _OK_CLOSE_CODES = frozenset(
     {CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD}
 )
@@ -126,12 +127,13 @@ class Protocol:
         # Bytes of an incomplete handshake head already searched for its end.
         self._head_scanned = 0
         self._reading = Reading.FRAMES if state is State.OPEN else Reading.HANDSHAKE
-        # RFC 6455 §5.1: frames from a client are masked, frames from a server aren't
+        # RFC 6455 §5.1 [R6455-5.1-2, R6455-5.1-5]: frames from a client are masked, frames
+        # from a server aren't
         self._frames = FrameParser(mask_expected=side is SERVER, max_size=max_size)
         self._events: list[Event] = []
         self._writes: list[bytes] = []
 
-        # RFC 6455 §5.4: fragmentation state of each direction.
+        # RFC 6455 §5.4 [R6455-5.4-4]: fragmentation state of each direction.
         self._recv_opcode: Opcode | None = None  # TEXT/BINARY while a message is incomplete
         self._recv_size = 0  # bytes of the incomplete message received so far
         self._send_opcode: Opcode | None = None
@@ -180,7 +182,7 @@ class Protocol:
         self._extensions = extensions
         max_size = self.max_size
         if extensions and max_size is not None:
-            # RFC 6455 §10.4: max_size bounds messages as decoded, and the extensions
+            # RFC 6455 §10.4 [R6455-10.4-1]: max_size bounds messages as decoded, and the extensions
             # check it while decoding. On the wire, an extension may carry a message in
             # a few more bytes than its data (DEFLATE adds about 5 bytes per stored
             # block of incompressible data): the frame limit gets that slack, so that a
@@ -199,7 +201,8 @@ class Protocol:
         if self._state is not State.CLOSED:
             return None
         if self.close_rcvd is None:
-            # RFC 6455 §7.1.5: without a close frame, the close code is 1006
+            # RFC 6455 §7.1.5: without a close frame, the close code is 1006;
+            # RFC 6455 §7.2.1 [R6455-7.2.1-2]: a connection lost that way has failed
             return CloseCode.ABNORMAL_CLOSURE
         return self.close_rcvd.code
 
@@ -329,7 +332,7 @@ class Protocol:
         """
         self._check_open()
         if self._send_opcode is None:
-            # RFC 6455 §5.4: a continuation frame continues a fragmented message
+            # RFC 6455 §5.4 [R6455-5.4-4]: a continuation frame continues a fragmented message
             raise InvalidState("no fragmented message to continue (RFC 6455 §5.4)")
         if self._send_opcode is Opcode.TEXT:
             data = self._text_payload(data, fin, start=False)
@@ -342,7 +345,7 @@ class Protocol:
     def _start_message(self, opcode: Opcode, data: bytes, fin: bool, compress: bool) -> None:
         self._check_open()
         if self._send_opcode is not None:
-            # RFC 6455 §5.4: fragments of different messages MUST NOT be interleaved
+            # RFC 6455 §5.4 [R6455-5.4-4]: fragments of different messages MUST NOT be interleaved
             raise InvalidState("a fragmented message is in progress (RFC 6455 §5.4)")
         if not fin:
             self._send_opcode = opcode
@@ -360,7 +363,7 @@ class Protocol:
         """
         self._check_open()
         if self._send_opcode is not None:
-            # RFC 6455 §5.4: fragments of different messages MUST NOT be interleaved
+            # RFC 6455 §5.4 [R6455-5.4-4]: fragments of different messages MUST NOT be interleaved
             raise InvalidState("a fragmented message is in progress (RFC 6455 §5.4)")
         compress = message.compress
         key = self._encoding_key(compress)
@@ -426,7 +429,7 @@ class Protocol:
 
     def _send_control(self, opcode: Opcode, data: bytes) -> None:
         if len(data) > 125:
-            # RFC 6455 §5.5: control frames have a payload length of 125 bytes or less
+            # RFC 6455 §5.5 [R6455-5.5-1]: control frames have a payload length of 125 bytes or less
             raise InvalidFrame("control frame too long", rule="RFC 6455 §5.5")
         self._send_frame(Frame(opcode, data))
 
@@ -436,13 +439,15 @@ class Protocol:
         Sends a close frame with ``code`` if the connection is open, stops processing
         incoming data, and, on the server, closes the TCP connection (§7.1.1).
         """
-        # RFC 6455 §7.1.7: send a close frame (if open), then close the connection
+        # RFC 6455 §7.1.7 [R6455-7.1.7-3, R6455-7.1.7-4]: send a close frame (if open, always:
+        # the MAY to omit it isn't taken), then close the connection
         if self._state is State.OPEN and code != CloseCode.ABNORMAL_CLOSURE:
             close = Close(code, _truncate_reason(reason))
             self._send_frame(Frame(Opcode.CLOSE, close.serialize()))
             self.close_sent = close
             self.state = State.CLOSING
-        # RFC 6455 §7.1.1: the server closes the TCP connection first
+        # RFC 6455 §7.1.1 [R6455-7.1.1-5], §7.1.7 [R6455-7.1.7-2]: the server closes the TCP
+        # connection first; the client waits for it (close_expected())
         if self.side is SERVER and not self.eof_sent:
             self.send_eof()
         self._stop_reading()
@@ -585,26 +590,30 @@ class Protocol:
         else:
             size = 0
         if self.max_size is not None and size + header.length > self.max_size:
-            # RFC 6455 §10.4: impose a limit on the size of reassembled messages
+            # RFC 6455 §10.4 [R6455-10.4-1, R6455-10.4-2]: impose a limit on the size of
+            # reassembled messages, checked while the frame still arrives
             raise PayloadTooBig(
                 f"message of more than {self.max_size} bytes", rule="RFC 6455 §10.4"
             )
         if opcode is Opcode.TEXT or self._recv_opcode is Opcode.TEXT:
             chunk = self._frames.peek_payload(self._buffer, self._validated)
             if chunk:
-                # RFC 6455 §8.1: invalid UTF-8 fails the connection as soon as it is seen
+                # RFC 6455 §8.1 [R6455-8.1-1]: invalid UTF-8 fails the connection; a choice:
+                # as soon as it is seen, also in a frame still arriving
                 self._utf8.feed(chunk)
                 self._validated += len(chunk)
 
     def _receive_data_frame(self, frame: Frame) -> None:
         if frame.opcode is Opcode.CONT:
             if self._recv_opcode is None:
-                # RFC 6455 §5.4: a continuation frame needs a preceding non-final frame
+                # RFC 6455 §5.4 [R6455-5.4-4, R6455-5.4-12]: a continuation frame needs a preceding
+                # non-final frame
                 raise InvalidFrame("unexpected continuation frame", rule="RFC 6455 §5.4")
             size = self._recv_size
         else:
             if self._recv_opcode is not None:
-                # RFC 6455 §5.4: fragments of one message are not interleaved with another
+                # RFC 6455 §5.4 [R6455-5.4-4]: fragments of one message are not interleaved
+                # with another
                 raise InvalidFrame(
                     f"expected a continuation frame, got {frame.opcode.name}",
                     rule="RFC 6455 §5.4",
@@ -620,10 +629,11 @@ class Protocol:
                 frame = extension.decode(frame, max_size=remaining)
         size += len(frame.data)
         if max_size is not None and size > max_size:
-            # RFC 6455 §10.4: impose a limit on the size of reassembled messages
+            # RFC 6455 §10.4 [R6455-10.4-1]: impose a limit on the size of reassembled messages
             raise PayloadTooBig(f"message of more than {max_size} bytes", rule="RFC 6455 §10.4")
         if self._recv_opcode is Opcode.TEXT:
-            # RFC 6455 §5.6, §8.1: text messages MUST be valid UTF-8, checked across fragments
+            # RFC 6455 §5.6 [R6455-5.6-1], §8.1 [R6455-8.1-1]: text messages MUST be valid UTF-8,
+            # checked across fragments
             data = frame.data
             self._utf8.feed(data[validated:] if validated else data, frame.fin)
         if frame.fin:
@@ -647,14 +657,16 @@ class Protocol:
                 self._send_frame(Frame(Opcode.PONG, frame.data))
         elif opcode is Opcode.CLOSE:
             self._receive_close(frame)
-        # RFC 6455 §5.5.3: a pong may be unsolicited; no response is expected
+        # RFC 6455 §5.5.3 [R6455-5.5.3-2]: a pong may be unsolicited; no response is expected
         self._events.append(frame)
 
     def _receive_close(self, frame: Frame) -> None:
         close = Close.parse(frame.data)
         self.close_rcvd = close
         if self._state is State.OPEN:
-            # RFC 6455 §5.5.1: answer a close frame with a close frame, echoing the code
+            # RFC 6455 §5.5.1 [R6455-5.5.1-6, R6455-5.5.1-7, R6455-5.5.1-8]: answer a close
+            # frame with a close frame (echoing the code), at once, also between two
+            # fragments of a message being sent: the MAY to delay it isn't taken
             self.close_rcvd_then_sent = True
             payload = b"" if close.code == CloseCode.NO_STATUS_RCVD else frame.data[:2]
             self._send_frame(Frame(Opcode.CLOSE, payload))
@@ -662,10 +674,12 @@ class Protocol:
             self.state = State.CLOSING
         elif self.close_rcvd_then_sent is None:
             self.close_rcvd_then_sent = False
-        # RFC 6455 §7.1.1: once the closing handshake is done, the server closes TCP first
+        # RFC 6455 §5.5.1 [R6455-5.5.1-9, R6455-5.5.1-10]: once the closing handshake is
+        # done, the server closes TCP at once; the client waits (close_expected())
         if self.side is SERVER and not self.eof_sent:
             self.send_eof()
-        # RFC 6455 §5.5.1: after a close frame, the peer sends no more data; ignore any
+        # RFC 6455 §5.5.1 [R6455-5.5.1-5]: after a close frame, the peer sends no more data
+        # frames; a choice: anything that still arrives is ignored
         self._stop_reading()
 
 

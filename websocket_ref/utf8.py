@@ -51,7 +51,8 @@ class Utf8Validator:
         pending = self._decoder.getstate()[0]
         self._pending = len(pending)
         if self._pending >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
-            # RFC 6455 §8.1: fail at the first invalid byte. CPython's decoder waits for the
+            # RFC 6455 §8.1 [R6455-8.1-1]: fail (a choice) at the first invalid byte. CPython's
+            # decoder waits for the
             # third byte of ED A0-BF xx, which can only be a UTF-16 surrogate (U+D800-DFFF).
             raise InvalidUTF8(
                 f"invalid UTF-8 at byte {self._offset - self._pending + 1}: surrogate",

@@ -252,7 +252,7 @@ class Connection(asyncio.Protocol):
         and its buffer is below ``write_limit``: that's where backpressure applies.
         """
         while self._fragmented_send is not None:
-            # RFC 6455 §5.4: frames of different messages MUST NOT be interleaved
+            # RFC 6455 §5.4 [R6455-5.4-4]: frames of different messages MUST NOT be interleaved
             await asyncio.shield(self._fragmented_send)
         protocol = self.protocol
         if isinstance(message, str):
@@ -347,7 +347,8 @@ class Connection(asyncio.Protocol):
         except BaseException as exc:
             if protocol.state is State.OPEN:
                 # The message can't be completed, and no other message may start before it
-                # ends (RFC 6455 §5.4): fail the connection rather than leave it stuck.
+                # ends (RFC 6455 §5.4 [R6455-5.4-4]): fail the connection rather than leave
+                # it stuck. RFC 6455 §6.1 [R6455-6.1-3]: the sending steps are abandoned.
                 if isinstance(exc, asyncio.CancelledError):
                     reason = "fragmented message cancelled"
                 else:
@@ -419,10 +420,10 @@ class Connection(asyncio.Protocol):
     def _acknowledge_pings(self, data: bytes) -> None:
         waiters = self.pong_waiters
         if data not in waiters:
-            # RFC 6455 §5.5.3: an unsolicited pong needs no response
+            # RFC 6455 §5.5.3 [R6455-5.5.3-2]: an unsolicited pong needs no response
             return
         now = self.loop.time()
-        # RFC 6455 §5.5.3: a pong may answer only the most recent of several pings;
+        # RFC 6455 §5.5.3 [R6455-5.5.3-1]: a pong may answer only the most recent of several pings;
         # so it acknowledges every ping sent before the one it echoes.
         for key in list(waiters):
             waiter, sent_at = waiters.pop(key)
@@ -565,7 +566,7 @@ class Connection(asyncio.Protocol):
                 elif opcode is Opcode.PONG:
                     self._acknowledge_pings(event.data)
                 elif opcode is Opcode.CLOSE:
-                    # RFC 6455 §5.5.1: no data frames follow a close frame
+                    # RFC 6455 §5.5.1 [R6455-5.5.1-5]: no data frames follow a close frame
                     self.recv_messages.close()
                 # PING: the core queued the pong already.
             else:

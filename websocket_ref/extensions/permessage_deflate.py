@@ -145,12 +145,13 @@ class PerMessageDeflate(Extension):
         opcode = frame.opcode
         if opcode >= 0x8:
             if frame.rsv1:
-                # RFC 7692 §6: RSV1 MUST NOT be set on control frames; receiving one fails
+                # RFC 7692 §6 [R7692-6-2]: RSV1 MUST NOT be set on control frames; receiving one
+                # fails
                 raise InvalidFrame("compressed control frame", rule="RFC 7692 §6")
             return frame
         if opcode is Opcode.CONT:
             if frame.rsv1:
-                # RFC 7692 §6: RSV1 MUST NOT be set on non-first fragments of a message
+                # RFC 7692 §6 [R7692-6-2]: RSV1 MUST NOT be set on non-first fragments of a message
                 raise InvalidFrame("RSV1 set on a continuation frame", rule="RFC 7692 §6")
             if not self._decoding:
                 return frame
@@ -287,12 +288,12 @@ class PerMessageDeflate(Extension):
         """Compress a frame of a data message; control frames go through as they are."""
         opcode = frame.opcode
         if opcode >= 0x8:
-            # RFC 7692 §6: control frames are never compressed; RSV1 stays clear
+            # RFC 7692 §6 [R7692-6-1]: control frames are never compressed; RSV1 stays clear
             return frame
         if opcode is Opcode.CONT:
             if not self._encoding:
                 return frame
-            rsv1 = False  # RFC 7692 §6: RSV1 only on the first frame of a message
+            rsv1 = False  # RFC 7692 §6 [R7692-6-1]: RSV1 only on the first frame
         else:
             self._encoding = True
             rsv1 = True  # RFC 7692 §6.1: RSV1 set on the first frame of a compressed message
@@ -303,14 +304,16 @@ class PerMessageDeflate(Extension):
                 )
         encoder = self._encoder
         head = encoder.compress(frame.data)
-        # RFC 7692 §7.2.1: each frame ends on a sync flush so the peer can inflate it
+        # RFC 7692 §7.2.1 [R7692-7.2.1-6]: each frame ends on a sync flush (BFINAL 0) so the peer
+        # can inflate it
         # whole: a fragmented message is compressed once and split at flush points.
         tail = encoder.flush(zlib.Z_SYNC_FLUSH)
         if frame.fin:
             # RFC 7692 §7.2.1: remove the 0x00 0x00 0xff 0xff that ends the message
             tail = tail[:-4]
             self._encoding = False
-            # RFC 7692 §7.1.1.1, §7.1.1.2: without context takeover, the next message
+            # RFC 7692 §7.2.1 [R7692-7.2.1-1, R7692-7.2.1-3]: without context takeover, the next
+            # message
             # starts with an empty window
             if self.local_no_context_takeover:
                 self._encoder = None
@@ -372,7 +375,7 @@ def _parse_params(params: Sequence[ExtensionParameter], *, is_offer: bool) -> _P
     seen: set[str] = set()
     for name, _ in params:
         if name in seen:
-            # RFC 7692 §7: multiple extension parameters with the same name are invalid
+            # RFC 7692 §7 [R7692-7-1, R7692-7-2]: several parameters with the same name
             raise DuplicateParameter(name)
         seen.add(name)
     values: dict[str, Any] = {}
@@ -393,14 +396,14 @@ def _parse_params(params: Sequence[ExtensionParameter], *, is_offer: bool) -> _P
         elif name == "client_max_window_bits":
             values[name] = True  # RFC 7692 §7.1.2.2: an offer's may have no value
         else:
-            # RFC 7692 §7: a parameter this extension doesn't define is invalid
+            # RFC 7692 §7 [R7692-7-1, R7692-7-2]: a parameter this extension doesn't define
             raise InvalidParameterName(name)
     return _Params(**values)
 
 
 def _check_not_negotiated(accepted_extensions: Sequence[Extension]) -> None:
     if any(extension.name == NAME for extension in accepted_extensions):
-        # RFC 7692 §6: RSV1 means "compressed" for one extension only; a second
+        # RFC 7692 §5 [R7692-5-3, R7692-5-4]: no other extension may use RSV1; a second
         # permessage-deflate can't be in use on the same connection
         raise NegotiationError("permessage-deflate is already negotiated")
 
@@ -473,16 +476,16 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
     ) -> PerMessageDeflate:
         """Accept the server's answer, or raise NegotiationError (the client then fails)."""
         _check_not_negotiated(accepted_extensions)
-        # RFC 7692 §7: the client MUST fail the connection on a response with an unknown
+        # RFC 7692 §7 [R7692-7-2]: the client MUST fail the connection on a response with an unknown
         # parameter, an invalid value or a duplicate parameter
         response = _parse_params(params, is_offer=False)
 
-        # RFC 7692 §7: ... or on a response whose configuration the client doesn't
+        # RFC 7692 §7 [R7692-7-2]: ... or on a response whose configuration the client doesn't
         # support, i.e. one that doesn't accept what this offer asked for.
         if self.server_no_context_takeover and not response.server_no_context_takeover:
             # RFC 7692 §7.1.1.1: the server accepts this parameter by including it
             raise NegotiationError("server_no_context_takeover missing from the response")
-        # RFC 7692 §7.1.1.1: the server may include it even if it wasn't asked for.
+        # RFC 7692 §7.1.1.1 [R7692-7.1.1.1-1]: the server may include it unasked.
 
         server_max_window_bits = response.server_max_window_bits
         if self.server_max_window_bits is not None:
@@ -494,13 +497,14 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
                 raise NegotiationError(
                     f"server_max_window_bits={server_max_window_bits} exceeds the offer"
                 )
-        # RFC 7692 §7.1.2.1: without an offer, the server may still limit its own window.
+        # RFC 7692 §7.1.2.1 [R7692-7.1.2.1-2]: unasked, the server may limit its window.
 
         client_max_window_bits = response.client_max_window_bits
         assert client_max_window_bits is not True  # a response's has a value
         if client_max_window_bits is not None:
             if self.client_max_window_bits is None:
-                # RFC 7692 §7.1.2.2: MUST NOT be in a response to an offer without it
+                # RFC 7692 §7.1.2.2 [R7692-7.1.2.2-2]: MUST NOT be in a response to an offer without
+                # it
                 raise NegotiationError("client_max_window_bits wasn't offered")
             if (
                 self.client_max_window_bits is not True
@@ -516,7 +520,7 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
 
         return PerMessageDeflate(
             remote_no_context_takeover=response.server_no_context_takeover,
-            # RFC 7692 §7.1.1.2: a server that includes client_no_context_takeover
+            # RFC 7692 §7.1.1.2 [R7692-7.1.1.2-1]: a server that includes client_no_context_takeover
             # forbids context takeover; our own offer of it binds us too.
             local_no_context_takeover=(
                 response.client_no_context_takeover or self.client_no_context_takeover
@@ -589,12 +593,13 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
     ) -> tuple[list[ExtensionParameter], PerMessageDeflate]:
         """Accept an offer with response parameters, or raise NegotiationError to decline."""
         _check_not_negotiated(accepted_extensions)
-        # RFC 7692 §7: the server MUST decline an offer with an unknown parameter, an
+        # RFC 7692 §7 [R7692-7-1]: the server MUST decline an offer with an unknown parameter, an
         # invalid value or a duplicate parameter
         offer = _parse_params(params, is_offer=True)
         response: list[ExtensionParameter] = []
 
-        # RFC 7692 §7.1.1.1: accepting server_no_context_takeover means including it; the
+        # RFC 7692 §7.1.1.1 [R7692-7.1.1.1-1]: accepting server_no_context_takeover means including
+        # it; the
         # server may also include it unasked.
         server_no_context_takeover = (
             offer.server_no_context_takeover or self.server_no_context_takeover
@@ -602,7 +607,8 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
         if server_no_context_takeover:
             response.append(("server_no_context_takeover", None))
 
-        # RFC 7692 §7.1.1.2: the server may require client_no_context_takeover, and may
+        # RFC 7692 §7.1.1.2 [R7692-7.1.1.2-1]: the server may require client_no_context_takeover,
+        # and may
         # echo a client's offer of it so that neither side keeps the window.
         client_no_context_takeover = (
             offer.client_no_context_takeover or self.client_no_context_takeover
@@ -610,14 +616,16 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
         if client_no_context_takeover:
             response.append(("client_no_context_takeover", None))
 
-        # RFC 7692 §7.1.2.1: answer server_max_window_bits with the same or a smaller
+        # RFC 7692 §7.1.2.1 [R7692-7.1.2.1-2]: answer server_max_window_bits with the same or a
+        # smaller
         # value; the server may include it even if the offer didn't.
         limits = [offer.server_max_window_bits, self.server_max_window_bits]
         server_max_window_bits = min((b for b in limits if b is not None), default=None)
         if server_max_window_bits is not None:
             response.append(("server_max_window_bits", str(server_max_window_bits)))
 
-        # RFC 7692 §7.1.2.2: client_max_window_bits may be in the response only if it's
+        # RFC 7692 §7.1.2.2 [R7692-7.1.2.2-1, R7692-7.1.2.2-2]: client_max_window_bits may be in the
+        # response only if it's
         # in the offer, with a value no larger than the offer's.
         offered = offer.client_max_window_bits
         client_max_window_bits: int | None

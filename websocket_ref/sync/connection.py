@@ -354,7 +354,8 @@ class Connection:
                 self._fragmenting = None
                 self._fragments_done.notify_all()
             if failed is not None:
-                # RFC 6455 §5.4: a fragmented message ends with a FIN frame; there is no way
+                # RFC 6455 §5.4 [R6455-5.4-4], §6.1 [R6455-6.1-3]: a fragmented message ends with a
+                # FIN frame; there is no way
                 # to abandon one midway but to close the connection.
                 self.logger.error("! closing: couldn't send a fragmented message: %r", failed)
                 self.close(CloseCode.INTERNAL_ERROR, "error in fragmented message")
@@ -422,7 +423,7 @@ class Connection:
         """Send a close frame if the connection is open, within ``deadline``."""
         with self._lock:
             if self.protocol.state is State.OPEN:
-                # RFC 6455 §7.1.2: start the closing handshake by sending a close frame
+                # RFC 6455 §7.1.2 [R6455-7.1.2-1]: start the closing handshake: a close frame
                 self.protocol.send_close(code, reason)
             ticket = self._queue_writes()
         # Read on until the peer's close frame, however many messages wait unread.
@@ -592,7 +593,8 @@ class Connection:
                 self._fail_pending()
             while True:
                 if close_deadline is None and protocol.close_expected():
-                    # RFC 6455 §7.1.1: the TCP connection should end soon; don't wait forever.
+                    # RFC 6455 §7.1.1 [R6455-7.1.1-2, R6455-7.1.1-4]: the TCP connection should end
+                    # soon; don't wait forever: after close_timeout, close it.
                     close_deadline = Deadline(self.close_timeout)
                 try:
                     data = transport.recv(
@@ -657,16 +659,17 @@ class Connection:
         if frames:
             self._assembler.put(frames)
         if close_received:
-            # RFC 6455 §5.5.1: no data frame follows a close frame; recv() can stop waiting.
+            # RFC 6455 §5.5.1 [R6455-5.5.1-5]: no data frame follows a close frame; recv() can
+            # stop waiting.
             self._assembler.close()
 
     def _acknowledge_pings(self, data: bytes) -> None:
         with self._lock:
             if data not in self._pings:
-                return  # RFC 6455 §5.5.3: an unsolicited pong needs no response
+                return  # RFC 6455 §5.5.3 [R6455-5.5.3-2]: an unsolicited pong needs no response
             now = time.monotonic()
-            # RFC 6455 §5.5.3: a pong may answer only the latest of several pings, so it
-            # acknowledges the pings sent before the one it matches, too.
+            # RFC 6455 §5.5.3 [R6455-5.5.3-1]: a pong may answer only the latest of several
+            # pings, so it acknowledges the pings sent before the one it matches, too.
             for key, (event, sent_at, _) in list(self._pings.items()):
                 del self._pings[key]
                 event.set()
