@@ -98,6 +98,7 @@ def test_parse_upgrade_invalid(header: str) -> None:
         (", foo ,", [("foo", [])]),
     ],
 )
+@pytest.mark.rfc("R6455-9.1-2", "R6455-4.3-1", "R6455-9.1-3")
 def test_parse_extension(
     header: str, parsed: list[tuple[str, list[tuple[str, str | None]]]]
 ) -> None:
@@ -120,6 +121,7 @@ def test_parse_extension(
         "foo; a=@",
     ],
 )
+@pytest.mark.rfc("R6455-9.1-1", "R6455-9.1-2", "R6455-4.3-1")
 def test_parse_extension_invalid(header: str) -> None:
     with pytest.raises(InvalidHeaderFormat) as raised:
         parse_extension(header)
@@ -137,6 +139,28 @@ def test_build_extension() -> None:
         ("bar", []),
         ("permessage-deflate", []),
     ]
+
+
+@pytest.mark.rfc("R6455-4.3-1", "R6455-9.1-4")
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        [("foo bar", [])],
+        [("", [])],
+        [("foo", [("a b", None)])],
+        [("foo", [("a", "1 2")])],
+        [("foo", [("a", '"1"')])],
+        [("foo", [("a", "")])],
+        [("foo", [("a", "1, bar")])],
+    ],
+)
+def test_build_extension_refuses_what_isnt_a_token(
+    extensions: list[tuple[str, list[tuple[str, str | None]]]],
+) -> None:
+    # RFC 6455 §9.1: names are tokens, and values tokens (quoted or not): the library
+    # never quotes, so a value that isn't a token can't be sent.
+    with pytest.raises(ValueError, match="not a token"):
+        build_extension(extensions)
 
 
 # Sec-WebSocket-Protocol (RFC 6455 §4.3)

@@ -36,6 +36,7 @@ from websocket_ref import InvalidURI, WebSocketURI, parse_uri
         ),
     ],
 )
+@pytest.mark.rfc("R6455-3-1", "R6455-4.1-3")
 def test_parse_uri(uri: str, parsed: WebSocketURI) -> None:
     assert parse_uri(uri) == parsed
 
@@ -54,16 +55,27 @@ def test_parse_uri(uri: str, parsed: WebSocketURI) -> None:
         ("ws://example.com/caf\u00e9 x?q=\u00fc", "/caf%C3%A9%20x?q=%C3%BC"),
         ("ws://example.com/a%20b", "/a%20b"),
         ("ws://example.com/a/b;c=d:e@f", "/a/b;c=d:e@f"),
+        ("wss://example.com/caf\u00e9", "/caf%C3%A9"),
+        # An escaped "#" is data, not a fragment: it stays escaped (RFC 6455 §3)
+        ("ws://example.com/a%23b?c%23", "/a%23b?c%23"),
+        # A "%" that doesn't start an escape isn't allowed in a URI: it's escaped
+        ("ws://example.com/100%?x=5%&y=%2", "/100%25?x=5%25&y=%252"),
+        ("ws://example.com/%zz%4", "/%25zz%254"),
+        # Other characters the URI syntax excludes are escaped too
+        ('ws://example.com/a"b<c>d\\e^f`g{h|i}j?k"l', "/a%22b%3Cc%3Ed%5Ce%5Ef%60g%7Bh%7Ci%7Dj?k%22l"),
     ],
 )
+@pytest.mark.rfc("R6455-11.1.1-2", "R6455-11.1.2-2", "R6455-3-3")
 def test_resource_name(uri: str, resource_name: str) -> None:
     assert parse_uri(uri).resource_name == resource_name
 
 
-def test_idn_host_becomes_punycode() -> None:
-    uri = parse_uri("wss://b\u00fccher.example/")
+@pytest.mark.rfc("R6455-11.1.1-1", "R6455-11.1.2-1")
+@pytest.mark.parametrize("scheme", ["ws", "wss"])
+def test_idn_host_becomes_punycode(scheme: str) -> None:
+    uri = parse_uri(f"{scheme}://b\u00fccher.example/")
     assert uri.host == "xn--bcher-kva.example"
-    assert str(uri) == "wss://xn--bcher-kva.example/"
+    assert str(uri) == f"{scheme}://xn--bcher-kva.example/"
 
 
 def test_user_info() -> None:
@@ -104,8 +116,12 @@ def test_str(uri: str, text: str) -> None:
         ("ws://[::1/", "IPv6"),
         ("ws://user@example.com/", "without password"),
         ("ws://a..\u00e9/", "internationalized"),  # an empty label
+        # RFC 3986 §3.2.2: a host is a reg-name, an IPv4 address or an IP literal
+        ("ws://exa mple.com/", "invalid host"),
+        ("ws://exa<mple.com/", "invalid host"),
     ],
 )
+@pytest.mark.rfc("R6455-4.1-3", "R6455-4.1-4", "R6455-3-2")
 def test_invalid_uri(uri: str, reason: str) -> None:
     with pytest.raises(InvalidURI) as raised:
         parse_uri(uri)

@@ -66,6 +66,8 @@ class ClientProtocol(Protocol):
         if subprotocols is not None:
             validate_subprotocols(subprotocols)
         self.available_subprotocols = list(subprotocols or [])
+        # RFC 6455 §4.1 [R6455-4.1-27]: the nonce is selected randomly for each
+        # connection: each ClientProtocol is one connection attempt
         self.key = generate_key()
         #: The handshake request, once sent.
         self.request: Request | None = None
@@ -85,27 +87,42 @@ class ClientProtocol(Protocol):
         """Build the handshake request (RFC 6455 §4.1); send it with :meth:`send_request`."""
         uri = self.uri
         headers = Headers()
-        # RFC 6455 §4.1: Host, with the port unless it's the scheme's default
+        # RFC 6455 §4.1 [R6455-4.1-22]: Host is /host/, plus ":" /port/ unless it's the
+        # scheme's default
         headers["Host"] = build_host(uri.host, uri.port, uri.secure)
         if uri.user_info:
+            # RFC 6455 §4.1 [R6455-4.1-36]: other headers, e.g. Authorization, may be sent
             headers["Authorization"] = build_authorization_basic(*uri.user_info)
         if self.origin is not None:
+            # RFC 6455 §4.1 [R6455-4.1-29]: a non-browser client MAY send Origin (only
+            # when the application gives one)
             headers["Origin"] = self.origin
-        # RFC 6455 §4.1: Upgrade: websocket, Connection: Upgrade, a fresh 16-byte key, version 13
+        # RFC 6455 §4.1 [R6455-4.1-23]: an Upgrade header that includes "websocket"
         headers["Upgrade"] = "websocket"
+        # RFC 6455 §4.1 [R6455-4.1-24]: a Connection header that includes "Upgrade"
         headers["Connection"] = "Upgrade"
+        # RFC 6455 §4.1 [R6455-4.1-25, R6455-4.1-26]: Sec-WebSocket-Key, a random 16-byte
+        # nonce, base64-encoded; RFC 6455 §11.3.1 [R6455-11.3.1-1]: sent once
         headers["Sec-WebSocket-Key"] = self.key
+        # RFC 6455 §4.1 [R6455-4.1-30, R6455-4.1-31]: Sec-WebSocket-Version: 13;
+        # RFC 6455 §11.3.5 [R6455-11.3.5-2]: sent once
         headers["Sec-WebSocket-Version"] = "13"
         if self.available_extensions:
+            # RFC 6455 §4.1 [R6455-4.1-35], §9 [R6455-9-1]: the client MAY request
+            # extensions, in order of preference (§9.1), in one header although
+            # RFC 6455 §11.3.2 [R6455-11.3.2-1] would allow several
             headers["Sec-WebSocket-Extensions"] = build_extension(
                 [(f.name, list(f.get_request_params())) for f in self.available_extensions]
             )
         if self.available_subprotocols:
+            # RFC 6455 §4.1 [R6455-4.1-32]: the request MAY include Sec-WebSocket-Protocol
+            # (one header; RFC 6455 §11.3.4 [R6455-11.3.4-1] would allow several)
             headers["Sec-WebSocket-Protocol"] = build_subprotocol(self.available_subprotocols)
         if additional_headers is not None:
             headers.update(additional_headers)
         if user_agent_header is not None and "User-Agent" not in headers:
             headers["User-Agent"] = user_agent_header
+        # RFC 6455 §4.1 [R6455-4.1-21]: the Request-URI is the /resource name/ (§3)
         return Request(uri.resource_name, headers)
 
     def send_request(self, request: Request) -> None:
@@ -115,6 +132,8 @@ class ClientProtocol(Protocol):
             for key, value in request.headers.raw_items():
                 self.logger.debug("> %s: %s", key, value)
         self.request = request
+        # RFC 6455 §4.1 [R6455-4.1-18, R6455-4.1-19, R6455-4.1-20]: once connected, send
+        # the opening handshake: a valid HTTP/1.1 GET request
         self._writes.append(request.serialize())
 
     # Handshake
@@ -140,6 +159,7 @@ class ClientProtocol(Protocol):
             self._head_scanned = 0
             return True
         if status_code == 101:
+            # RFC 6455 §4.1 [R6455-4.1-2]: read the server's handshake in response
             response = Response(status_code, reason, headers)
             self.response = response
             try:
@@ -152,7 +172,8 @@ class ClientProtocol(Protocol):
             self._reading = Reading.FRAMES
             self._events.append(response)
             return True
-        # The server refused the upgrade; read the explanation it gave, if any.
+        # RFC 6455 §4.1 [R6455-4.1-38]: a status other than 101 is handled per HTTP: the
+        # server refused the upgrade; read the explanation it gave, if any, by its framing
         try:
             self._body = BodyReader(status_code, headers)
         except (InvalidMessage, SecurityError) as exc:
@@ -199,7 +220,8 @@ class ClientProtocol(Protocol):
         if self.debug:
             self.logger.debug("! opening handshake failed: %s", exc)
         self.handshake_exc = exc
-        # RFC 6455 §4.1: if the server's response isn't valid, the client fails the connection
+        # RFC 6455 §4.1 [R6455-4.1-44]: if the server's response doesn't conform, the
+        # client MUST _Fail the WebSocket Connection_: before OPEN, that's closing TCP
         if not self.eof_sent:
             self.send_eof()
         self._stop_reading()
@@ -207,8 +229,10 @@ class ClientProtocol(Protocol):
     def _process_response(self, response: Response) -> None:
         headers = response.headers
         check_response_upgrade(headers)
-        # RFC 6455 §4.1 item 4: Sec-WebSocket-Accept is base64(SHA-1(key + GUID))
+        # RFC 6455 §11.3.3 [R6455-11.3.3-1]: Sec-WebSocket-Accept appears once at most
         accept = single_header(headers, "Sec-WebSocket-Accept")
+        # RFC 6455 §4.1 [R6455-4.1-41]: fail unless Sec-WebSocket-Accept is the base64
+        # SHA-1 of the key and the GUID (surrounding whitespace was stripped by parsing)
         if accept != accept_key(self.key):
             raise InvalidHeaderValue("Sec-WebSocket-Accept", accept)
         self.extensions = self._negotiate_extensions(headers)
@@ -217,13 +241,20 @@ class ClientProtocol(Protocol):
     def _negotiate_extensions(self, headers: Headers) -> list[Extension]:
         """Build the extensions the server accepted (RFC 6455 §9.1).
 
-        RFC 6455 §4.1 item 5: an extension the client didn't offer fails the connection,
-        and so does an answer the offering factory can't accept.
+        An extension the client didn't offer fails the connection, and so does an answer
+        the offering factory can't accept.
         """
         answers: list[ExtensionHeader] = []
+        # RFC 6455 §11.3.2 [R6455-11.3.2-2]: a response MUST NOT have the header more than
+        # once, but §4.2.2 allows the list split over several: our choice is to read all
+        # as one list (see docs/rfc-choices.md); RFC 6455 §9.1 [R6455-9.1-3]
         for value in headers.get_all("Sec-WebSocket-Extensions"):
+            # RFC 6455 §9.1 [R6455-9.1-1]: a value that doesn't fit the ABNF fails the
+            # connection (parse_extension raises InvalidHeaderFormat)
             answers.extend(parse_extension(value))
         if answers and not self.available_extensions:
+            # RFC 6455 §4.1 [R6455-4.1-42]: an extension not requested by the client
+            # fails the connection
             raise InvalidHandshake("no extensions supported")
         extensions: list[Extension] = []
         used_bits = 0
@@ -237,12 +268,19 @@ class ClientProtocol(Protocol):
                     continue
                 break
             else:
+                # RFC 6455 §4.1 [R6455-4.1-42]: an extension not in the client's handshake
+                # (or with parameters its factory refuses: RFC 6455 §9 [R6455-9-4]) fails
+                # the connection
                 raise NegotiationError(f"Unsupported extension: name = {name}, params = {params}")
             if extension.reserved_bits & used_bits:
-                # RFC 6455 §9: two extensions can't share a reserved bit
+                # RFC 6455 §5.2 [R6455-5.2-1]: a reserved bit means what the extension that
+                # defines it says; two extensions claiming one bit would make it ambiguous,
+                # so our choice is to refuse the second
                 raise NegotiationError(f"extension {name} reuses a reserved bit")
             used_bits |= extension.reserved_bits
             extensions.append(extension)
+        # RFC 6455 §9.1 [R6455-9.1-6]: the client uses only the extensions the server
+        # accepted, in the order of the response
         self._frames.allowed_rsv = used_bits
         return extensions
 
@@ -254,9 +292,12 @@ class ClientProtocol(Protocol):
         for value in values:
             subprotocols.extend(parse_subprotocol(value))
         if len(subprotocols) > 1:
+            # RFC 6455 §11.3.4 [R6455-11.3.4-2]: the header appears once in a response,
+            # and (ABNF of §4.3) with a single token
             raise InvalidHeader("Sec-WebSocket-Protocol", "multiple values")
         subprotocol = subprotocols[0]
         if subprotocol not in self.available_subprotocols:
-            # RFC 6455 §4.1 item 6: a subprotocol the client didn't offer fails the connection
+            # RFC 6455 §4.1 [R6455-4.1-43]: a subprotocol not requested by the client fails
+            # the connection
             raise NegotiationError(f"unsupported subprotocol: {subprotocol}")
         return subprotocol

@@ -21,28 +21,34 @@ __all__ = [
     "single_header",
 ]
 
-# RFC 6455 §1.3: the GUID concatenated to the key to compute Sec-WebSocket-Accept
+# The GUID that the server's handshake (step 5.4 of §4.2.2) concatenates to the key to
+# compute Sec-WebSocket-Accept; RFC 6455 §4.2.2 [R6455-4.2.2-16]
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def generate_key() -> str:
     """A random Sec-WebSocket-Key: 16 random bytes, base64-encoded (RFC 6455 §4.1)."""
+    # RFC 6455 §4.1 [R6455-4.1-26]: a nonce of 16 randomly selected bytes, base64-encoded
+    # (os.urandom: the operating system's cryptographic random source)
     return base64.b64encode(os.urandom(16)).decode()
 
 
 def accept_key(key: str) -> str:
     """Sec-WebSocket-Accept for ``key``: base64(SHA-1(key + GUID)) (RFC 6455 §4.2.2)."""
+    # RFC 6455 §4.2.2 [R6455-4.2.2-16]: the key as sent (not decoded) followed by the
+    # GUID, hashed with SHA-1, base64-encoded; the client computes the same to check it
     return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
 
 def check_key(key: str) -> None:
     """Check that a Sec-WebSocket-Key decodes to 16 bytes (RFC 6455 §4.2.1 item 5)."""
+    # RFC 6455 §4.2.1 [R6455-4.2.1-7]: a base64-encoded value (§4.3: with its padding)
+    # that, when decoded, is 16 bytes in length
     try:
         raw = base64.b64decode(key.encode(), validate=True)
     except binascii.Error:
         raise InvalidHeaderValue("Sec-WebSocket-Key", key) from None
     if len(raw) != 16:
-        # RFC 6455 §4.2.1: the key decodes to exactly 16 bytes
         raise InvalidHeaderValue("Sec-WebSocket-Key", key)
 
 

@@ -143,7 +143,7 @@ def parse_upgrade(header: str) -> list[UpgradeProtocol]:
 
 
 def _parse_extension_param(header: str, pos: int, name: str) -> tuple[ExtensionParameter, int]:
-    # RFC 6455 §9.1: extension-param = token [ "=" (token | quoted-string) ]
+    # RFC 6455 §9.1 [R6455-9.1-1]: extension-param = token [ "=" (token | quoted-string) ]
     param, pos = _parse_token(header, pos, name)
     pos = _skip_ows(header, pos)
     value: str | None = None
@@ -152,7 +152,8 @@ def _parse_extension_param(header: str, pos: int, name: str) -> tuple[ExtensionP
         if header[pos : pos + 1] == '"':
             start = pos
             value, pos = _parse_quoted_string(header, pos, name)
-            # RFC 6455 §9.1: a quoted value must itself match the token grammar
+            # RFC 6455 §9.1 [R6455-9.1-2], §4.3 [R6455-4.3-1]: after unescaping, a
+            # quoted-string value MUST conform to the token ABNF
             if _TOKEN_RE.fullmatch(value) is None:
                 raise InvalidHeaderFormat(name, "invalid quoted parameter value", header, start)
         else:
@@ -162,7 +163,7 @@ def _parse_extension_param(header: str, pos: int, name: str) -> tuple[ExtensionP
 
 
 def _parse_extension_item(header: str, pos: int, name: str) -> tuple[ExtensionHeader, int]:
-    # RFC 6455 §9.1: extension = extension-token *( ";" extension-param )
+    # RFC 6455 §9.1 [R6455-9.1-1]: extension = extension-token *( ";" extension-param )
     ext_name, pos = _parse_token(header, pos, name)
     pos = _skip_ows(header, pos)
     params = []
@@ -182,11 +183,19 @@ def parse_extension(header: str) -> list[ExtensionHeader]:
 
 
 def _build_extension_item(name: ExtensionName, params: Sequence[ExtensionParameter]) -> str:
+    # RFC 6455 §9.1 [R6455-9.1-4]: the name is a (registered) token; parameter names and
+    # values are tokens, RFC 6455 §4.3 [R6455-4.3-1] even when quoted: we send them bare
+    for token in [name, *(p for p, _ in params), *(v for _, v in params if v is not None)]:
+        if _TOKEN_RE.fullmatch(token) is None:
+            raise ValueError(f"extension name or parameter is not a token: {token!r}")
     return "; ".join([name] + [p if v is None else f"{p}={v}" for p, v in params])
 
 
 def build_extension(extensions: Sequence[ExtensionHeader]) -> str:
-    """Build a ``Sec-WebSocket-Extensions`` header value (RFC 6455 §9.1)."""
+    """Build a ``Sec-WebSocket-Extensions`` header value (RFC 6455 §9.1).
+
+    Raise :exc:`ValueError` if a name or a parameter isn't a token.
+    """
     return ", ".join(_build_extension_item(name, params) for name, params in extensions)
 
 
@@ -286,7 +295,8 @@ def build_host(host: str, port: int, secure: bool, *, always_include_port: bool 
     else:
         if address.version == 6:
             host = f"[{host}]"
-    # RFC 6455 §4.1: Host carries the port only when it isn't the scheme's default
+    # RFC 6455 §4.1 [R6455-4.1-22]: Host carries ":" /port/ only when it isn't the
+    # scheme's default
     if always_include_port or port != (443 if secure else 80):
         host = f"{host}:{port}"
     return host

@@ -103,7 +103,9 @@ class ServerProtocol(Protocol):
     def receive_data(self, data: bytes | bytearray) -> None:
         """Feed bytes read from the network (bounded while the response is pending)."""
         if self._reading is Reading.ACCEPTING and len(self._buffer) + len(data) > EARLY_DATA_LIMIT:
-            # RFC 6455 §4.1: the client MUST wait for the response before sending more data
+            # RFC 6455 §4.1 [R6455-4.1-37]: the client MUST wait for the response before
+            # sending more data. Our choice: keep up to EARLY_DATA_LIMIT bytes sent early
+            # (they may be in flight), drop the rest and fail the connection after the 101
             self._early_data_dropped = True
             return
         super().receive_data(data)
@@ -164,7 +166,8 @@ class ServerProtocol(Protocol):
             key, extensions_header, protocol_header = self._process_request(request)
         except InvalidOrigin as exc:
             self.handshake_exc = exc
-            # RFC 6455 §4.2.2: a server may refuse an origin; 403 Forbidden says so
+            # RFC 6455 §4.2.2 [R6455-4.2.2-6]: an origin the server doesn't accept gets an
+            # HTTP error; RFC 6455 §10.2 [R6455-10.2-2]: 403 Forbidden
             return self.reject(
                 http.HTTPStatus.FORBIDDEN, f"Failed to open a WebSocket connection: {exc}.\n"
             )
@@ -187,13 +190,16 @@ class ServerProtocol(Protocol):
         except InvalidHeader as exc:
             self.handshake_exc = exc
             if exc.name == "Sec-WebSocket-Version":
-                # RFC 6455 §4.4: answer an unsupported version with 426 and the versions we speak
+                # RFC 6455 §4.2.2 [R6455-4.2.2-7]: abort with an error code (426) and
+                # Sec-WebSocket-Version; RFC 6455 §4.4 [R6455-4.4-1]: all the versions the
+                # server speaks; RFC 6455 §11.3.5 [R6455-11.3.5-1]: in one header
                 response = self.reject(
                     http.HTTPStatus.UPGRADE_REQUIRED,
                     f"Failed to open a WebSocket connection: {exc}.\n",
                 )
                 response.headers["Sec-WebSocket-Version"] = "13"
                 return response
+            # RFC 6455 §4.2.1 [R6455-4.2.1-1]: a handshake that doesn't match: 400
             return self.reject(
                 http.HTTPStatus.BAD_REQUEST, f"Failed to open a WebSocket connection: {exc}.\n"
             )
@@ -222,14 +228,21 @@ class ServerProtocol(Protocol):
 
         headers = Headers()
         headers["Date"] = email.utils.formatdate(usegmt=True)
-        # RFC 6455 §4.2.2: 101 with Upgrade, Connection and Sec-WebSocket-Accept
+        # RFC 6455 §4.2.2 [R6455-4.2.2-14]: an Upgrade header with value "websocket"
         headers["Upgrade"] = "websocket"
+        # RFC 6455 §4.2.2 [R6455-4.2.2-15]: a Connection header with value "Upgrade"
         headers["Connection"] = "Upgrade"
+        # RFC 6455 §4.2.2 [R6455-4.2.2-16]: Sec-WebSocket-Accept, computed from /key/;
+        # RFC 6455 §11.3.3 [R6455-11.3.3-1]: once
         headers["Sec-WebSocket-Accept"] = accept_key(key)
         if extensions_header is not None:
+            # RFC 6455 §11.3.2 [R6455-11.3.2-2]: one Sec-WebSocket-Extensions header
             headers["Sec-WebSocket-Extensions"] = extensions_header
         if protocol_header is not None:
+            # RFC 6455 §11.3.4 [R6455-11.3.4-2]: one Sec-WebSocket-Protocol header
             headers["Sec-WebSocket-Protocol"] = protocol_header
+        # RFC 6455 §4.2.2 [R6455-4.2.2-1, R6455-4.2.2-13]: having completed the steps,
+        # accept with a valid HTTP response whose Status-Line has 101
         return Response(101, "Switching Protocols", headers)
 
     def _process_request(self, request: Request) -> tuple[str, str | None, str | None]:
@@ -238,11 +251,13 @@ class ServerProtocol(Protocol):
         # RFC 6455 §4.2.1 [R6455-4.2.1-4]: a Host header containing the server's
         # authority; RFC 7230 §5.4: 400 if there's none, several, or an invalid one
         parse_host(single_header(headers, "Host"))
+        # RFC 6455 §11.3.1 [R6455-11.3.1-1]: Sec-WebSocket-Key appears once at most
         key = single_header(headers, "Sec-WebSocket-Key")
         check_key(key)
+        # RFC 6455 §11.3.5 [R6455-11.3.5-2]: Sec-WebSocket-Version appears once at most
         version = single_header(headers, "Sec-WebSocket-Version")
         if version.strip() != "13":
-            # RFC 6455 §4.2.1 item 6: Sec-WebSocket-Version MUST be 13
+            # RFC 6455 §4.2.1 [R6455-4.2.1-8]: a Sec-WebSocket-Version with a value of 13
             raise InvalidHeaderValue("Sec-WebSocket-Version", version)
         self._check_origin(headers)
         extensions_header, self.extensions = self._negotiate_extensions(headers)
@@ -273,17 +288,22 @@ class ServerProtocol(Protocol):
                     return
             elif allowed.fullmatch(lowered):
                 return
-        # RFC 6455 §10.2: servers may refuse connections from unexpected origins
+        # RFC 6455 §4.2.2 [R6455-4.2.2-4]: the server MAY use the origin to decide;
+        # RFC 6455 §10.2 [R6455-10.2-1]: a server for certain sites verifies it
         raise InvalidOrigin(origin)
 
     def _negotiate_extensions(self, headers: Headers) -> tuple[str | None, list[Extension]]:
         """Accept the client's offers that a factory agrees to, in the client's order.
 
-        RFC 6455 §9.1: the server accepts offers with response parameters; it declines
-        an offer by leaving it out. Two extensions may not claim the same reserved bit.
+        The server accepts offers with response parameters and declines an offer by
+        leaving it out (RFC 6455 §9.1). Two extensions may not claim the same reserved bit.
         """
         offers: list[ExtensionHeader] = []
+        # RFC 6455 §11.3.2 [R6455-11.3.2-1]: the header MAY appear several times in a
+        # request, as a single list; RFC 6455 §9.1 [R6455-9.1-3]
         for value in headers.get_all("Sec-WebSocket-Extensions"):
+            # RFC 6455 §9.1 [R6455-9.1-1]: a value that doesn't fit the ABNF fails the
+            # handshake (InvalidHeaderFormat: 400)
             offers.extend(parse_extension(value))
         accepted: list[ExtensionHeader] = []
         extensions: list[Extension] = []
@@ -293,12 +313,20 @@ class ServerProtocol(Protocol):
                 if factory.name != name:
                     continue
                 try:
+                    # RFC 6455 §9 [R6455-9-4]: the factory chooses the parameters per its
+                    # extension's specification, or declines the offer
                     response_params, extension = factory.process_request_params(params, extensions)
                 except NegotiationError:
                     continue
                 if extension.reserved_bits & used_bits:
-                    continue  # RFC 6455 §9: two extensions can't share a reserved bit
+                    # RFC 6455 §5.2 [R6455-5.2-1]: a reserved bit means what the extension
+                    # that defines it says: our choice is to decline a second claimant
+                    continue
                 used_bits |= extension.reserved_bits
+                # RFC 6455 §9 [R6455-9-2]: the server MAY accept some or all offers;
+                # RFC 6455 §4.2.2 [R6455-4.2.2-11, R6455-4.2.2-12]: derived from the
+                # client's offers (the name is the offer's), none the client didn't list;
+                # RFC 6455 §9 [R6455-9-3]: never an extension not requested
                 accepted.append((name, response_params))
                 extensions.append(extension)
                 break
@@ -307,11 +335,15 @@ class ServerProtocol(Protocol):
 
     def _negotiate_subprotocol(self, headers: Headers) -> Subprotocol | None:
         offered: list[Subprotocol] = []
+        # RFC 6455 §11.3.4 [R6455-11.3.4-1]: the header MAY appear several times in a
+        # request, as a single list
         for value in headers.get_all("Sec-WebSocket-Protocol"):
+            # RFC 6455 §4.2.1 [R6455-4.2.1-10]: a list of tokens, or 400
             offered.extend(parse_subprotocol(value))
         subprotocol = self.select_subprotocol(offered)
         if subprotocol is not None and subprotocol not in offered:
-            # RFC 6455 §4.2.2: the server selects one of the values the client offered
+            # RFC 6455 §4.2.2 [R6455-4.2.2-9]: the value MUST be one the client offered
+            # (select_subprotocol broke that: accept() answers 500)
             raise NegotiationError(f"selected subprotocol not offered: {subprotocol}")
         return subprotocol
 
@@ -325,6 +357,8 @@ class ServerProtocol(Protocol):
         for subprotocol in subprotocols:
             if subprotocol in self.available_subprotocols:
                 return subprotocol
+        # RFC 6455 §4.2.2 [R6455-4.2.2-10]: agreeing to none means no
+        # Sec-WebSocket-Protocol header in the response
         return None
 
     def reject(self, status: http.HTTPStatus | int, text: str) -> Response:
@@ -355,7 +389,8 @@ class ServerProtocol(Protocol):
             if self._reading is Reading.ACCEPTING:
                 self._reading = Reading.FRAMES
                 if self._early_data_dropped:
-                    # RFC 6455 §4.1: the client MUST wait for the response before sending
+                    # RFC 6455 §4.1 [R6455-4.1-37]: the client MUST wait for the response
+                    # before sending; our choice: fail past EARLY_DATA_LIMIT, with 1002
                     self._fail_with(
                         ProtocolError(
                             f"client sent more than {EARLY_DATA_LIMIT} bytes before "
@@ -371,6 +406,7 @@ class ServerProtocol(Protocol):
                 self.handshake_exc = InvalidHandshake(
                     f"server rejected the connection: HTTP {response.status_code}"
                 )
-            # RFC 6455 §4.2.2: a server that refuses the upgrade closes the connection
+            # RFC 6455 §4.2.1 [R6455-4.2.1-1], §4.2.2 [R6455-4.2.2-6]: an error response
+            # aborts the handshake; closing the connection after it is our choice
             self.send_eof()
             self._stop_reading()
