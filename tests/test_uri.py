@@ -62,7 +62,10 @@ def test_parse_uri(uri: str, parsed: WebSocketURI) -> None:
         ("ws://example.com/100%?x=5%&y=%2", "/100%25?x=5%25&y=%252"),
         ("ws://example.com/%zz%4", "/%25zz%254"),
         # Other characters the URI syntax excludes are escaped too
-        ('ws://example.com/a"b<c>d\\e^f`g{h|i}j?k"l', "/a%22b%3Cc%3Ed%5Ce%5Ef%60g%7Bh%7Ci%7Dj?k%22l"),
+        (
+            'ws://example.com/a"b<c>d\\e^f`g{h|i}j?k"l',
+            "/a%22b%3Cc%3Ed%5Ce%5Ef%60g%7Bh%7Ci%7Dj?k%22l",
+        ),
     ],
 )
 @pytest.mark.rfc("R6455-11.1.1-2", "R6455-11.1.2-2", "R6455-3-3")
