@@ -12,15 +12,27 @@ endif
 TOOLS := .venv-tools
 TOX := $(TOOLS)/bin/tox
 
-.PHONY: test conformance conformance-gate bench lint type clean
+.PHONY: test docs redis-server conformance conformance-gate bench lint type clean
 
 $(TOX):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "tox==4.67.15"
 
-## Run the whole test suite: every Python version present, ruff, mypy --strict.
-test: $(TOX)
+## Run the whole test suite: every Python version present, ruff, mypy --strict, the docs.
+test: $(TOX) redis-server
 	$(TOX) run-parallel --parallel-no-spinner --parallel 2
+
+## Build the documentation into docs/_build/html (warnings are errors) and run its doctests.
+docs: $(TOX)
+	$(TOX) run -e docs
+
+## The scaling guide's example runs against a real redis-server (tests/test_docs.py).
+## Install Debian's package where it's missing and we can (root with apt-get); without
+## it, that one test skips.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; } >/dev/null 2>&1; } \
+	  || echo "redis-server isn't installed: the Redis example test will skip"
 
 ## Run the Autobahn|Testsuite against every websocket_ref testee and print the summary.
 conformance:
@@ -41,4 +53,4 @@ type: $(TOX)
 	$(TOX) run -e type
 
 clean:
-	rm -rf $(TOOLS) .tox .cache build dist reports *.egg-info
+	rm -rf $(TOOLS) .tox .cache build dist reports *.egg-info docs/_build

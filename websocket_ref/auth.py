@@ -17,8 +17,15 @@ from .exceptions import InvalidHeader
 from .headers import build_www_authenticate_basic, parse_authorization_basic
 from .http11 import Request, Response
 
-__all__ = ["Credentials", "password_checker", "request_credentials", "challenge"]
+__all__ = [
+    "Credentials",
+    "MissingCredentials",
+    "password_checker",
+    "request_credentials",
+    "challenge",
+]
 
+#: A ``(username, password)`` pair.
 Credentials = tuple[str, str]
 _Check = TypeVar("_Check")
 

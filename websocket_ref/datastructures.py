@@ -80,6 +80,7 @@ class Headers(MutableMapping[str, str]):
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def clear(self) -> None:
+        """Remove every header."""
         self._dict = {}
         self._list = []
 

@@ -45,11 +45,18 @@ class Opcode(enum.IntEnum):
     PONG = 0xA
 
 
+#: Opcodes of data frames (RFC 6455 §5.6), continuation included.
 DATA_OPCODES = frozenset({Opcode.CONT, Opcode.TEXT, Opcode.BINARY})
+#: Opcodes of control frames (RFC 6455 §5.5).
 CTRL_OPCODES = frozenset({Opcode.CLOSE, Opcode.PING, Opcode.PONG})
 
 # Bit masks of the reserved bits in the first byte of a frame (RFC 6455 §5.2 [R6455-5.2-1]).
-RSV1, RSV2, RSV3 = 0x40, 0x20, 0x10
+#: Bit mask of RSV1 in a frame's first byte (permessage-deflate's "compressed" bit).
+RSV1 = 0x40
+#: Bit mask of RSV2 in a frame's first byte.
+RSV2 = 0x20
+#: Bit mask of RSV3 in a frame's first byte.
+RSV3 = 0x10
 
 
 class CloseCode(enum.IntEnum):
@@ -290,7 +297,7 @@ class FrameParser:
     the bytes read. With :meth:`feed`, frames are cut straight out of the bytes just
     read rather than out of the buffer, which then only receives an incomplete frame
     left at their end: no copy into it, and no buffer allocated and freed at every read.
-    A large payload (:data:`COLLECT_THRESHOLD` bytes or more) doesn't wait in the buffer
+    A large payload (``COLLECT_THRESHOLD`` bytes or more) doesn't wait in the buffer
     either: each piece that arrives is kept as it is, or unmasked once, and the pieces
     are joined once at the end. So the buffer never grows to the size of a payload,
     which would copy it again at every resize.

@@ -23,6 +23,7 @@ __all__ = [
 
 # The GUID that the server's handshake (step 5.4 of §4.2.2) concatenates to the key to
 # compute Sec-WebSocket-Accept; RFC 6455 §4.2.2 [R6455-4.2.2-16]
+#: The GUID appended to ``Sec-WebSocket-Key`` before hashing it into the accept key.
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 

@@ -56,6 +56,8 @@ __all__ = [
 
 LoggerLike = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
+#: What :meth:`Protocol.events_received` returns: the handshake request (server side),
+#: the handshake response (client side), then frames.
 Event = Request | Response | Frame
 
 

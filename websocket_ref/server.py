@@ -159,7 +159,8 @@ class ServerProtocol(Protocol):
         """Validate a handshake request and build the response to send.
 
         Returns a 101 response if the request is a valid WebSocket upgrade; otherwise an
-        HTTP error response (400, 403 or 426) and :attr:`handshake_exc` is set. Send it
+        HTTP error response (400, 403 or 426) and
+        :attr:`~websocket_ref.protocol.Protocol.handshake_exc` is set. Send it
         with :meth:`send_response` either way.
         """
         try:
@@ -351,7 +352,7 @@ class ServerProtocol(Protocol):
         """Pick a subprotocol among the client's offers, in the client's order of preference.
 
         Returns None — no Sec-WebSocket-Protocol header, as RFC 6455 §4.2.2 prescribes
-        when the server agrees to none — if no offer is in :attr:`available_subprotocols`.
+        when the server agrees to none — if no offer is in ``available_subprotocols``.
         Override with the ``select_subprotocol`` argument.
         """
         for subprotocol in subprotocols:

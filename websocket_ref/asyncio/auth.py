@@ -22,8 +22,9 @@ from ..http11 import Request, Response
 if TYPE_CHECKING:
     from .server import ServerConnection
 
-__all__ = ["basic_auth"]
+__all__ = ["basic_auth", "CheckCredentials"]
 
+#: ``check_credentials(username, password)``: returns or resolves to whether they are valid.
 CheckCredentials = Callable[[str, str], "bool | Awaitable[bool]"]
 
 

@@ -40,6 +40,7 @@ __all__ = ["Connection", "Data", "BytesLike", "DataLike"]
 
 _END = object()  # end of the chunks of a fragmented message
 
+#: Binary data ``send()`` accepts: ``bytes``, ``bytearray`` or ``memoryview``.
 BytesLike = bytes | bytearray | memoryview
 
 # Buffers to send are joined in one write() up to this many bytes; past it, a large

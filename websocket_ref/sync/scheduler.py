@@ -8,7 +8,7 @@ microseconds every ``ping_interval`` seconds, so one thread does it for all of t
 The rule that makes sharing safe: a callback must never wait on the network or on a
 peer. Connections queue their ping and write it only if that can't block; a timeout
 fails the connection without waiting for the closing handshake, and schedules the
-abort that bounds it (see :meth:`~.connection.Connection._keepalive_tick`).
+abort that bounds it (see ``Connection._keepalive_tick()``).
 
 The thread starts with the first timer and ends when no timer is left, so a process
 without keepalive has no such thread. It's a daemon: a pending ping doesn't keep the
