@@ -52,8 +52,10 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(%s)" % "|".join(sorted(_BUILTIN_NAMES))),  # noqa: UP031
     (r"py:.*", r"(None|Ellipsis|NoneType|Any|Callable|Awaitable|Iterable|Sequence)"),
     # Private typing helpers that appear in signatures.
-    (r"py:class", r"websocket_ref\.(datastructures\.SupportsKeysAndGetItem|auth\._\w+)"),
-    (r"py:class", r"websocket_ref\.asyncio\.messages\._Missing"),
+    (r"py:class", r"websocket_ref\.datastructures\.SupportsKeysAndGetItem"),
+    (r"py:class", r"websocket_ref(\.\w+)*\._\w+"),
+    # Optional third-party dependencies, without an inventory offline either.
+    (r"py:.*", r"(werkzeug\..*|Map|ssl_module\..*)"),
 ]
 
 autodoc_member_order = "bysource"

@@ -54,6 +54,7 @@ __all__ = [
     "CLIENT",
 ]
 
+#: What ``logger=`` accepts besides a logger's name.
 LoggerLike = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 
 #: What :meth:`Protocol.events_received` returns: the handshake request (server side),

@@ -84,7 +84,7 @@ class RouterBase:
         """A ``process_request`` hook: select the handler, or answer 404 or 302.
 
         The selected handler and the path's parameters are kept on the connection
-        (``connection.handler``, ``connection.handler_kwargs``) for :meth:`handler`.
+        (``connection.handler``, ``connection.handler_kwargs``) for ``handler()``.
         """
         from werkzeug.exceptions import MethodNotAllowed, NotFound
         from werkzeug.routing import RequestRedirect

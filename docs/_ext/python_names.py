@@ -83,7 +83,9 @@ def _documented_as(domain: PythonDomain, value: Any, short: str) -> str | None:
     module = getattr(value, "__module__", None)
     if qualname and module and f"{module}.{qualname}" in candidates:
         return f"{module}.{qualname}"
-    return None
+    # The same alias documented in two modules (websocket_ref.typing gathers them): any
+    # of them is right; pick one deterministically.
+    return min(candidates, key=lambda name: (len(name), name)) if candidates else None
 
 
 def missing_reference(
