@@ -45,9 +45,9 @@ class Opcode(enum.IntEnum):
     PONG = 0xA
 
 
-#: Opcodes of data frames (RFC 6455 §5.6), continuation included.
+#: Opcodes of data frames, continuation included.
 DATA_OPCODES = frozenset({Opcode.CONT, Opcode.TEXT, Opcode.BINARY})
-#: Opcodes of control frames (RFC 6455 §5.5).
+#: Opcodes of control frames.
 CTRL_OPCODES = frozenset({Opcode.CLOSE, Opcode.PING, Opcode.PONG})
 
 # Bit masks of the reserved bits in the first byte of a frame (RFC 6455 §5.2 [R6455-5.2-1]).

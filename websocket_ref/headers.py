@@ -37,13 +37,13 @@ __all__ = [
     "parse_host",
 ]
 
-#: The name of an extension, e.g. ``"permessage-deflate"`` (RFC 6455 §9.1).
+#: The name of an extension, e.g. ``"permessage-deflate"``.
 ExtensionName = str
 #: An extension parameter: its name and its value, None for a parameter without value.
 ExtensionParameter = tuple[str, str | None]
 #: One extension of a ``Sec-WebSocket-Extensions`` header: its name and parameters.
 ExtensionHeader = tuple[ExtensionName, list[ExtensionParameter]]
-#: A subprotocol name of ``Sec-WebSocket-Protocol`` (RFC 6455 §1.9), e.g. ``"chat"``.
+#: A subprotocol name of ``Sec-WebSocket-Protocol``, e.g. ``"chat"``.
 Subprotocol = str
 #: A protocol named by an ``Upgrade`` header, e.g. ``"websocket"``.
 UpgradeProtocol = str
