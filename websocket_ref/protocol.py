@@ -535,6 +535,8 @@ class Protocol:
 
     def _fail_with(self, exc: ProtocolError) -> None:
         if self.debug:
+            # RFC 6455 §7.1.7 [R6455-7.1.7-2]: the server SHOULD log the problem; a choice:
+            # at DEBUG (the exception stays in parser_exc for the application)
             self.logger.debug("! failing connection: %s", exc)
         self.parser_exc = exc
         self.fail(exc.close_code, str(exc))
