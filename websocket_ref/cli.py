@@ -113,7 +113,8 @@ def format_close(connection: ClientConnection) -> str:
 
 
 def _length_encoding(length: int) -> str:
-    # RFC 6455 §5.2: payload length in 7 bits, or 126 + 16 bits, or 127 + 64 bits
+    # RFC 6455 §5.2 [R6455-5.2-5]: payload length in 7 bits, or 126 + 16 bits, or
+    # 127 + 64 bits (the trace names the encoding; the sender picks the minimal one)
     if length < 126:
         return "7-bit length"
     if length < 65536:
@@ -190,7 +191,8 @@ class TraceHandler(logging.Handler):
                 and record.msg in ("> %s", "< %s")
             ):
                 direction = record.msg[0]
-                # The client masks what it sends and the server never masks (RFC 6455 §5.1).
+                # The client masks what it sends and the server never masks:
+                # RFC 6455 §5.1 [R6455-5.1-1, R6455-5.1-4]
                 line = describe_frame(direction, args[0], masked=direction == ">")
             else:
                 line = record.getMessage()

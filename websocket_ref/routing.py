@@ -72,12 +72,15 @@ class RouterBase:
 
     def redirect(self, connection: _Responder, url: str) -> Response:
         """The answer when werkzeug redirects a path: 302 Found with a Location."""
+        # RFC 6455 §4.2.2 [R6455-4.2.2-3]: the server MAY redirect with a 3xx
         response = connection.respond(http.HTTPStatus.FOUND, f"Found at {url}\n")
         response.headers["Location"] = url
         return response
 
     def not_found(self, connection: _Responder) -> Response:
         """The answer for a path no rule matches: 404 Not Found."""
+        # RFC 6455 §4.2.2 [R6455-4.2.2-8]: a service that isn't available gets an error
+        # code such as 404, and the handshake is aborted
         return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
 
     def route_request(self, connection: _Responder, request: Request) -> Response | None:

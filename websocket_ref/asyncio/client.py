@@ -198,13 +198,21 @@ class connect:
         unix = kwargs.pop("unix", False)
         path = kwargs.pop("path", None)
         if wsuri.secure:
+            # RFC 6455 §10.6 [R6455-10.6-1]: TLS is supported, for wss:// URIs;
+            # RFC 6455 §4.1 [R6455-4.1-14, R6455-4.1-16]: asyncio runs the TLS handshake
+            # once connected, before the opening handshake, and everything after it
+            # goes through the TLS transport
             kwargs.setdefault("ssl", True)
             if kwargs["ssl"] is True:
+                # RFC 6455 §4.1 [R6455-4.1-15]: by default the certificate is verified
+                # (system CAs, host name); a failure raises and fails the connection
                 kwargs["ssl"] = ssl_module.create_default_context()
             # The certificate must name the host of the URI (RFC 6125), even over a
             # Unix socket or a pre-connected socket.
+            # RFC 6455 §4.1 [R6455-4.1-17]: and SNI carries that host
             kwargs.setdefault("server_hostname", wsuri.host)
         elif kwargs.get("ssl") is not None:
+            # RFC 6455 §10.6 [R6455-10.6-2]: TLS goes with wss://; no silent upgrade
             raise ValueError("ssl= is incompatible with a ws:// URI; use wss://")
         factory = self._factory(wsuri)
         if unix:
@@ -214,6 +222,9 @@ class connect:
             kwargs.pop("port", None)
             _, connection = await loop.create_connection(factory, **kwargs)
         else:
+            # RFC 6455 §4.1 [R6455-4.1-11]: without a proxy, a direct TCP connection to
+            # /host/ and /port/; RFC 6455 §4.1 [R6455-4.1-13]: if it fails, OSError
+            # fails the connection attempt
             host = kwargs.pop("host", wsuri.host)
             port = kwargs.pop("port", wsuri.port)
             _, connection = await loop.create_connection(factory, host, port, **kwargs)
@@ -226,16 +237,20 @@ class connect:
 
     async def _open_following_redirects(self) -> ClientConnection:
         uri = self.uri
+        # RFC 6455 §4.1 [R6455-4.1-4]: an invalid URI fails before anything is opened
         wsuri = parse_uri(uri)
         for _ in range(MAX_REDIRECTS + 1):
             try:
                 return await self._open(wsuri)
             except InvalidStatus as exc:
+                # RFC 6455 §4.1 [R6455-4.1-38]: a non-101 response is handled per HTTP:
+                # our choice is to follow redirects, up to MAX_REDIRECTS
                 location = _redirect_location(exc)
                 if location is None:
                     raise
                 new_uri = urllib.parse.urljoin(uri, location)
                 new_wsuri = parse_uri(new_uri)
+                # RFC 6455 §10.6 [R6455-10.6-2]: a redirect never drops TLS
                 if wsuri.secure and not new_wsuri.secure:
                     raise SecurityError(f"refusing redirect from wss:// to {new_uri}") from exc
                 if (new_wsuri.host, new_wsuri.port) != (wsuri.host, wsuri.port) and (

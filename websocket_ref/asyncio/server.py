@@ -415,6 +415,9 @@ class serve:
         loop = asyncio.get_running_loop()
         kwargs = dict(self.kwargs)
         open_timeout = self.server_options["open_timeout"]
+        # RFC 6455 §10.6 [R6455-10.6-1]: TLS is supported (ssl=);
+        # RFC 6455 §4.2.2 [R6455-4.2.2-2]: asyncio runs the TLS handshake first, closes
+        # the connection if it fails, and otherwise carries everything through TLS
         if kwargs.get("ssl") is not None and open_timeout is not None:
             # The TLS handshake comes before the opening handshake: bound it the same way,
             # rather than by asyncio's default of 60 seconds.

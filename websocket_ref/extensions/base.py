@@ -15,6 +15,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 
 from ..frames import Frame, Opcode
+
+# RFC 6455 §9.2 [R6455-9.2-1]: implementations MAY use extensions defined separately:
+# the factories below plug one in; permessage-deflate (RFC 7692) is the library's own.
 from ..headers import ExtensionName, ExtensionParameter
 
 __all__ = ["Extension", "ClientExtensionFactory", "ServerExtensionFactory"]
@@ -26,7 +29,7 @@ class Extension(ABC):
     #: Extension name, as in the Sec-WebSocket-Extensions header.
     name: ExtensionName
 
-    #: Reserved bits this extension gives a meaning to (RFC 6455 §5.2, §9):
+    #: Reserved bits this extension gives a meaning to (RFC 6455 §5.2 [R6455-5.2-1]):
     #: any of ``frames.RSV1 | frames.RSV2 | frames.RSV3``.
     reserved_bits: int = 0
 

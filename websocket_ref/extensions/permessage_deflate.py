@@ -397,6 +397,7 @@ def _parse_params(params: Sequence[ExtensionParameter], *, is_offer: bool) -> _P
             values[name] = True  # RFC 7692 §7.1.2.2: an offer's may have no value
         else:
             # RFC 7692 §7 [R7692-7-1, R7692-7-2]: a parameter this extension doesn't define
+            # RFC 6455 §9.1 [R6455-9.1-5]: parameters MUST be defined for the extension
             raise InvalidParameterName(name)
     return _Params(**values)
 

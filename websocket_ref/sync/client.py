@@ -120,8 +120,11 @@ def connect(
     Raises :exc:`~websocket_ref.exceptions.InvalidURI`, :exc:`OSError` if the connection
     fails, :exc:`TimeoutError`, or :exc:`~websocket_ref.exceptions.InvalidHandshake`.
     """
+    # RFC 6455 §4.1 [R6455-4.1-4]: an invalid URI fails before anything is opened
     ws_uri = parse_uri(uri)
     if not ws_uri.secure and ssl is not None:
+        # RFC 6455 §10.6 [R6455-10.6-2]: TLS is used with wss:// URIs, and a ws:// URI
+        # isn't silently upgraded
         raise ValueError("ssl argument is incompatible with a ws:// URI")
     unix: bool = kwargs.pop("unix", False)
     path: str | None = kwargs.pop("path", None)
@@ -137,6 +140,9 @@ def connect(
                 sock.settimeout(deadline.timeout())
                 sock.connect(path)  # type: ignore[arg-type]
             else:
+                # RFC 6455 §4.1 [R6455-4.1-11]: without a proxy, a direct TCP connection to
+                # /host/ and /port/; RFC 6455 §4.1 [R6455-4.1-13]: if it fails, OSError
+                # fails the connection attempt
                 kwargs.setdefault("timeout", deadline.timeout())
                 sock = socket.create_connection((ws_uri.host, ws_uri.port), **kwargs)
         elif unix or kwargs:
@@ -144,16 +150,24 @@ def connect(
         sock.settimeout(None)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             # Frames are written whole: waiting to coalesce them only adds latency.
+            # RFC 6455 §2.1 [R6455-2.1-1]: sending MAY be delayed; our choice is not to
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
 
         transport: Transport
         if ws_uri.secure:
+            # RFC 6455 §10.6 [R6455-10.6-1]: TLS is supported, for wss:// URIs
             if ssl is None:
+                # RFC 6455 §4.1 [R6455-4.1-15]: by default the certificate is verified
+                # (system CAs, host name); a failure raises and fails the connection
                 ssl = ssl_module.create_default_context()
+            # RFC 6455 §4.1 [R6455-4.1-14]: the TLS handshake comes after opening the
+            # connection and before the opening handshake; RFC 6455 §4.1 [R6455-4.1-16]:
+            # everything after it goes through the TLS transport
             transport = TLSTransport.handshake(
                 sock,
                 ssl,
                 server_side=False,
+                # RFC 6455 §4.1 [R6455-4.1-17]: Server Name Indication with the URI's host
                 server_hostname=server_hostname if server_hostname is not None else ws_uri.host,
                 deadline=deadline,
             )

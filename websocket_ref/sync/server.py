@@ -430,6 +430,9 @@ def serve(
             conn_sock.settimeout(None)
             transport: Transport
             if ssl is not None:
+                # RFC 6455 §10.6 [R6455-10.6-1]: TLS is supported (ssl=);
+                # RFC 6455 §4.2.2 [R6455-4.2.2-2]: the TLS handshake comes first; if it
+                # fails the connection is closed, otherwise all bytes go through TLS
                 transport = TLSTransport.handshake(
                     conn_sock, ssl, server_side=True, server_hostname=None, deadline=deadline
                 )
@@ -478,7 +481,7 @@ def serve(
             return
 
         if not server.register(connection):
-            # Shutting down: RFC 6455 §7.4.1: 1001 going away.
+            # Shutting down: RFC 6455 §7.4.1 [R6455-7.4.1-1]: 1001 going away.
             connection._start(events)
             connection.close(CloseCode.GOING_AWAY)
             return
@@ -490,7 +493,7 @@ def serve(
             pass  # the connection closed under the handler: nothing went wrong here
         except Exception:
             log.error("connection handler failed", exc_info=True)
-            # RFC 6455 §7.4.1: 1011, the server hit an unexpected condition
+            # RFC 6455 §7.4.1 [R6455-7.4.1-1]: 1011, the server hit an unexpected condition
             code = CloseCode.INTERNAL_ERROR
         finally:
             connection.close(code)
