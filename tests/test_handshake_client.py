@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import io
+import re
 
 import pytest
 
@@ -50,6 +53,15 @@ def make_client(uri: str = "ws://example.com/chat", **kwargs: object) -> ClientP
 # The request (RFC 6455 §4.1)
 
 
+@pytest.mark.rfc(
+    "R6455-4.1-21",
+    "R6455-4.1-22",
+    "R6455-4.1-23",
+    "R6455-4.1-24",
+    "R6455-4.1-25",
+    "R6455-4.1-30",
+    "R6455-4.1-31",
+)
 def test_request_line_and_required_headers() -> None:
     client = make_client("ws://example.com/chat?room=1")
     request = client.connect()
@@ -66,6 +78,7 @@ def test_request_line_and_required_headers() -> None:
     assert "Authorization" not in headers
 
 
+@pytest.mark.rfc("R6455-4.1-18", "R6455-4.1-19", "R6455-4.1-20")
 def test_send_request_writes_the_request() -> None:
     client = make_client("ws://example.com:8080/")
     request = client.connect()
@@ -77,8 +90,18 @@ def test_send_request_writes_the_request() -> None:
     assert wire.data.startswith(b"GET / HTTP/1.1\r\nHost: example.com:8080\r\n")
     assert wire.data.endswith(b"\r\n\r\n")
     assert client.state is State.CONNECTING
+    # A valid HTTP/1.1 request (RFC 7230 §3), read by the standard library's parser: a
+    # request line, then header fields whose names are tokens, then an empty line.
+    request_line, _, rest = wire.data.partition(b"\r\n")
+    assert re.fullmatch(rb"GET /[!-~]* HTTP/1\.1", request_line)
+    parsed = http.client.parse_headers(io.BytesIO(rest))
+    assert not parsed.defects
+    assert sorted(k.lower() for k in parsed) == sorted(request.headers.keys())
+    for name in parsed:
+        assert re.fullmatch(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+", name)
 
 
+@pytest.mark.rfc("R6455-4.1-26", "R6455-4.1-27")
 def test_key_is_16_random_bytes_base64() -> None:
     keys = {make_client().connect().headers["Sec-WebSocket-Key"] for _ in range(50)}
     # RFC 6455 §4.1: a randomly selected 16-byte value, base64-encoded, fresh each time
@@ -103,15 +126,18 @@ def test_key_is_16_random_bytes_base64() -> None:
         ("ws://b\u00fccher.example/", "xn--bcher-kva.example"),
     ],
 )
+@pytest.mark.rfc("R6455-4.1-22")
 def test_host_header(uri: str, host: str) -> None:
     assert make_client(uri).connect().headers["Host"] == host
 
 
+@pytest.mark.rfc("R6455-4.1-29")
 def test_origin() -> None:
     request = make_client(origin="https://example.com").connect()
     assert request.headers["Origin"] == "https://example.com"
 
 
+@pytest.mark.rfc("R6455-4.1-32")
 def test_subprotocol_offer() -> None:
     request = make_client(subprotocols=["chat", "superchat"]).connect()
     assert request.headers["Sec-WebSocket-Protocol"] == "chat, superchat"
@@ -134,6 +160,7 @@ def test_duplicate_subprotocol_offer() -> None:
     assert request.headers["Sec-WebSocket-Protocol"] == "chat, Chat"
 
 
+@pytest.mark.rfc("R6455-4.1-35", "R6455-9-1")
 def test_extension_offers() -> None:
     factories = [
         FakeClientFactory("x-one", params=[("a", "1"), ("b", None)]),
@@ -152,12 +179,14 @@ def test_extension_offers() -> None:
     ],
     ids=["dict", "pairs", "headers"],
 )
+@pytest.mark.rfc("R6455-4.1-36")
 def test_additional_headers(extra: object) -> None:
     request = make_client().connect(additional_headers=extra)  # type: ignore[arg-type]
     assert request.headers["X-Token"] == "abc"
     assert request.headers["Cookie"] == "a=1"
 
 
+@pytest.mark.rfc("R6455-4.1-36")
 def test_user_agent() -> None:
     assert make_client().connect(user_agent_header="bot/1").headers["User-Agent"] == "bot/1"
     assert "User-Agent" not in make_client().connect(user_agent_header=None).headers
@@ -166,6 +195,7 @@ def test_user_agent() -> None:
     assert request.headers.get_all("User-Agent") == ["mine"]
 
 
+@pytest.mark.rfc("R6455-4.1-36")
 def test_authorization_from_user_info() -> None:
     request = make_client("ws://Aladdin:open%20sesame@example.com/").connect()
     assert request.headers["Authorization"] == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
@@ -204,11 +234,13 @@ def started(uri: str = "ws://example.com/", **kwargs: object) -> ClientProtocol:
     return client
 
 
+@pytest.mark.rfc("R6455-4.1-41", "R6455-4.2.2-16")
 def test_rfc_example_accept_key() -> None:
     # RFC 6455 §1.3 / §4.2.2
     assert accept_key(RFC_KEY) == RFC_ACCEPT
 
 
+@pytest.mark.rfc("R6455-4.1-2")
 def test_accepted() -> None:
     client = started()
     client.receive_data(response_bytes(client))
@@ -238,6 +270,7 @@ def test_accepted_byte_by_byte_with_pipelined_frames() -> None:
     assert client.state is State.OPEN
 
 
+@pytest.mark.rfc("R6455-4.1-41")
 def test_rfc_example_key() -> None:
     client = started()
     client.key = RFC_KEY
@@ -254,6 +287,7 @@ def test_rfc_example_key() -> None:
         (" websocket ", "close, ,Upgrade"),
     ],
 )
+@pytest.mark.rfc("R6455-4.1-39", "R6455-4.1-40")
 def test_upgrade_tokens_case_insensitive_in_lists(upgrade: str, connection: str) -> None:
     # Upgrade is a case-insensitive match for "websocket"; Connection contains "Upgrade".
     client = started()
@@ -297,6 +331,7 @@ def assert_failed(client: ClientProtocol, exc_type: type[Exception]) -> Exceptio
         ),
     ],
 )
+@pytest.mark.rfc("R6455-4.1-39", "R6455-4.1-40", "R6455-4.1-41", "R6455-4.1-44", "R6455-11.3.3-1")
 def test_invalid_101(kwargs: dict[str, object], exc_type: type[Exception], name: str) -> None:
     client = started()
     client.receive_data(response_bytes(client, **kwargs))  # type: ignore[arg-type]
@@ -408,9 +443,49 @@ def test_101_with_another_http_version_fails(version: bytes) -> None:
     assert_failed(client, InvalidMessage)
 
 
+@pytest.mark.rfc("R6455-9.1-6")
+def test_extension_offered_but_declined_is_not_used() -> None:
+    # RFC 6455 §9.1: the client only offers: without the server's acceptance it doesn't
+    # compress what it sends, and RSV1 from the server is a protocol error.
+    from websocket_ref.extensions import ClientPerMessageDeflateFactory
+
+    client = started(extensions=[ClientPerMessageDeflateFactory()])
+    assert client.request is not None
+    assert client.request.headers["Sec-WebSocket-Extensions"].startswith("permessage-deflate")
+    client.receive_data(response_bytes(client))
+    assert client.state is State.OPEN
+    assert client.extensions == []
+    client.send_text(b"a" * 1000)
+    [frame] = written(client).frames
+    assert frame.rsv == 0 and frame.payload == b"a" * 1000  # not compressed
+    client.receive_data(build_frame(0x1, b"\xf2\x48\x05\x00", rsv=RSV1))
+    assert written(client).close_codes == [1002]
+
+
+@pytest.mark.rfc("R6455-9.1-5", "R6455-9-4")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "permessage-deflate; unknown_parameter",
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; server_no_context_takeover=1",
+    ],
+)
+def test_extension_parameters_not_defined_for_the_extension(answer: str) -> None:
+    # RFC 6455 §9.1: the parameters MUST be defined for that extension; RFC 6455 §9: and
+    # chosen per its specification (RFC 7692 §7: the client fails the connection).
+    from websocket_ref.extensions import ClientPerMessageDeflateFactory
+
+    client = started(extensions=[ClientPerMessageDeflateFactory()])
+    client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", answer)]))
+    exc = assert_failed(client, NegotiationError)
+    assert isinstance(exc, NegotiationError)
+
+
 # Subprotocols (RFC 6455 §4.1 item 6, §4.2.2)
 
 
+@pytest.mark.rfc("R6455-4.1-43")
 def test_subprotocol_selected() -> None:
     client = started(subprotocols=["chat", "superchat"])
     client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Protocol", "superchat")]))
@@ -426,6 +501,7 @@ def test_subprotocol_none_selected() -> None:
 
 
 @pytest.mark.parametrize("offered", [None, ["chat"]])
+@pytest.mark.rfc("R6455-4.1-43")
 def test_subprotocol_unsolicited(offered: list[str] | None) -> None:
     client = started(subprotocols=offered)
     client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Protocol", "other")]))
@@ -440,6 +516,7 @@ def test_subprotocol_unsolicited(offered: list[str] | None) -> None:
         [("Sec-WebSocket-Protocol", "chat"), ("Sec-WebSocket-Protocol", "superchat")],
     ],
 )
+@pytest.mark.rfc("R6455-11.3.4-2")
 def test_subprotocol_several_selected(extra: list[tuple[str, str]]) -> None:
     client = started(subprotocols=["chat", "superchat"])
     client.receive_data(response_bytes(client, extra=extra))
@@ -448,6 +525,7 @@ def test_subprotocol_several_selected(extra: list[tuple[str, str]]) -> None:
     assert exc.name == "Sec-WebSocket-Protocol"
 
 
+@pytest.mark.rfc("R6455-4.1-44")
 def test_subprotocol_malformed() -> None:
     client = started(subprotocols=["chat"])
     client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Protocol", "chat;")]))
@@ -457,6 +535,7 @@ def test_subprotocol_malformed() -> None:
 # Extensions (RFC 6455 §4.1 item 5, §9.1)
 
 
+@pytest.mark.rfc("R6455-4.1-42")
 def test_extension_accepted() -> None:
     factory = FakeClientFactory("x-fake", RSV1, params=[("a", "1")], accept=["a"])
     client = started(extensions=[factory])
@@ -467,6 +546,7 @@ def test_extension_accepted() -> None:
     assert extension.params == [("a", "1")]
 
 
+@pytest.mark.rfc("R6455-9.1-6")
 def test_extension_declined_by_server() -> None:
     client = started(extensions=[FakeClientFactory()])
     client.receive_data(response_bytes(client))
@@ -474,6 +554,7 @@ def test_extension_declined_by_server() -> None:
     assert client.extensions == []
 
 
+@pytest.mark.rfc("R6455-9.1-2")
 def test_extension_parameters_parsed_per_9_1() -> None:
     factory = FakeClientFactory("x-fake", accept=["a", "b", "c"])
     client = started(extensions=[factory])
@@ -485,18 +566,21 @@ def test_extension_parameters_parsed_per_9_1() -> None:
     assert extension.params == [("a", None), ("b", "2"), ("c", "3")]
 
 
+@pytest.mark.rfc("R6455-4.1-42")
 def test_extension_not_offered() -> None:
     client = started(extensions=[FakeClientFactory("x-fake")])
     client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-other")]))
     assert_failed(client, NegotiationError)
 
 
+@pytest.mark.rfc("R6455-4.1-42")
 def test_extension_when_none_offered() -> None:
     client = started()
     client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-fake")]))
     assert_failed(client, InvalidHandshake)
 
 
+@pytest.mark.rfc("R6455-9-4")
 def test_extension_with_unacceptable_parameters() -> None:
     client = started(extensions=[FakeClientFactory("x-fake", accept=[])])
     client.receive_data(
@@ -505,6 +589,7 @@ def test_extension_with_unacceptable_parameters() -> None:
     assert_failed(client, NegotiationError)
 
 
+@pytest.mark.rfc("R6455-9.1-1")
 def test_extension_malformed_header() -> None:
     client = started(extensions=[FakeClientFactory("x-fake")])
     client.receive_data(response_bytes(client, extra=[("Sec-WebSocket-Extensions", "x-fake;")]))
@@ -521,6 +606,7 @@ def test_two_extensions_claiming_the_same_reserved_bit() -> None:
     assert_failed(client, NegotiationError)
 
 
+@pytest.mark.rfc("R6455-11.3.2-2", "R6455-9.1-3")
 def test_two_extensions_with_distinct_reserved_bits() -> None:
     client = started(
         extensions=[FakeClientFactory("x-one", RSV1), FakeClientFactory("x-two", RSV2)]
@@ -553,6 +639,7 @@ def test_reserved_bits_follow_negotiated_extensions() -> None:
     assert wire.close_codes == [1002]
 
 
+@pytest.mark.rfc("R6455-9.1-6")
 def test_reserved_bit_without_negotiation_fails_1002() -> None:
     client = started(extensions=[FakeClientFactory("x-fake", RSV1)])
     client.receive_data(response_bytes(client) + build_frame(0x1, b"x", rsv=RSV1))
@@ -585,6 +672,7 @@ def assert_refused(client: ClientProtocol, status: int, body: bytes) -> Response
     return response
 
 
+@pytest.mark.rfc("R6455-4.1-38")
 def test_refused_with_content_length() -> None:
     head = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 8\r\nX-Why: origin\r\n\r\n"
     # Bytes past Content-Length aren't part of the body.
@@ -602,6 +690,7 @@ def test_refused_with_content_length_exact() -> None:
     assert client.close_expected()
 
 
+@pytest.mark.rfc("R6455-4.1-38")
 def test_refused_with_chunked_body() -> None:
     head = b"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"
     body = b"4\r\nbad \r\n6\r\nthing!\r\n0\r\n\r\n"
@@ -610,6 +699,7 @@ def test_refused_with_chunked_body() -> None:
     assert client.data_to_send() == [b""]
 
 
+@pytest.mark.rfc("R6455-4.1-38")
 def test_refused_with_body_until_eof() -> None:
     client = refused([b"HTTP/1.1 400 Bad Request\r\n\r\n", b"read ", b"until EOF"])
     assert client.events_received() == []  # the body isn't complete before EOF
@@ -620,6 +710,7 @@ def test_refused_with_body_until_eof() -> None:
     assert client.data_to_send() == [b""]  # the client closes its side too
 
 
+@pytest.mark.rfc("R6455-4.1-38")
 def test_refused_without_body() -> None:
     client = refused([b"HTTP/1.1 204 No Content\r\n\r\n"])
     assert_refused(client, 204, b"")
@@ -667,6 +758,7 @@ def test_refused_with_invalid_framing() -> None:
         (b"HTTP/1.1 101 OK\r\nX: " + b"a" * 9000, HeaderLineTooLong),
     ],
 )
+@pytest.mark.rfc("R6455-4.1-44")
 def test_malformed_response(data: bytes, exc_type: type[Exception]) -> None:
     client = started()
     client.receive_data(data)
@@ -701,6 +793,7 @@ def test_frames_after_101_can_close_immediately() -> None:
     assert written(client).close_codes == [1001]
 
 
+@pytest.mark.rfc("R6455-4.1-37")
 def test_send_before_open_is_invalid_state() -> None:
     client = started()
     for send in (

@@ -92,6 +92,15 @@ def parse_response(data: bytes) -> tuple[int, Headers, bytes]:
 # A valid handshake
 
 
+@pytest.mark.rfc(
+    "R6455-4.2.2-1",
+    "R6455-4.2.2-13",
+    "R6455-4.2.2-14",
+    "R6455-4.2.2-15",
+    "R6455-4.2.2-16",
+    "R6455-4.2.2-10",
+    "R6455-11.3.3-1",
+)
 def test_accept_rfc_example() -> None:
     server, request = received(request_bytes())
     assert request.path == "/chat"
@@ -136,6 +145,7 @@ def test_request_byte_by_byte() -> None:
         ("websocket", "close, ,Upgrade"),
     ],
 )
+@pytest.mark.rfc("R6455-4.2.1-5", "R6455-4.2.1-6")
 def test_upgrade_tokens_case_insensitive_in_lists(upgrade: str, connection: str) -> None:
     server, request = received(
         request_bytes(replace={"Upgrade": upgrade, "Connection": connection})
@@ -143,12 +153,14 @@ def test_upgrade_tokens_case_insensitive_in_lists(upgrade: str, connection: str)
     assert server.accept(request).status_code == 101
 
 
+@pytest.mark.rfc("R6455-4.2.1-6")
 def test_connection_in_several_header_lines() -> None:
     data = request_bytes(replace={"Connection": "keep-alive"}, extra=[("Connection", "Upgrade")])
     server, request = received(data)
     assert server.accept(request).status_code == 101
 
 
+@pytest.mark.rfc("R6455-4.1-37")
 def test_frames_pipelined_behind_the_request() -> None:
     # A client may send frames right after its request (RFC 6455 §4.1 allows it once
     # the response arrives, but bytes can be in flight); they're parsed after OPEN.
@@ -172,6 +184,7 @@ def test_frames_arriving_while_accepting_are_buffered() -> None:
     assert server.events_received() == [Frame(Opcode.BINARY, b"later")]
 
 
+@pytest.mark.rfc("R6455-4.1-37")
 def test_data_before_the_response_is_bounded_and_fails_the_connection() -> None:
     from websocket_ref import ProtocolError
     from websocket_ref.server import EARLY_DATA_LIMIT
@@ -251,6 +264,7 @@ def refused_by_accept(
         ({"replace": {"Connection": "keep-alive"}}, InvalidUpgrade, "Connection"),
     ],
 )
+@pytest.mark.rfc("R6455-4.2.1-1", "R6455-4.2.1-5", "R6455-4.2.1-6")
 def test_not_an_upgrade_426(
     changes: dict[str, object], exc_type: type[Exception], name: str
 ) -> None:
@@ -297,6 +311,7 @@ def test_not_an_upgrade_426(
         ),
     ],
 )
+@pytest.mark.rfc("R6455-4.2.1-1", "R6455-4.2.1-4", "R6455-4.2.1-7", "R6455-11.3.1-1")
 def test_invalid_headers_400(
     changes: dict[str, object], exc_type: type[Exception], name: str
 ) -> None:
@@ -313,6 +328,9 @@ def test_invalid_headers_400(
         ({"replace": {"Sec-WebSocket-Version": "14"}}, InvalidHeaderValue),
         ({"extra": [("Sec-WebSocket-Version", "8")]}, InvalidHeader),
     ],
+)
+@pytest.mark.rfc(
+    "R6455-4.2.1-8", "R6455-4.2.2-7", "R6455-4.4-1", "R6455-11.3.5-1", "R6455-11.3.5-2"
 )
 def test_unsupported_version_426(changes: dict[str, object], exc_type: type[Exception]) -> None:
     # RFC 6455 §4.4: 426 Upgrade Required with the versions the server supports
@@ -332,6 +350,7 @@ def test_unsupported_version_426(changes: dict[str, object], exc_type: type[Exce
         ([re.compile(r"https://[a-z]+\.good\.example")], "https://sub.good.example"),
     ],
 )
+@pytest.mark.rfc("R6455-4.2.2-4", "R6455-10.2-1", "R6455-4.2.1-9")
 def test_origin_allowed(origins: list[object], origin: str | None) -> None:
     extra = [] if origin is None else [("Origin", origin)]
     server, request = received(request_bytes(extra=extra), origins=origins)
@@ -348,6 +367,7 @@ def test_origin_allowed(origins: list[object], origin: str | None) -> None:
         ([], "https://good.example"),
     ],
 )
+@pytest.mark.rfc("R6455-4.2.2-6", "R6455-10.2-1", "R6455-10.2-2", "R6455-4.2.1-9")
 def test_origin_refused_403(origins: list[object], origin: str | None) -> None:
     extra = [] if origin is None else [("Origin", origin)]
     server, _ = refused_by_accept(request_bytes(extra=extra), InvalidOrigin, 403, origins=origins)
@@ -395,6 +415,7 @@ def test_origin_several_values_400() -> None:
         (["chat"], [], None),
     ],
 )
+@pytest.mark.rfc("R6455-4.2.2-9", "R6455-4.2.2-10")
 def test_subprotocol_selection(
     offered: list[str], supported: list[str], selected: str | None
 ) -> None:
@@ -406,6 +427,7 @@ def test_subprotocol_selection(
     assert response.headers.get("Sec-WebSocket-Protocol") == selected
 
 
+@pytest.mark.rfc("R6455-11.3.4-1")
 def test_subprotocol_offers_in_several_lines() -> None:
     extra = [("Sec-WebSocket-Protocol", "a"), ("Sec-WebSocket-Protocol", "b, c")]
     seen: list[Sequence[str]] = []
@@ -448,6 +470,7 @@ def test_select_subprotocol_crashes_500() -> None:
     assert b"See server log" in response.body
 
 
+@pytest.mark.rfc("R6455-4.2.1-10")
 def test_malformed_subprotocol_header_400() -> None:
     extra = [("Sec-WebSocket-Protocol", "chat;")]
     refused_by_accept(request_bytes(extra=extra), InvalidHeaderFormat, 400, subprotocols=["chat"])
@@ -456,6 +479,7 @@ def test_malformed_subprotocol_header_400() -> None:
 # Extensions (RFC 6455 §9.1)
 
 
+@pytest.mark.rfc("R6455-4.2.2-11", "R6455-9-2")
 def test_extension_accepted_with_parameters() -> None:
     extra = [("Sec-WebSocket-Extensions", 'x-fake; a=1; b; c="3"')]
     factory = FakeServerFactory("x-fake", RSV1, accept=["a", "b", "c"])
@@ -467,6 +491,7 @@ def test_extension_accepted_with_parameters() -> None:
     assert extension.params == [("a", "1"), ("b", None), ("c", "3")]
 
 
+@pytest.mark.rfc("R6455-4.2.2-12", "R6455-9-3")
 def test_unknown_extension_ignored() -> None:
     extra = [("Sec-WebSocket-Extensions", "x-unknown")]
     server, request = received(request_bytes(extra=extra), extensions=[FakeServerFactory()])
@@ -476,6 +501,7 @@ def test_unknown_extension_ignored() -> None:
     assert server.extensions == []
 
 
+@pytest.mark.rfc("R6455-9-4", "R6455-4.2.2-11")
 def test_declined_offer_falls_back_to_next_offer() -> None:
     # RFC 6455 §9.1: a client may offer the same extension several times, in order of
     # preference; the server picks the first it accepts.
@@ -487,6 +513,7 @@ def test_declined_offer_falls_back_to_next_offer() -> None:
     assert len(server.extensions) == 1
 
 
+@pytest.mark.rfc("R6455-11.3.2-1", "R6455-9.1-3", "R6455-4.2.2-11")
 def test_extension_offers_accepted_in_client_order() -> None:
     extra = [
         ("Sec-WebSocket-Extensions", "x-two"),
@@ -507,6 +534,32 @@ def test_two_extensions_claiming_the_same_reserved_bit() -> None:
     # The second can't share RSV1: it's declined, not an error.
     assert response.headers["Sec-WebSocket-Extensions"] == "x-one"
     assert [e.name for e in server.extensions] == ["x-one"]
+
+
+@pytest.mark.rfc("R6455-9.1-1")
+@pytest.mark.rfc("R6455-9.1-5", "R6455-9-4", "R6455-9-3")
+def test_offer_with_parameters_not_defined_for_the_extension_is_declined() -> None:
+    # RFC 6455 §9.1: the parameters MUST be defined for that extension (RFC 7692 §7: the
+    # server declines such an offer); the next, valid offer is accepted.
+    from websocket_ref.extensions import ServerPerMessageDeflateFactory
+
+    offers = "permessage-deflate; unknown, permessage-deflate; client_max_window_bits"
+    server, request = received(
+        request_bytes(extra=[("Sec-WebSocket-Extensions", offers)]),
+        extensions=[ServerPerMessageDeflateFactory()],
+    )
+    response = server.accept(request)
+    assert response.status_code == 101
+    assert response.headers["Sec-WebSocket-Extensions"].startswith("permessage-deflate")
+    assert "unknown" not in response.headers["Sec-WebSocket-Extensions"]
+    server, request = received(
+        request_bytes(extra=[("Sec-WebSocket-Extensions", "permessage-deflate; unknown")]),
+        extensions=[ServerPerMessageDeflateFactory()],
+    )
+    response = server.accept(request)
+    assert response.status_code == 101
+    assert "Sec-WebSocket-Extensions" not in response.headers
+    assert server.extensions == []
 
 
 def test_malformed_extension_header_400() -> None:
@@ -568,6 +621,7 @@ def test_reserved_bits_follow_negotiated_extensions() -> None:
         "long-request-line",
     ],
 )
+@pytest.mark.rfc("R6455-4.2.1-1")
 def test_malformed_request(data: bytes, exc_type: type[Exception], status: int) -> None:
     server = ServerProtocol()
     server.receive_data(data)

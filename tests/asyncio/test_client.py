@@ -161,6 +161,7 @@ async def test_request_headers() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-9-1")
 async def test_compression_option_controls_the_offer() -> None:
     async with RawServer() as raw:
         task = asyncio.create_task(connect(raw.uri, compression=None, **FAST).__aenter__())
@@ -216,6 +217,7 @@ async def test_eof_during_handshake_is_transient() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.1-14", "R6455-4.1-15", "R6455-4.1-16", "R6455-4.1-17", "R6455-10.6-1")
 async def test_tls_checks_server_name(ca: trustme.CA) -> None:
     server_context, client_context = tls_contexts(ca, ("localhost",))
     async with run_server(ssl=server_context) as server:
@@ -238,6 +240,7 @@ async def test_tls_checks_server_name(ca: trustme.CA) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-10.6-2")
 async def test_ssl_argument_requires_wss() -> None:
     with pytest.raises(ValueError):
         await connect("ws://127.0.0.1:1/", ssl=ssl.create_default_context(), **FAST)
@@ -247,6 +250,7 @@ async def test_ssl_argument_requires_wss() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.1-38", "R6455-4.2.2-3")
 async def test_follows_redirect_to_another_server() -> None:
     async with run_server() as target:
         location = f"ws://127.0.0.1:{port_of(target)}/target"
@@ -259,6 +263,7 @@ async def test_follows_redirect_to_another_server() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.1-38")
 async def test_follows_relative_and_http_redirects() -> None:
     def process_request(connection: ServerConnection, request: Request) -> Response | None:
         if request.path == "/final":
@@ -293,6 +298,7 @@ async def test_redirect_without_location_is_invalid_status() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-10.6-2")
 async def test_redirect_from_wss_to_ws_is_refused(ca: trustme.CA) -> None:
     server_context, client_context = tls_contexts(ca, ("localhost",))
     async with run_server() as plain:

@@ -59,6 +59,7 @@ async def test_percent_encoded_path() -> None:
 
 
 @pytest.mark.parametrize("path", ["/nope", "/rooms/", "/numbers/abc"])
+@pytest.mark.rfc("R6455-4.2.2-8")
 async def test_unknown_path_is_404(path: str) -> None:
     async with route(URL_MAP, "127.0.0.1", 0, **FAST) as server:
         with pytest.raises(InvalidStatus) as raised:
@@ -67,6 +68,7 @@ async def test_unknown_path_is_404(path: str) -> None:
         assert raised.value.response.body == b"Not Found\n"
 
 
+@pytest.mark.rfc("R6455-4.2.2-3", "R6455-4.1-38")
 async def test_redirect_is_followed() -> None:
     # werkzeug redirects /dir to /dir/; the client follows the 302 Location.
     async with route(URL_MAP, "127.0.0.1", 0, **FAST) as server:

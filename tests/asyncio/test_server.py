@@ -119,6 +119,7 @@ async def test_unix_socket_server_and_client() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.2.2-2", "R6455-10.6-1")
 async def test_tls_server_with_self_signed_certificate(ca: trustme.CA) -> None:
     server_context, client_context = tls_contexts(ca, ("localhost", "127.0.0.1"))
     async with run_server(ssl=server_context) as server:
@@ -533,6 +534,7 @@ async def test_extensions_are_negotiated() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-9-2", "R6455-9.2-1")
 async def test_compression_deflate_is_negotiated_by_default() -> None:
     async with run_server() as server, connect(uri_of(server), **FAST) as ws:
         assert ws.response is not None

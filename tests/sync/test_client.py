@@ -8,6 +8,7 @@ import ssl
 from pathlib import Path
 
 import pytest
+import trustme
 
 from websocket_ref import (
     ConnectionClosedError,
@@ -39,6 +40,7 @@ def headers_of(ws: ClientConnection) -> dict[str, str]:
     return dict(eval(raw))  # the repr of a list of (str, str)
 
 
+@pytest.mark.rfc("R6455-4.1-2", "R6455-4.1-11", "R6455-4.1-18")
 def test_connect_as_plain_call() -> None:
     with run_server() as server:
         ws = client(server)
@@ -59,6 +61,7 @@ def test_context_manager_closes() -> None:
         assert ws.close_code == 1000
 
 
+@pytest.mark.rfc("R6455-4.1-21")
 def test_path_and_query() -> None:
     paths: list[str] = []
 
@@ -71,6 +74,7 @@ def test_path_and_query() -> None:
     assert paths == ["/chat?room=1"]
 
 
+@pytest.mark.rfc("R6455-4.1-36")
 def test_additional_headers_dict_and_list() -> None:
     with run_server(request_headers) as server:
         with client(server, additional_headers={"X-Token": "abc"}) as ws:
@@ -90,12 +94,14 @@ def test_user_agent_header() -> None:
             assert "User-Agent" not in headers_of(ws)
 
 
+@pytest.mark.rfc("R6455-4.1-29")
 def test_origin() -> None:
     with run_server(request_headers) as server:
         with client(server, origin="https://example.com") as ws:
             assert headers_of(ws)["Origin"] == "https://example.com"
 
 
+@pytest.mark.rfc("R6455-4.1-36")
 def test_basic_auth_from_uri() -> None:
     with run_server(request_headers) as server:
         host, port = server.socket.getsockname()
@@ -103,6 +109,7 @@ def test_basic_auth_from_uri() -> None:
             assert headers_of(ws)["Authorization"] == "Basic dXNlcjpwYXNz"
 
 
+@pytest.mark.rfc("R6455-4.1-32", "R6455-4.1-43")
 def test_subprotocols() -> None:
     with run_server(subprotocols=["chat", "superchat"]) as server:
         with client(server, subprotocols=["superchat", "chat"]) as ws:
@@ -113,6 +120,7 @@ def test_subprotocols() -> None:
             assert ws.subprotocol is None
 
 
+@pytest.mark.rfc("R6455-4.1-43")
 def test_subprotocol_not_offered_fails() -> None:
     def respond(sock: socket.socket) -> None:
         from websocket_ref.handshake import accept_key
@@ -129,6 +137,7 @@ def test_subprotocol_not_offered_fails() -> None:
         connect(ws_uri, subprotocols=["chat"], **FAST)
 
 
+@pytest.mark.rfc("R6455-9-1")
 def test_compression_none_offers_no_extension() -> None:
     with run_server(request_headers) as server:
         with client(server, compression=None) as ws:
@@ -136,6 +145,7 @@ def test_compression_none_offers_no_extension() -> None:
             assert ws.protocol.extensions == []
 
 
+@pytest.mark.rfc("R6455-9-1", "R6455-9-2", "R6455-9.2-1")
 def test_compression_deflate_negotiated() -> None:
     with run_server() as server, client(server) as ws:
         assert ws.response is not None
@@ -153,16 +163,19 @@ def test_compression_invalid_value() -> None:
         client(server, compression="brotli")
 
 
+@pytest.mark.rfc("R6455-4.1-4")
 def test_invalid_uri() -> None:
     with pytest.raises(InvalidURI):
         connect("http://localhost/")
 
 
+@pytest.mark.rfc("R6455-10.6-2")
 def test_ssl_with_ws_uri() -> None:
     with pytest.raises(ValueError, match="incompatible"):
         connect("ws://localhost/", ssl=ssl.create_default_context())
 
 
+@pytest.mark.rfc("R6455-4.1-13")
 def test_connection_refused() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -180,6 +193,7 @@ def test_open_timeout() -> None:
         connect(ws_uri, open_timeout=0.1, **FAST)
 
 
+@pytest.mark.rfc("R6455-4.1-38")
 def test_server_refuses_with_status() -> None:
     def process_request(ws: ServerConnection, request: object) -> object:
         return ws.respond(403, "Go away\n")
@@ -194,6 +208,7 @@ def test_server_refuses_with_status() -> None:
     assert response.body == b"Go away\n"
 
 
+@pytest.mark.rfc("R6455-4.1-41")
 def test_invalid_accept_header() -> None:
     def respond(sock: socket.socket) -> None:
         sock.recv(4096)
@@ -266,6 +281,7 @@ def test_unix_connect(tmp_path: Path) -> None:
 # TLS
 
 
+@pytest.mark.rfc("R6455-4.1-14", "R6455-4.1-16", "R6455-10.6-1")
 def test_tls(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> None:
     with run_server(ssl=server_context) as server, client(server, ssl=client_context) as ws:
         assert ws.ssl_object is not None
@@ -276,6 +292,7 @@ def test_tls(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> 
     assert ws.close_code == 1000
 
 
+@pytest.mark.rfc("R6455-4.1-17", "R6455-4.1-15")
 def test_tls_server_hostname(
     server_context: ssl.SSLContext, client_context: ssl.SSLContext
 ) -> None:
@@ -294,6 +311,39 @@ def test_tls_server_hostname(
             client(server, ssl=client_context, server_hostname="wrong.example")
 
 
+@pytest.mark.rfc("R6455-4.1-17")
+def test_tls_sends_server_name_indication(
+    certificate_authority: trustme.CA, client_context: ssl.SSLContext
+) -> None:
+    # RFC 6455 §4.1: clients MUST use SNI: the name is the URI's host (or
+    # server_hostname); RFC 6066 §3: never a literal IP address.
+    names: list[str | None] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate_authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    context.sni_callback = lambda sslobj, name, ctx: names.append(name)  # type: ignore[assignment,misc,return-value]
+    with run_server(ssl=context) as server:
+        port = server.socket.getsockname()[1]
+        for target, server_hostname in [
+            (f"wss://localhost:{port}/", None),
+            (f"wss://127.0.0.1:{port}/", "localhost"),
+            (f"wss://127.0.0.1:{port}/", None),
+        ]:
+            with connect(target, ssl=client_context, server_hostname=server_hostname, **FAST) as ws:
+                ws.send("sni")
+                assert ws.recv(timeout=TIMEOUT) == "sni"
+    assert names == ["localhost", "localhost", None]
+
+
+@pytest.mark.rfc("R6455-2.1-1")
+def test_frames_are_not_delayed() -> None:
+    # RFC 6455 §2.1: sending MAY be delayed; the choice here is not to: Nagle's
+    # algorithm is off, since frames are written whole.
+    with run_server() as server, client(server) as ws:
+        sock = ws.transport.sock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+@pytest.mark.rfc("R6455-4.1-15")
 def test_tls_untrusted_certificate(server_context: ssl.SSLContext) -> None:
     with run_server(ssl=server_context) as server, pytest.raises(ssl.SSLCertVerificationError):
         client(server, ssl=ssl.create_default_context())

@@ -72,6 +72,7 @@ def test_path_parameters_reach_the_handler() -> None:
 
 
 @pytest.mark.parametrize("path", ["/nope", "/rooms/", "/numbers/abc", "/dir"])
+@pytest.mark.rfc("R6455-4.2.2-8", "R6455-4.2.2-3")
 def test_unknown_path_is_404_and_redirect_is_302(path: str) -> None:
     with running(serving()) as base:
         with pytest.raises(InvalidStatus) as raised:

@@ -179,6 +179,7 @@ def test_unix_serve_requires_path() -> None:
         unix_serve(lambda ws: None)
 
 
+@pytest.mark.rfc("R6455-4.2.2-2", "R6455-10.6-1")
 def test_tls(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> None:
     with run_server(ssl=server_context) as server:
         with client(server, ssl=client_context) as ws:
@@ -189,6 +190,7 @@ def test_tls(server_context: ssl.SSLContext, client_context: ssl.SSLContext) -> 
             client(server, open_timeout=1)
 
 
+@pytest.mark.rfc("R6455-4.2.2-2")
 def test_tls_handshake_timeout(server_context: ssl.SSLContext) -> None:
     with (
         run_server(ssl=server_context, open_timeout=0.1) as server,
@@ -208,6 +210,7 @@ def test_open_timeout_closes_silent_client() -> None:
         assert sock.recv(4096) == b""
 
 
+@pytest.mark.rfc("R6455-4.2.1-5")
 def test_plain_http_request_gets_426() -> None:
     with run_server() as server:
         response = http_get(server, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
