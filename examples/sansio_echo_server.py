@@ -33,6 +33,7 @@ import sys
 import threading
 
 from websocket_ref import Frame, Opcode, Request, Response, ServerProtocol, State
+from websocket_ref.messages import MessageBuffer
 
 #: How many bytes to read from the socket at once.
 BUFFER_SIZE = 65536
@@ -59,8 +60,10 @@ class Echo:
 
     def __init__(self, protocol: ServerProtocol) -> None:
         self.protocol = protocol
-        self.opcode: Opcode | None = None  # TEXT or BINARY while a message arrives
-        self.fragments: list[bytes] = []
+        # The fragments of the message arriving, joined in one growing buffer: a peer
+        # may cut a message into a million frames (the protocol caps that with
+        # max_fragments), and a list of them would cost an object each.
+        self.message = MessageBuffer()
 
     def handle(self, event: Request | Response | Frame) -> None:
         protocol = self.protocol
@@ -72,25 +75,23 @@ class Echo:
             # send it. A refused handshake then ends the connection.
             protocol.send_response(protocol.accept(event))
             return
-        if event.opcode in (Opcode.TEXT, Opcode.BINARY):
-            self.opcode = event.opcode  # the first frame of a message
-            self.fragments = [event.data]
-        elif event.opcode is Opcode.CONT:
-            self.fragments.append(event.data)  # the next fragment of the message
-        else:
+        if event.opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
             # PING is answered by the protocol itself, CLOSE too; PONG needs nothing.
             return
+        # TEXT or BINARY starts a message, CONT continues it (the protocol checked the
+        # order, the size, the number of fragments and the UTF-8 of text).
+        self.message.add(event)
         if not event.fin:
             return
-        message, self.fragments = b"".join(self.fragments), []
+        message, self.message = self.message, MessageBuffer()
         # Once a close frame was sent, no data may follow it (RFC 6455 §5.5.1): a message
         # that arrived together with the client's close frame isn't echoed.
         if protocol.state is State.OPEN:
             # Text payloads were validated as UTF-8 by the protocol; echo them as text.
-            if self.opcode is Opcode.TEXT:
-                protocol.send_text(message)
+            if message.opcode is Opcode.TEXT:
+                protocol.send_text(message.data())
             else:
-                protocol.send_binary(message)
+                protocol.send_binary(message.data())
 
 
 def handle_connection(

@@ -32,6 +32,7 @@ from websocket_ref import (
     State,
 )
 from websocket_ref.masking import apply_mask
+from websocket_ref.protocol import COALESCE_LIMIT, MAX_FRAGMENTS
 
 from .utils import (
     MASK,
@@ -384,16 +385,71 @@ def test_close_reason_of_a_failure_explains_the_rule(side: Side) -> None:
 @pytest.mark.rfc("R6455-5.4-3", "R6455-5.4-7")
 def test_fragmented_message(side: Side) -> None:
     protocol = make(side)
-    protocol.receive_data(
-        peer_frame(protocol, 0x1, b"Hel", fin=False)
-        + peer_frame(protocol, 0x0, b"", fin=False)
-        + peer_frame(protocol, 0x0, b"lo")
-    )
-    assert protocol.events_received() == [
+    events = []
+    for wire in [
+        peer_frame(protocol, 0x1, b"Hel", fin=False),
+        peer_frame(protocol, 0x0, b"", fin=False),
+        peer_frame(protocol, 0x0, b"lo"),
+    ]:
+        protocol.receive_data(wire)
+        events += protocol.events_received()
+    assert events == [
         Frame(Opcode.TEXT, b"Hel", fin=False),
         Frame(Opcode.CONT, b"", fin=False),
         Frame(Opcode.CONT, b"lo"),
     ]
+
+
+@pytest.mark.rfc("R6455-5.4-3", "R6455-5.4-7")
+def test_small_fragments_received_together_are_joined(side: Side) -> None:
+    # RFC 6455 §5.4: frame boundaries carry no meaning; one event, one growing buffer.
+    protocol = make(side)
+    protocol.receive_data(
+        peer_frame(protocol, 0x1, b"Hel", fin=False)
+        + peer_frame(protocol, 0x0, b"", fin=False)
+        + peer_frame(protocol, 0x0, b"lo")
+        + peer_frame(protocol, 0x2, b"a", fin=False)
+        + peer_frame(protocol, 0x0, b"b", fin=False)
+    )
+    assert protocol.events_received() == [
+        Frame(Opcode.TEXT, b"Hello"),
+        Frame(Opcode.BINARY, b"ab", fin=False),
+    ]
+    # Events already handed out aren't joined into: the next fragment is an event.
+    protocol.receive_data(peer_frame(protocol, 0x0, b"c", fin=False))
+    protocol.receive_data(peer_frame(protocol, 0x0, b"d", fin=False))
+    assert protocol.events_received() == [Frame(Opcode.CONT, b"cd", fin=False)]
+    protocol.receive_data(peer_frame(protocol, 0x0, b"e"))
+    assert protocol.events_received() == [Frame(Opcode.CONT, b"e")]
+
+
+def test_large_fragments_are_not_joined(side: Side) -> None:
+    protocol = make(side)
+    big = bytes(COALESCE_LIMIT)
+    protocol.receive_data(
+        peer_frame(protocol, 0x2, b"a", fin=False)
+        + peer_frame(protocol, 0x0, big, fin=False)  # too large to join
+        + peer_frame(protocol, 0x0, b"", fin=False)  # empty: joined without a copy
+        + peer_frame(protocol, 0x0, b"b", fin=False)  # would copy a large payload
+        + peer_frame(protocol, 0x0, b"c")
+    )
+    events = protocol.events_received()
+    assert events == [
+        Frame(Opcode.BINARY, b"a", fin=False),
+        Frame(Opcode.CONT, big, fin=False),
+        Frame(Opcode.CONT, b"bc"),
+    ]
+
+
+def test_fragments_before_a_failure_are_delivered_joined(side: Side) -> None:
+    protocol = make(side, max_size=10)
+    protocol.receive_data(
+        peer_frame(protocol, 0x2, b"abc", fin=False)
+        + peer_frame(protocol, 0x0, b"def", fin=False)
+        + peer_frame(protocol, 0x0, b"ghijk")
+    )
+    assert protocol.events_received() == [Frame(Opcode.BINARY, b"abcdef", fin=False)]
+    assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
 
 
 @pytest.mark.rfc("R6455-5.4-5", "R6455-6.2-2")
@@ -481,7 +537,7 @@ def test_message_of_max_size(side: Side) -> None:
     protocol.receive_data(
         peer_frame(protocol, 0x2, bytes(60), fin=False) + peer_frame(protocol, 0x0, bytes(40))
     )
-    assert len(protocol.events_received()) == 2
+    assert protocol.events_received() == [Frame(Opcode.BINARY, bytes(100))]
     assert protocol.parser_exc is None
 
 
@@ -509,7 +565,7 @@ def test_message_size_counter_resets_between_messages(side: Side) -> None:
         protocol.receive_data(
             peer_frame(protocol, 0x2, bytes(50), fin=False) + peer_frame(protocol, 0x0, bytes(50))
         )
-    assert len(protocol.events_received()) == 10
+    assert protocol.events_received() == [Frame(Opcode.BINARY, bytes(100))] * 5
     assert protocol.parser_exc is None
 
 
@@ -524,6 +580,91 @@ def test_default_max_size(side: Side) -> None:
     assert protocol.max_size == 2**20
     protocol.receive_data(peer_frame(protocol, 0x2, b"", length=2**20 + 1))
     assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
+
+
+# max_fragments (RFC 6455 §10.4: "a long stream of small frames that are a part of a
+# fragmented message"): 1009 past the limit
+
+
+def fragments(protocol: Protocol, count: int, *, fin: bool = True) -> bytes:
+    """A binary message of ``count`` one-byte frames (the last one with ``fin``)."""
+    if count == 1:
+        return peer_frame(protocol, 0x2, b"x", fin=fin)
+    return (
+        peer_frame(protocol, 0x2, b"x", fin=False)
+        + peer_frame(protocol, 0x0, b"x", fin=False) * (count - 2)
+        + peer_frame(protocol, 0x0, b"x", fin=fin)
+    )
+
+
+def test_default_max_fragments(side: Side) -> None:
+    protocol = make(side)
+    assert protocol.max_fragments == MAX_FRAGMENTS == 2**17
+
+
+def test_message_of_max_fragments(side: Side) -> None:
+    protocol = make(side, max_fragments=10)
+    protocol.receive_data(fragments(protocol, 10))
+    assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10)]
+    assert protocol.parser_exc is None
+
+
+def test_message_in_too_many_fragments(side: Side) -> None:
+    protocol = make(side, max_fragments=10)
+    protocol.receive_data(fragments(protocol, 11))
+    # The ten fragments within the limit are delivered (joined), then 1009.
+    assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10, fin=False)]
+    assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
+    assert "more than 10 fragments" in str(protocol.parser_exc)
+
+
+def test_too_many_fragments_detected_from_the_header(side: Side) -> None:
+    protocol = make(side, max_fragments=3)
+    protocol.receive_data(fragments(protocol, 3, fin=False))
+    protocol.receive_data(peer_frame(protocol, 0x0, bytes(100))[:8])  # header (+ mask)
+    assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
+
+
+def test_million_fragment_flood_fails_at_the_limit(side: Side) -> None:
+    # The flood of the issue, cut short: after max_fragments frames the connection is
+    # failed and the rest of the data is discarded unparsed.
+    protocol = make(side, max_fragments=1000)
+    protocol.receive_data(fragments(protocol, 2000, fin=False))
+    assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 1000, fin=False)]
+    assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
+
+
+def test_fragment_counter_resets_between_messages(side: Side) -> None:
+    protocol = make(side, max_fragments=10)
+    for _ in range(5):
+        protocol.receive_data(fragments(protocol, 10))
+    assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10)] * 5
+    assert protocol.parser_exc is None
+
+
+def test_control_frames_dont_count_as_fragments(side: Side) -> None:
+    protocol = make(side, max_fragments=2)
+    protocol.receive_data(
+        peer_frame(protocol, 0x1, b"a", fin=False)
+        + peer_frame(protocol, 0x9, b"")
+        + peer_frame(protocol, 0xA, b"")
+        + peer_frame(protocol, 0x0, b"b")
+    )
+    assert protocol.parser_exc is None
+
+
+def test_max_fragments_none(side: Side) -> None:
+    protocol = make(side, max_fragments=None)
+    protocol.receive_data(fragments(protocol, MAX_FRAGMENTS + 1))
+    assert protocol.parser_exc is None
+    [event] = protocol.events_received()
+    assert len(event.data) == MAX_FRAGMENTS + 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_max_fragments_must_be_positive(value: int) -> None:
+    with pytest.raises(ValueError, match="max_fragments"):
+        ServerProtocol(max_fragments=value)
 
 
 def test_control_frames_dont_count_towards_message_size(side: Side) -> None:
@@ -552,7 +693,7 @@ def test_binary_isnt_validated(side: Side) -> None:
     protocol.receive_data(
         peer_frame(protocol, 0x2, b"\xff", fin=False) + peer_frame(protocol, 0x0, b"\xfe")
     )
-    assert len(protocol.events_received()) == 2
+    assert protocol.events_received() == [Frame(Opcode.BINARY, b"\xff\xfe")]
     assert protocol.parser_exc is None
 
 

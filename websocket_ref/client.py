@@ -28,7 +28,7 @@ from .headers import (
     validate_subprotocols,
 )
 from .http11 import BodyReader, Request, Response, parse_response_head
-from .protocol import CLIENT, LoggerLike, Protocol, Reading, State
+from .protocol import CLIENT, MAX_FRAGMENTS, LoggerLike, Protocol, Reading, State
 from .uri import WebSocketURI
 from .version import version as websocket_ref_version
 
@@ -57,9 +57,12 @@ class ClientProtocol(Protocol):
         subprotocols: Sequence[Subprotocol] | None = None,
         state: State = State.CONNECTING,
         max_size: int | None = 2**20,
+        max_fragments: int | None = MAX_FRAGMENTS,
         logger: LoggerLike | None = None,
     ) -> None:
-        super().__init__(CLIENT, state=state, max_size=max_size, logger=logger)
+        super().__init__(
+            CLIENT, state=state, max_size=max_size, max_fragments=max_fragments, logger=logger
+        )
         self.uri = uri
         self.origin = origin
         self.available_extensions = list(extensions or [])

@@ -35,7 +35,7 @@ from .headers import (
     validate_subprotocols,
 )
 from .http11 import Request, RequestLineError, Response, parse_request
-from .protocol import SERVER, LoggerLike, Protocol, Reading, State
+from .protocol import MAX_FRAGMENTS, SERVER, LoggerLike, Protocol, Reading, State
 from .version import version as websocket_ref_version
 
 __all__ = ["ServerProtocol", "SERVER_HEADER"]
@@ -78,9 +78,12 @@ class ServerProtocol(Protocol):
         | None = None,
         state: State = State.CONNECTING,
         max_size: int | None = 2**20,
+        max_fragments: int | None = MAX_FRAGMENTS,
         logger: LoggerLike | None = None,
     ) -> None:
-        super().__init__(SERVER, state=state, max_size=max_size, logger=logger)
+        super().__init__(
+            SERVER, state=state, max_size=max_size, max_fragments=max_fragments, logger=logger
+        )
         self.origins = origins
         self.available_extensions = list(extensions or [])
         if subprotocols is not None:

@@ -21,6 +21,7 @@ from websocket_ref import (
     State,
 )
 from websocket_ref.asyncio import ServerConnection, connect
+from websocket_ref.protocol import COALESCE_LIMIT
 
 from ..utils import RSV2, RawFrame, client_frame, close_payload, server_frame
 from .helpers import (
@@ -118,8 +119,9 @@ async def test_send_iterable_as_fragmented_message() -> None:
         await ws.send(iter(["x"]))
         await ws.close()
         await wait_for_condition(lambda: recorder.exception is not None)
-    # One frame per chunk, then an empty final frame.
-    assert recorder.received == [["ab", "c", "d", ""], [b"\x01", b"\x02", b""], ["x", ""]]
+    # One frame per chunk, then an empty final frame (tests/test_protocol.py checks the
+    # wire); the receiving core may join small fragments that arrive in one read.
+    assert [m[0][:0].join(m) for m in recorder.received] == ["abcd", b"\x01\x02", "x"]  # type: ignore[index, attr-defined]
 
 
 @pytest.mark.asyncio
@@ -264,8 +266,11 @@ async def test_recv_streaming_yields_fragments_decoding_split_characters() -> No
         await ws.recv()
 
     async with run_server(handler) as server, connect(uri_of(server), **FAST) as ws:
-        assert [f async for f in ws.recv_streaming()] == ["caf", "é!", ""]
-        assert [f async for f in ws.recv_streaming()] == [b"\x01", b"\x02", b""]
+        # Small fragments that arrive together may come out joined (RFC 6455 §5.4):
+        # whichever way, no fragment ends with half a character.
+        fragments = [f async for f in ws.recv_streaming()]
+        assert "".join(fragments) == "café!" and all(isinstance(f, str) for f in fragments)
+        assert b"".join([f async for f in ws.recv_streaming()]) == b"\x01\x02"  # type: ignore[misc]
 
 
 @pytest.mark.asyncio
@@ -276,8 +281,8 @@ async def test_recv_streaming_decode_overrides() -> None:
         await ws.recv()
 
     async with run_server(handler) as server, connect(uri_of(server), **FAST) as ws:
-        assert [f async for f in ws.recv_streaming(decode=False)] == [b"\xc3\xa9", b""]
-        assert [f async for f in ws.recv_streaming(decode=True)] == ["é", ""]
+        assert b"".join([f async for f in ws.recv_streaming(decode=False)]) == b"\xc3\xa9"  # type: ignore[misc]
+        assert "".join([f async for f in ws.recv_streaming(decode=True)]) == "é"  # type: ignore[misc]
 
 
 @pytest.mark.asyncio
@@ -297,40 +302,43 @@ async def test_recv_streaming_yields_fragments_as_they_arrive() -> None:
         stream = ws.recv_streaming()
         assert await stream.__anext__() == "first"  # before the message is complete
         gate.set()
-        assert await stream.__anext__() == "second"
-        assert await stream.__anext__() == ""
-        with pytest.raises(StopAsyncIteration):
-            await stream.__anext__()
+        # "second" and the empty final frame may arrive together, and come out joined.
+        assert "".join([f async for f in stream]) == "second"  # type: ignore[misc]
         await sender
         recorder.release.set()
 
 
 @pytest.mark.asyncio
 async def test_abandoned_recv_streaming_discards_rest_of_message() -> None:
+    # Fragments of COALESCE_LIMIT bytes or more are never joined by the receiving core.
+    one, two, three = (c * COALESCE_LIMIT for c in "123")
+
     async def handler(ws: ServerConnection) -> None:
-        await ws.send(["1", "2", "3"])
+        await ws.send([one, two, three])
         await ws.send("next")
         await ws.recv()
 
     async with run_server(handler) as server, connect(uri_of(server), **FAST) as ws:
         async for fragment in ws.recv_streaming():
-            assert fragment == "1"
+            assert fragment == one
             break
         assert await ws.recv() == "next"
 
 
 @pytest.mark.asyncio
 async def test_recv_during_recv_streaming_raises_concurrency_error() -> None:
+    one, two = "1" * COALESCE_LIMIT, "2" * COALESCE_LIMIT
+
     async def handler(ws: ServerConnection) -> None:
-        await ws.send(["1", "2"])
+        await ws.send([one, two])
         await ws.recv()
 
     async with run_server(handler) as server, connect(uri_of(server), **FAST) as ws:
         stream = ws.recv_streaming()
-        assert await stream.__anext__() == "1"
+        assert await stream.__anext__() == one
         with pytest.raises(ConcurrencyError):
             await ws.recv()
-        assert [f async for f in stream] == ["2", ""]
+        assert "".join([f async for f in stream]) == two  # type: ignore[misc]
 
 
 @pytest.mark.asyncio

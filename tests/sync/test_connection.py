@@ -6,10 +6,11 @@ error handling use a raw socket as a misbehaving peer.
 
 from __future__ import annotations
 
+import ast
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import pytest
 
@@ -25,7 +26,14 @@ from websocket_ref.sync.client import connect
 from websocket_ref.sync.server import ServerConnection
 
 from ..utils import close_payload, decode_frames, server_frame
-from .utils import TIMEOUT, accept_handshake, client, raw_server, run_server
+from .utils import (
+    TIMEOUT,
+    accept_handshake,
+    client,
+    raw_server,
+    read_message_frames,
+    run_server,
+)
 
 # Sending and receiving
 
@@ -225,16 +233,40 @@ def fragment_counter(ws: ServerConnection) -> None:
         ws.send(repr(fragments))
 
 
+def send_and_capture(message: Iterable[str] | Iterable[bytes]) -> list[tuple[int, bytes, bool]]:
+    """Send ``message`` to a raw server; return the frames as they were on the wire."""
+    frames: list[tuple[int, bytes, bool]] = []
+
+    def respond(sock: socket.socket) -> None:
+        accept_handshake(sock)
+        frames.extend(read_message_frames(sock))
+
+    with raw_server(respond) as ws_uri, connect(ws_uri, ping_interval=None) as ws:
+        ws.send(message)
+        ws.close_timeout = 0.2
+    return frames
+
+
 def test_send_fragmented_text() -> None:
+    # One frame per chunk (RFC 6455 §5.4), then an empty final frame.
+    assert send_and_capture(["caf", "é", ""]) == [
+        (0x1, b"caf", False),
+        (0x0, "é".encode(), False),
+        (0x0, b"", False),
+        (0x0, b"", True),
+    ]
     with run_server(fragment_counter) as server, client(server) as ws:
         ws.send(["caf", "é", ""])
-        assert ws.recv(timeout=TIMEOUT) == repr(["caf", "é", "", ""])
+        assert "".join(ast.literal_eval(ws.recv(timeout=TIMEOUT))) == "café"
 
 
 def test_send_fragmented_binary_from_generator() -> None:
-    with run_server(fragment_counter) as server, client(server) as ws:
-        ws.send(bytes([i]) for i in range(3))
-        assert ws.recv(timeout=TIMEOUT) == repr([b"\x00", b"\x01", b"\x02", b""])
+    assert send_and_capture(bytes([i]) for i in range(3)) == [
+        (0x2, b"\x00", False),
+        (0x0, b"\x01", False),
+        (0x0, b"\x02", False),
+        (0x0, b"", True),
+    ]
 
 
 def test_send_fragmented_text_argument() -> None:
@@ -299,7 +331,8 @@ def test_recv_streaming() -> None:
         ws.recv()
 
     with run_server(handler) as server, client(server) as ws:
-        assert list(ws.recv_streaming()) == ["one", "two", ""]
+        # Small fragments that arrive together may come out joined (RFC 6455 §5.4).
+        assert "".join(ws.recv_streaming()) == "onetwo"
         assert list(ws.recv_streaming()) == [b"whole"]
 
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from websocket_ref import ConcurrencyError, Frame, Opcode
-from websocket_ref.sync.messages import Assembler, join_frames
+from websocket_ref.sync.messages import Assembler
 
 from .utils import TIMEOUT
 
@@ -212,9 +212,3 @@ def test_unbounded_queue_never_pauses() -> None:
     assembler = Assembler(high=None)
     assembler.put([Frame(BINARY, b"x")] * 1000)
     assembler.wait_for_room()
-
-
-def test_join_frames() -> None:
-    frames = [Frame(TEXT, b"a", fin=False), Frame(CONT, b"b")]
-    assert join_frames(frames, None) == "ab"
-    assert join_frames(frames, False) == b"ab"

@@ -120,3 +120,24 @@ def accept_handshake(sock: socket.socket) -> bytes:
         b"Sec-WebSocket-Accept: " + accept_key(key).encode() + b"\r\n\r\n"
     )
     return request
+
+
+def read_message_frames(sock: socket.socket) -> list[tuple[int, bytes, bool]]:
+    """Read the frames of one message from a raw socket, up to the one with FIN.
+
+    For checking what a client puts on the wire: a receiving core may join small
+    fragments that arrive together (RFC 6455 §5.4), so a websocket_ref server can't tell.
+    """
+    from ..utils import decode_frames
+
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before the end of the message"
+        data += chunk
+        try:
+            frames = decode_frames(data)
+        except (AssertionError, IndexError):
+            continue  # a frame is incomplete
+        if frames and frames[-1].fin:
+            return [(f.opcode, f.payload, f.fin) for f in frames]

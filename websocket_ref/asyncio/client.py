@@ -29,7 +29,7 @@ from ..datastructures import HeadersLike
 from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, SecurityError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol
-from ..protocol import LoggerLike
+from ..protocol import MAX_FRAGMENTS, LoggerLike
 from ..uri import WebSocketURI, parse_uri
 from .connection import Connection
 from .options import client_extensions, resolve_logger
@@ -121,7 +121,7 @@ class connect:
     Options mirror the ``websockets`` library: ``origin``, ``extensions``,
     ``subprotocols``, ``compression`` (``"deflate"`` or None), ``additional_headers``,
     ``user_agent_header``, ``process_exception`` (for reconnection), ``open_timeout``,
-    ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``max_size``,
+    ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``,
     ``max_queue``, ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ClientConnection` subclass). Other keyword arguments go to
     :meth:`~asyncio.loop.create_connection`, e.g. ``ssl``, ``server_hostname``,
@@ -144,6 +144,7 @@ class connect:
         ping_timeout: float | None = 20,
         close_timeout: float | None = 10,
         max_size: int | None = 2**20,
+        max_fragments: int | None = MAX_FRAGMENTS,
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
         logger: LoggerLike | str | None = None,
@@ -166,6 +167,7 @@ class connect:
             "write_limit": write_limit,
         }
         self.max_size = max_size
+        self.max_fragments = max_fragments
         self.logger = resolve_logger(logger, "websocket_ref.client")
         self.create_connection = create_connection or ClientConnection
         self.kwargs = kwargs
@@ -183,6 +185,7 @@ class connect:
                 extensions=self.extensions,
                 subprotocols=self.subprotocols,
                 max_size=self.max_size,
+                max_fragments=self.max_fragments,
                 logger=logging.LoggerAdapter(self.logger, extra),
             )
             connection = self.create_connection(protocol, **self.connection_options)

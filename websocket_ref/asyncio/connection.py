@@ -88,6 +88,9 @@ class Connection(asyncio.Protocol):
 
         #: The transport, once the connection is made.
         self.transport: asyncio.Transport
+        # The transport whose is_closing() tells at once that a write failed (see
+        # _transport_under()): the TCP transport under TLS, else the transport itself.
+        self._under: asyncio.BaseTransport
         #: Latency of the last ping, in seconds: time until its pong arrived.
         self.latency: float = 0.0
         #: Pings waiting for a pong: data → (future, time sent), in the order sent.
@@ -282,7 +285,7 @@ class Connection(asyncio.Protocol):
         else:
             raise TypeError(f"message has unsupported type {type(message).__name__}")
         self._send_data()
-        if self._write_paused:
+        if self._write_paused or self._under.is_closing():
             await self._drain()
 
     async def _send_fragments(
@@ -336,14 +339,14 @@ class Connection(asyncio.Protocol):
                 else:
                     protocol.send_continuation(data, fin=False)
                 self._send_data()
-                if self._write_paused:
+                if self._write_paused or self._under.is_closing():
                     await self._drain()
                 chunk = await next_chunk()
             if protocol.state is not State.OPEN:
                 await self._raise_closed()
             protocol.send_continuation(b"", fin=True)
             self._send_data()
-            if self._write_paused:
+            if self._write_paused or self._under.is_closing():
                 await self._drain()
         except BaseException as exc:
             if protocol.state is State.OPEN:
@@ -389,7 +392,7 @@ class Connection(asyncio.Protocol):
         if self.protocol.state is not State.OPEN:
             await self._raise_closed()
         waiter = self._send_ping(data)
-        if self._write_paused:
+        if self._write_paused or self._under.is_closing():
             await self._drain()
         return waiter
 
@@ -399,7 +402,7 @@ class Connection(asyncio.Protocol):
             await self._raise_closed()
         self.protocol.send_pong(data.encode() if isinstance(data, str) else bytes(data))
         self._send_data()
-        if self._write_paused:
+        if self._write_paused or self._under.is_closing():
             await self._drain()
 
     def _send_ping(self, data: DataLike | None) -> asyncio.Future[float]:
@@ -450,7 +453,14 @@ class Connection(asyncio.Protocol):
         raise exc
 
     async def _drain(self) -> None:
-        """Wait until the transport's write buffer goes below its low-water mark."""
+        """Wait until the transport's write buffer goes below its low-water mark.
+
+        Also called when the transport is closing under an OPEN connection: a write
+        failed (the peer reset the connection) and ``connection_lost()`` is scheduled.
+        Waiting lets it run, so that the caller gets
+        :exc:`~websocket_ref.exceptions.ConnectionClosedError` at once, rather than
+        returning as if the data had been sent while the transport drops it.
+        """
         waiter: asyncio.Future[None] = self.loop.create_future()
         self._drain_waiters.append(waiter)
         try:
@@ -471,9 +481,14 @@ class Connection(asyncio.Protocol):
     # Writing
 
     def _send_data(self) -> None:
-        """Write what the core has to send; arm the close timer once closing starts."""
+        """Write what the core has to send; arm the close timer once closing starts.
+
+        Once the transport is closing (a write failed, or it was aborted), what's left is
+        dropped: nobody can receive it, and each write would make asyncio log
+        "socket.send() raised exception." again.
+        """
         writes = self.protocol.data_to_send()
-        if writes:
+        if writes and not (self.transport.is_closing() or self._under.is_closing()):
             if len(writes) == 1 and writes[0]:
                 self.transport.write(writes[0])
             else:
@@ -610,6 +625,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self._under = _transport_under(transport)
         high, low = self.write_limit
         transport.set_write_buffer_limits(high, low)
 
@@ -717,6 +733,24 @@ class Connection(asyncio.Protocol):
         self.logger.info("keepalive ping timeout; failing the connection")
         self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
         self._send_data()
+
+
+def _transport_under(transport: asyncio.Transport) -> asyncio.BaseTransport:
+    """The TCP transport under asyncio's TLS transport; ``transport`` itself otherwise.
+
+    When the peer resets the connection, the write that hits the reset closes the TCP
+    transport at once, so its ``is_closing()`` tells the next ``send()`` to raise. A TLS
+    transport only learns it one or two event loop iterations later, which a coroutine
+    sending in a loop without waiting never gives it: every write would then make asyncio
+    log "socket.send() raised exception." again. asyncio offers no public way to reach
+    the TCP transport, so this looks it up defensively and falls back on ``transport``
+    (e.g. on other event loops) — then only the TLS transport's own state is checked.
+    """
+    protocol = getattr(transport, "_ssl_protocol", None)
+    under = getattr(protocol, "_transport", None)
+    if isinstance(under, asyncio.BaseTransport):
+        return under
+    return transport
 
 
 class _MessageStream:

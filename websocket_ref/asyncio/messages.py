@@ -10,7 +10,10 @@ Memory stays bounded because the queue is: when it holds ``high`` frames, the
 assembler asks the connection to stop reading from the transport (``pause``), so TCP
 flow control pushes back on the peer; when the application has drained it to ``low``
 frames, reading resumes (``resume``). The size of each frame, and of each message, is
-bounded by the core's ``max_size``.
+bounded by the core's ``max_size``, and the number of frames of a message by its
+``max_fragments``. ``get()`` joins a message's fragments into one buffer as it takes
+them (:class:`~websocket_ref.messages.MessageBuffer`): memory is the size of the message
+plus a constant, however many fragments it came in.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Callable
 
 from ..exceptions import ConcurrencyError
 from ..frames import Frame, Opcode
+from ..messages import MessageBuffer
 
 __all__ = ["Assembler", "Data", "MISSING"]
 
@@ -40,14 +44,6 @@ class _Missing:
 
 #: Returned by :meth:`Assembler.get_nowait` when no complete message is queued.
 MISSING = _Missing()
-
-
-def _decode(frames: list[Frame], decode: bool | None) -> Data:
-    data = frames[0].data if len(frames) == 1 else b"".join([frame.data for frame in frames])
-    if decode is None:
-        decode = frames[0].opcode is Opcode.TEXT
-    # The core validated text payloads as UTF-8 already, so decoding them can't fail.
-    return data.decode() if decode else data
 
 
 class Assembler:
@@ -219,7 +215,9 @@ class Assembler:
         Raise :exc:`EOFError` once the queue is empty and closed.
         """
         self._enter()
-        frames: list[Frame] = []
+        # The fragments' payloads are joined as they're taken: one growing buffer, not a
+        # list with an object per fragment (a peer may send a million of them).
+        message = MessageBuffer()
         queue = self.frames
         try:
             # _next() inlined: this is the hot path of recv() when it has to wait.
@@ -240,18 +238,18 @@ class Assembler:
                     if frame.fin:
                         self.skipping = False
                     continue
-                frames.append(frame)
+                message.add(frame)
                 if frame.fin:
                     break
         except BaseException:
-            if frames:
+            if message.opcode is not None:
                 # Put back what was taken so that a cancelled recv() loses nothing.
-                self.frames.extendleft(reversed(frames))
+                self.frames.appendleft(message.as_frame())
                 self._maybe_pause()
             raise
         finally:
             self.reading = False
-        return _decode(frames, decode)
+        return message.message(decode)
 
     def begin_stream(self) -> None:
         """Start reading a message fragment by fragment."""

@@ -25,7 +25,7 @@ from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
 from ..headers import Subprotocol
 from ..http11 import Request, Response
-from ..protocol import LoggerLike, State
+from ..protocol import MAX_FRAGMENTS, LoggerLike, State
 from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
 from .auth import basic_auth
 from .broadcast import broadcast
@@ -327,7 +327,7 @@ class serve:
     ``origins``, ``extensions``, ``subprotocols``, ``select_subprotocol``,
     ``compression`` (``"deflate"`` or None), ``process_request``,
     ``process_response``, ``server_header``, ``open_timeout``, ``ping_interval``,
-    ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_queue``,
+    ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``, ``max_queue``,
     ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ServerConnection` subclass). Other keyword arguments go to
     :meth:`~asyncio.loop.create_server`, e.g. ``ssl``, ``sock``, ``reuse_port``,
@@ -353,6 +353,7 @@ class serve:
         ping_timeout: float | None = 20,
         close_timeout: float | None = 10,
         max_size: int | None = 2**20,
+        max_fragments: int | None = MAX_FRAGMENTS,
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
         logger: LoggerLike | str | None = None,
@@ -381,6 +382,7 @@ class serve:
             "write_limit": write_limit,
         }
         self.max_size = max_size
+        self.max_fragments = max_fragments
         self.create_connection = create_connection or ServerConnection
         self.kwargs = kwargs
         self.server: Server | None = None
@@ -395,6 +397,7 @@ class serve:
                 extensions=self.extensions,
                 subprotocols=self.subprotocols,
                 max_size=self.max_size,
+                max_fragments=self.max_fragments,
                 logger=logging.LoggerAdapter(server.logger, extra),
             )
             connection = self.create_connection(protocol, server, **self.connection_options)

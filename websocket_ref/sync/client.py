@@ -22,7 +22,7 @@ from ..exceptions import InvalidMessage
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol
 from ..http11 import Response
-from ..protocol import LoggerLike
+from ..protocol import MAX_FRAGMENTS, LoggerLike
 from ..uri import parse_uri
 from .connection import Connection
 from .transport import TLSTransport, Transport
@@ -90,6 +90,7 @@ def connect(
     ping_timeout: float | None = 20,
     close_timeout: float | None = 10,
     max_size: int | None = 2**20,
+    max_fragments: int | None = MAX_FRAGMENTS,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
     create_connection: type[ClientConnection] | None = None,
@@ -112,6 +113,8 @@ def connect(
     * ``open_timeout`` bounds connecting, the TLS handshake and the opening handshake;
       ``close_timeout`` bounds closing; ``ping_interval``/``ping_timeout``: keepalive
       (``None`` disables); ``max_size``: the largest message accepted (``None``: no limit);
+      ``max_fragments``: the most frames in one message (``None``: no limit; past either
+      limit the connection fails with 1009);
       ``max_queue``: received frames buffered before reading stops (flow control).
     * ``logger``: a logger or its name; ``create_connection``: a subclass of
       :class:`ClientConnection` to instantiate.
@@ -180,6 +183,7 @@ def connect(
             extensions=factories,
             subprotocols=subprotocols,
             max_size=max_size,
+            max_fragments=max_fragments,
             logger=resolve_logger(logger, "websocket_ref.client"),
         )
         connection = create_connection(

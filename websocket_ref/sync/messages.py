@@ -1,7 +1,9 @@
 """Reassembling messages from frames, between the reader thread and the application.
 
 The reader thread puts data frames (TEXT, BINARY, CONT) in a queue; ``recv`` takes the
-frames of one message and joins them; ``recv_streaming`` hands them over one by one.
+frames of one message and joins them into one buffer as it takes them
+(:class:`~websocket_ref.messages.MessageBuffer`: memory is the size of the message plus a
+constant, however many fragments it came in); ``recv_streaming`` hands them over one by one.
 Frames were already checked by the Sans-I/O core (fragmentation order, UTF-8 of text
 messages, sizes), so this module only moves and joins them.
 
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 
 from ..exceptions import ConcurrencyError
 from ..frames import Frame, Opcode
+from ..messages import MessageBuffer
 from .utils import Deadline
 
 __all__ = ["Assembler", "Data"]
@@ -45,8 +48,9 @@ class Assembler:
         self._app_waiting = False  # an application thread waits in _take()
         self._starved_waiting = False  # the reader thread waits in wait_until_starved()
         self._frames: collections.deque[Frame] = collections.deque()
-        # Frames of a message that a get() took before it timed out: kept for the next one.
-        self._partial: list[Frame] = []
+        # The fragments of a message that a get() took before it timed out, joined as they
+        # were taken (one growing buffer, not an object per fragment): kept for the next.
+        self._partial = MessageBuffer()
         self._high = high
         self._low = low
         self._reading = False  # a thread is in get() or get_iter()
@@ -170,13 +174,16 @@ class Assembler:
                 raise ConcurrencyError("recv() or recv_streaming() is already running")
             self._reading = True
             try:
-                frames = self._partial
-                while not frames or not frames[-1].fin:
-                    frames.append(self._take(deadline))
-                self._partial = []
+                message = self._partial
+                while True:
+                    frame = self._take(deadline)
+                    message.add(frame)
+                    if frame.fin:
+                        break
+                self._partial = MessageBuffer()
             finally:
                 self._reading = False
-        return join_frames(frames, decode)
+        return message.message(decode)
 
     def get_iter(self, decode: bool | None = None) -> Iterator[Data]:
         """Yield the fragments of the next message as they arrive.
@@ -191,8 +198,8 @@ class Assembler:
         finished = False
         try:
             with self._mutex:
-                partial, self._partial = self._partial, []
-                frame = partial.pop(0) if partial else self._take(None)
+                partial, self._partial = self._partial, MessageBuffer()
+                frame = partial.as_frame() if partial.opcode is not None else self._take(None)
             as_text = frame.opcode is Opcode.TEXT if decode is None else decode
             decoder = codecs.getincrementaldecoder("utf-8")() if as_text else None
             while True:
@@ -204,7 +211,7 @@ class Assembler:
                     finished = True
                     return
                 with self._mutex:
-                    frame = partial.pop(0) if partial else self._take(None)
+                    frame = self._take(None)
         finally:
             with self._mutex:
                 self._reading = False
@@ -215,11 +222,3 @@ class Assembler:
                     while queue and self._skip_rest:
                         self._skip_rest = not queue.popleft().fin
                     self._room_available.notify()
-
-
-def join_frames(frames: list[Frame], decode: bool | None) -> Data:
-    """Join the frames of one message, as text or bytes according to ``decode``."""
-    data = frames[0].data if len(frames) == 1 else b"".join([frame.data for frame in frames])
-    if decode is None:
-        decode = frames[0].opcode is Opcode.TEXT
-    return data.decode() if decode else data

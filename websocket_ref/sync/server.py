@@ -37,7 +37,7 @@ from ..headers import (
     Subprotocol,
 )
 from ..http11 import Request, Response
-from ..protocol import Event, LoggerLike
+from ..protocol import MAX_FRAGMENTS, Event, LoggerLike
 from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
 from .broadcast import broadcast
 from .connection import Connection
@@ -367,6 +367,7 @@ def serve(
     ping_timeout: float | None = 20,
     close_timeout: float | None = 10,
     max_size: int | None = 2**20,
+    max_fragments: int | None = MAX_FRAGMENTS,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
     create_connection: type[ServerConnection] | None = None,
@@ -389,7 +390,7 @@ def serve(
       ``process_response(connection, request, response)`` may replace the response;
       ``server_header``: the Server header (``None`` to leave it out).
     * ``open_timeout``, ``close_timeout``, ``ping_interval``, ``ping_timeout``,
-      ``max_size``, ``max_queue``, ``logger``, ``create_connection``: as for
+      ``max_size``, ``max_fragments``, ``max_queue``, ``logger``, ``create_connection``: as for
       :func:`~websocket_ref.sync.client.connect`.
     * Other keyword arguments go to :func:`socket.create_server`.
     """
@@ -453,6 +454,7 @@ def serve(
                 subprotocols=subprotocols,
                 select_subprotocol=select if select_subprotocol is not None else None,
                 max_size=max_size,
+                max_fragments=max_fragments,
                 logger=log,
             )
             connection = connection_class(
