@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from websocket_ref import Frame, Opcode, Request, Response
+from websocket_ref import Frame, Opcode
 from websocket_ref.cli import describe_frame, format_message, main
 from websocket_ref.sync.server import ServerConnection
 
-from .sync.utils import TIMEOUT, run_server, uri
+from .sync.utils import TIMEOUT, raw_server, run_server, uri
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,12 +169,16 @@ def test_close_reason_escaped(cli_factory: type[CLI]) -> None:
 def test_handshake_failure_escaped(cli_factory: type[CLI]) -> None:
     """A server's header values quoted in an error message are escaped too."""
 
-    def evil_response(connection: ServerConnection, request: Request, response: Response) -> None:
-        del response.headers["Sec-WebSocket-Accept"]
-        response.headers["Sec-WebSocket-Accept"] = "\x9b2J"
+    def respond(sock: socket.socket) -> None:
+        sock.recv(4096)
+        # A C1 control (CSI) as a header value: latin-1 0x9b, read as U+009B.
+        sock.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: \x9b2J\r\n\r\n"
+        )
 
-    with run_server(handler, process_response=evil_response) as server:
-        cli = cli_factory("--trace", uri(server))
+    with raw_server(respond) as ws_uri:
+        cli = cli_factory("--trace", ws_uri)
         status, rest, stderr = cli.finish()
     assert status == 1
     assert "\x9b" not in stderr

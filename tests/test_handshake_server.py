@@ -842,13 +842,84 @@ def test_send_response_twice() -> None:
         server.send_response(server.accept(request))
 
 
-def test_101_after_failed_accept_is_not_open() -> None:
-    # A 101 built by hand can't override a failed validation.
+def assert_101_refused(server: ServerProtocol, response: Response) -> None:
+    """send_response() refuses to send ``response``: nothing is written, nothing opens."""
+    with pytest.raises(ValueError, match="not the 101 that accept"):
+        server.send_response(response)
+    assert server.state is State.CONNECTING
+    assert server.data_to_send() == []
+    assert server.response is None
+
+
+@pytest.mark.rfc("R6455-4.2.2-13", "R6455-4.2.2-16")
+def test_101_after_failed_accept_is_refused() -> None:
+    # A 101 built by hand can't override a failed validation: it would accept a
+    # handshake the server refused, without the headers RFC 6455 §4.2.2 requires.
     server, request = received(request_bytes(remove=["Sec-WebSocket-Key"]))
     server.accept(request)
-    server.send_response(Response(101, "Switching Protocols", Headers()))
-    assert server.state is State.CONNECTING
-    assert written(server, handshake=True).eof
+    assert_101_refused(server, Response(101, "Switching Protocols", Headers()))
+
+
+@pytest.mark.rfc("R6455-4.2.2-13", "R6455-4.2.2-14", "R6455-4.2.2-15", "R6455-4.2.2-16")
+def test_101_built_by_hand_is_refused() -> None:
+    # Without accept(), there's no validated request to accept: a hand-made 101 (from a
+    # process_request hook, say) isn't a WebSocket acceptance.
+    server, _ = received(request_bytes())
+    headers = Headers(
+        [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", "x")]
+    )
+    assert_101_refused(server, Response(101, "Switching Protocols", headers))
+
+
+@pytest.mark.rfc(
+    "R6455-4.2.2-9", "R6455-4.2.2-12", "R6455-4.2.2-14", "R6455-4.2.2-16", "R6455-11.3.4-2"
+)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Sec-WebSocket-Accept", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ("Sec-WebSocket-Accept", None),
+        ("Upgrade", "h2c"),
+        ("Connection", None),
+        ("Sec-WebSocket-Protocol", "other"),
+        ("Sec-WebSocket-Extensions", "x-unrequested"),
+    ],
+)
+def test_101_altered_after_accept_is_refused(name: str, value: str | None) -> None:
+    # The protocol headers of the 101 are the ones accept() negotiated; a
+    # process_response hook that changes them would make both sides disagree.
+    server, request = received(
+        request_bytes(extra=[("Sec-WebSocket-Protocol", "chat")]), subprotocols=["chat"]
+    )
+    response = server.accept(request)
+    assert response.headers["Sec-WebSocket-Protocol"] == "chat"
+    if name in response.headers:
+        del response.headers[name]
+    if value is not None:
+        response.headers[name] = value
+    assert_101_refused(server, response)
+
+
+@pytest.mark.rfc("R6455-11.3.4-2", "R6455-11.3.3-1")
+def test_101_with_a_protocol_header_repeated_is_refused() -> None:
+    server, request = received(
+        request_bytes(extra=[("Sec-WebSocket-Protocol", "chat")]), subprotocols=["chat"]
+    )
+    response = server.accept(request)
+    response.headers["Sec-WebSocket-Protocol"] = "chat"  # a second, identical line
+    assert_101_refused(server, response)
+
+
+def test_101_with_other_headers_added_is_sent() -> None:
+    server, request = received(request_bytes())
+    response = server.accept(request)
+    response.headers["Set-Cookie"] = "session=1"
+    del response.headers["Upgrade"]
+    response.headers["Upgrade"] = "websocket"  # moved to the end, same value
+    del response.headers["Date"]
+    server.send_response(response)
+    assert server.state is State.OPEN
+    assert b"Set-Cookie: session=1\r\n" in written(server, handshake=True).data
 
 
 def test_frames_after_handshake_then_close() -> None:

@@ -48,6 +48,16 @@ SERVER_HEADER = f"Python/3 websocket_ref/{websocket_ref_version}"
 #: decision (accept or reject) can't fill memory.
 EARLY_DATA_LIMIT = 2**16
 
+#: The headers of a 101 that carry the outcome of the negotiation: send_response() sends
+#: a 101 only with these exactly as accept() built them.
+ACCEPTANCE_HEADERS = (
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Extensions",
+    "Sec-WebSocket-Protocol",
+)
+
 Origin = str
 OriginPattern = str | re.Pattern[str] | None
 
@@ -102,6 +112,8 @@ class ServerProtocol(Protocol):
         self.subprotocol: Subprotocol | None = None
         # More than EARLY_DATA_LIMIT bytes arrived before the response was sent.
         self._early_data_dropped = False
+        # The ACCEPTANCE_HEADERS of the 101 that accept() built, once it did.
+        self._acceptance: dict[str, list[str]] | None = None
 
     def receive_data(self, data: bytes | bytearray) -> None:
         """Feed bytes read from the network (bounded while the response is pending)."""
@@ -247,6 +259,7 @@ class ServerProtocol(Protocol):
             headers["Sec-WebSocket-Protocol"] = protocol_header
         # RFC 6455 §4.2.2 [R6455-4.2.2-1, R6455-4.2.2-13]: having completed the steps,
         # accept with a valid HTTP response whose Status-Line has 101
+        self._acceptance = {name: list(headers.get_all(name)) for name in ACCEPTANCE_HEADERS}
         return Response(101, "Switching Protocols", headers)
 
     def _process_request(self, request: Request) -> tuple[str, str | None, str | None]:
@@ -377,9 +390,31 @@ class ServerProtocol(Protocol):
         return Response(status.value, status.phrase, headers, body)
 
     def send_response(self, response: Response) -> None:
-        """Send the handshake response: OPEN after a 101; otherwise close the connection."""
+        """Send the handshake response: OPEN after a 101; otherwise close the connection.
+
+        A 101 must be the one :meth:`accept` built: its headers may be added to, but
+        those of ``ACCEPTANCE_HEADERS`` (the negotiation) must be unchanged; anything else raises
+        :exc:`ValueError` and nothing is sent.
+        """
         if self._state is not State.CONNECTING:
             raise InvalidState(f"connection is {self._state.name}; a response needs CONNECTING")
+        if response.status_code == 101:
+            acceptance = self._acceptance
+            # RFC 6455 §4.2.2 [R6455-4.2.2-13, R6455-4.2.2-16]: a server accepts only a
+            # validated request, with a 101 indicating Upgrade, Connection and
+            # Sec-WebSocket-Accept; RFC 6455 §4.2.2 [R6455-4.2.2-9, R6455-4.2.2-12]: and
+            # the negotiated subprotocol and extensions, each in one header:
+            # RFC 6455 §11.3.4 [R6455-11.3.4-2]. A hook that changed them would break
+            # the handshake.
+            if (
+                acceptance is None
+                or self.handshake_exc is not None
+                or any(response.headers.get_all(n) != v for n, v in acceptance.items())
+            ):
+                raise ValueError(
+                    "the response is not the 101 that accept() built for this request: "
+                    f"its {', '.join(ACCEPTANCE_HEADERS)} headers must be unchanged"
+                )
         if self.debug:
             self.logger.debug("> HTTP/1.1 %d %s", response.status_code, response.reason_phrase)
             for key, value in response.headers.raw_items():
