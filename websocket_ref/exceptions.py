@@ -236,7 +236,7 @@ class InvalidMethod(InvalidMessage):
 
 
 class InvalidProtocol(InvalidMessage):
-    """The handshake request's HTTP version isn't HTTP/1.1 (RFC 6455 §4.2.1): 505."""
+    """The handshake request's HTTP version is below 1.1 or above 1.x (RFC 6455 §4.2.1): 505."""
 
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol
@@ -296,7 +296,11 @@ class InvalidOrigin(InvalidHeader):
 
 
 class InvalidUpgrade(InvalidHeader):
-    """The Upgrade or Connection header doesn't ask for a WebSocket upgrade (§4.2.1)."""
+    """The Upgrade or Connection header doesn't ask for (or complete) a WebSocket upgrade.
+
+    A server answers such a request with 426 (RFC 6455 §4.2.1); a client fails the
+    connection on such a 101 (RFC 6455 §4.1).
+    """
 
 
 class NegotiationError(InvalidHandshake):
