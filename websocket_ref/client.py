@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+from collections.abc import Generator, Sequence
 
 from .datastructures import Headers, HeadersLike
 from .exceptions import (
@@ -10,11 +11,14 @@ from .exceptions import (
     InvalidHeader,
     InvalidHeaderValue,
     InvalidMessage,
+    InvalidProxyMessage,
+    InvalidProxyStatus,
     InvalidStatus,
     NegotiationError,
     SecurityError,
 )
 from .extensions.base import ClientExtensionFactory, Extension
+from .frames import CloseCode
 from .handshake import accept_key, check_response_upgrade, generate_key, single_header
 from .headers import (
     ExtensionHeader,
@@ -28,14 +32,100 @@ from .headers import (
     validate_subprotocols,
 )
 from .http11 import BodyReader, Request, Response, parse_response_head
-from .protocol import CLIENT, MAX_FRAGMENTS, LoggerLike, Protocol, Reading, State
+from .protocol import CLIENT, MAX_FRAGMENTS, LoggerLike, MaxSize, Protocol, Reading, State
 from .uri import WebSocketURI
 from .version import version as websocket_ref_version
 
-__all__ = ["ClientProtocol", "USER_AGENT"]
+__all__ = ["ClientProtocol", "USER_AGENT", "backoff", "dropped", "process_exception"]
 
 #: Default value of the User-Agent header of handshake requests.
 USER_AGENT = f"Python/3 websocket_ref/{websocket_ref_version}"
+
+# Default delays between reconnection attempts, in seconds (see backoff()).
+BACKOFF_INITIAL_DELAY = 5.0
+BACKOFF_MIN_DELAY = 3.1
+BACKOFF_MAX_DELAY = 90.0
+BACKOFF_FACTOR = 1.618
+
+
+def backoff(
+    initial_delay: float | None = None,
+    min_delay: float | None = None,
+    max_delay: float | None = None,
+    factor: float | None = None,
+) -> Generator[float, None, None]:
+    """Delays between reconnection attempts, in seconds: random first, then growing.
+
+    RFC 6455 §7.2.3: "The first reconnect attempt SHOULD be delayed by a random amount
+    of time" -- here between 0 and ``initial_delay`` (the RFC's example: 0 to 5
+    seconds), so that clients dropped at once don't come back at once -- and "subsequent
+    reconnect attempts SHOULD be delayed by increasingly longer amounts of time, using a
+    method such as truncated binary exponential backoff": ``min_delay``, multiplied by
+    ``factor`` after each attempt, truncated at ``max_delay``. Omitted arguments take
+    the module's ``BACKOFF_*`` defaults. Pass your own to ``connect()`` with
+    ``reconnect_delays=functools.partial(backoff, initial_delay=1, max_delay=30)``.
+    """
+    initial = BACKOFF_INITIAL_DELAY if initial_delay is None else initial_delay
+    delay = BACKOFF_MIN_DELAY if min_delay is None else min_delay
+    maximum = BACKOFF_MAX_DELAY if max_delay is None else max_delay
+    growth = BACKOFF_FACTOR if factor is None else factor
+    if not (initial >= 0 and 0 < delay <= maximum and growth >= 1):
+        raise ValueError(
+            "backoff needs initial_delay >= 0, 0 < min_delay <= max_delay, factor >= 1"
+        )
+    # RFC 6455 §7.2.3: the first reconnect attempt SHOULD be delayed by a random amount
+    yield random.random() * initial
+    # RFC 6455 §7.2.3: subsequent attempts SHOULD be delayed by increasingly longer amounts
+    while delay < maximum:
+        yield delay
+        delay *= growth
+    while True:
+        yield maximum
+
+
+def dropped(protocol: Protocol) -> bool:
+    """Whether a connection ended without the application closing it normally.
+
+    ``async for websocket in connect(...)`` (and the threading API's ``reconnect()``)
+    wait a random delay before reconnecting after such a connection (RFC 6455 §7.2.3).
+    True if the connection was lost (1006), if the server closed it, or if this side
+    failed it (a protocol error, a keepalive timeout); False while it's still open (the
+    loop closes it) and after the application closed it with 1000.
+    """
+    if protocol.state is State.OPEN:
+        return False
+    sent = protocol.close_sent
+    closed_by_us = (
+        sent is not None
+        and sent.code == CloseCode.NORMAL_CLOSURE
+        and protocol.close_rcvd_then_sent is not True
+    )
+    return not closed_by_us
+
+
+def process_exception(exc: Exception) -> Exception | None:
+    """Tell whether a failed connection attempt should be retried (``None``) or raised.
+
+    Transient: network errors and timeouts (:exc:`OSError`, which includes
+    :exc:`TimeoutError`), the server closing the connection during the handshake
+    (:exc:`EOFError`, or :exc:`InvalidMessage` caused by one; the same from a proxy),
+    and HTTP 500, 502, 503 and 504 from the server or the proxy. Anything else is a
+    bug or a refusal that retrying won't fix, so it is returned, to be raised.
+    """
+    if isinstance(exc, (EOFError, OSError)):
+        return None
+    if isinstance(exc, (InvalidMessage, InvalidProxyMessage)) and isinstance(
+        exc.__cause__, EOFError
+    ):
+        return None
+    if isinstance(exc, (InvalidStatus, InvalidProxyStatus)) and exc.response.status_code in (
+        500,
+        502,
+        503,
+        504,
+    ):
+        return None
+    return exc
 
 
 class ClientProtocol(Protocol):
@@ -56,7 +146,7 @@ class ClientProtocol(Protocol):
         extensions: Sequence[ClientExtensionFactory] | None = None,
         subprotocols: Sequence[Subprotocol] | None = None,
         state: State = State.CONNECTING,
-        max_size: int | None = 2**20,
+        max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
         logger: LoggerLike | None = None,
     ) -> None:

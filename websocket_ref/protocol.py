@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from .prepared import PreparedMessage
 
 __all__ = [
+    "MaxSize",
+    "split_max_size",
     "Side",
     "State",
     "Reading",
@@ -62,6 +64,23 @@ LoggerLike = logging.Logger | logging.LoggerAdapter  # type: ignore[type-arg]
 #: What :meth:`Protocol.events_received` returns: the handshake request (server side),
 #: the handshake response (client side), then frames.
 Event = Request | Response | Frame
+
+
+#: What ``max_size`` accepts: a limit on messages, None, or ``(message, frame)`` limits.
+MaxSize = int | None | tuple[int | None, int | None]
+
+
+def split_max_size(max_size: MaxSize) -> tuple[int | None, int | None]:
+    """The message limit and the frame limit of a ``max_size`` argument."""
+    if max_size is None or isinstance(max_size, int):
+        message: int | None = max_size
+        frame: int | None = None
+    else:
+        message, frame = max_size
+    for limit in (message, frame):
+        if limit is not None and (isinstance(limit, bool) or limit < 1):
+            raise ValueError(f"max_size limits must be positive integers or None: {max_size!r}")
+    return message, frame
 
 
 class Side(enum.IntEnum):
@@ -119,7 +138,9 @@ class Protocol:
     ``max_size`` bounds the size of a frame and of a reassembled message in bytes
     (after extensions decoded it); ``max_fragments`` bounds the number of frames of one
     message. Passing either fails the connection with 1009 (RFC 6455 §10.4); None
-    disables a limit.
+    disables a limit. A ``(message, frame)`` pair as ``max_size`` sets the limits on
+    messages and on single frames apart, as in websockets, for long messages expected
+    in short frames: ``(2**24, 2**16)``; either may be None.
 
     Fragments of one message that arrive between two calls of :meth:`events_received`
     are delivered as one frame event when they are small (under :data:`COALESCE_LIMIT`
@@ -135,7 +156,7 @@ class Protocol:
         side: Side,
         *,
         state: State = State.OPEN,
-        max_size: int | None = 2**20,
+        max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
         logger: LoggerLike | None = None,
     ) -> None:
@@ -149,7 +170,11 @@ class Protocol:
         self.debug = logger.isEnabledFor(logging.DEBUG)
         self.side = side
         self._state = state
-        self.max_size = max_size
+        #: Largest message accepted, in bytes, once decoded; None: no limit.
+        self.max_size: int | None
+        #: Largest frame accepted, in bytes, once decoded; None: only ``max_size``.
+        self.max_frame_size: int | None
+        self.max_size, self.max_frame_size = split_max_size(max_size)
         self.max_fragments = max_fragments
         self._extensions: list[Extension] = []
 
@@ -159,7 +184,7 @@ class Protocol:
         self._reading = Reading.FRAMES if state is State.OPEN else Reading.HANDSHAKE
         # RFC 6455 §5.1 [R6455-5.1-2, R6455-5.1-5]: frames from a client are masked, frames
         # from a server aren't
-        self._frames = FrameParser(mask_expected=side is SERVER, max_size=max_size)
+        self._frames = FrameParser(mask_expected=side is SERVER, max_size=self._frame_limit())
         self._events: list[Event] = []
         self._writes: list[bytes] = []
 
@@ -174,6 +199,12 @@ class Protocol:
         self._send_opcode: Opcode | None = None
         self._send_compress = True  # whether the message being sent is to be compressed
         self._send_utf8 = Utf8Validator()  # the text message being sent, across fragments
+        # _encoding_key(False), _encoding_key(True), for these extensions (send_prepared).
+        self._encoding_keys: tuple[tuple[object, ...] | None, tuple[object, ...] | None] = (
+            None,
+            None,
+        )
+        self._encoding_keys_for: list[Extension] | None = None
         self._utf8 = Utf8Validator()
         self._validated = 0  # payload bytes of the incoming frame validated ahead of time
 
@@ -215,7 +246,7 @@ class Protocol:
     @extensions.setter
     def extensions(self, extensions: list[Extension]) -> None:
         self._extensions = extensions
-        max_size = self.max_size
+        max_size = self._frame_limit()
         if extensions and max_size is not None:
             # RFC 6455 §10.4 [R6455-10.4-1]: max_size bounds messages as decoded, and the extensions
             # check it while decoding. On the wire, an extension may carry a message in
@@ -224,6 +255,11 @@ class Protocol:
             # message of exactly max_size bytes is accepted however it was encoded.
             max_size += (max_size >> 10) + 64
         self._frames.max_size = max_size
+
+    def _frame_limit(self) -> int | None:
+        """The largest frame worth reading: a frame can't exceed either limit."""
+        limits = [limit for limit in (self.max_size, self.max_frame_size) if limit is not None]
+        return min(limits) if limits else None
 
     @property
     def reading(self) -> Reading:
@@ -403,7 +439,11 @@ class Protocol:
             # RFC 6455 §5.4 [R6455-5.4-4]: fragments of different messages MUST NOT be interleaved
             raise InvalidState("a fragmented message is in progress (RFC 6455 §5.4)")
         compress = message.compress
-        key = self._encoding_key(compress)
+        if self._encoding_keys_for is not self._extensions:
+            # Extensions are fixed once the handshake is done: ask them once.
+            self._encoding_keys = (self._encoding_key(False), self._encoding_key(True))
+            self._encoding_keys_for = self._extensions
+        key = self._encoding_keys[compress]
         if key is None:
             self._send_frame(Frame(message.opcode, message.data), compress)
             return
@@ -677,8 +717,17 @@ class Protocol:
         max_size = self.max_size
         if self._extensions:
             remaining = None if max_size is None else max_size - size
+            max_frame_size = self.max_frame_size
+            if max_frame_size is not None and (remaining is None or remaining > max_frame_size):
+                remaining = max_frame_size
             for extension in reversed(self._extensions):
                 frame = extension.decode(frame, max_size=remaining)
+            if max_frame_size is not None and len(frame.data) > max_frame_size:
+                # RFC 6455 §10.4 [R6455-10.4-1]: an implementation-specific limit, here on
+                # decoded frames
+                raise PayloadTooBig(
+                    f"frame of more than {max_frame_size} bytes", rule="RFC 6455 §10.4"
+                )
         size += len(frame.data)
         if max_size is not None and size > max_size:
             # RFC 6455 §10.4 [R6455-10.4-1]: impose a limit on the size of reassembled messages

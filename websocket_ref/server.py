@@ -35,7 +35,7 @@ from .headers import (
     validate_subprotocols,
 )
 from .http11 import Request, RequestLineError, Response, parse_request
-from .protocol import MAX_FRAGMENTS, SERVER, LoggerLike, Protocol, Reading, State
+from .protocol import MAX_FRAGMENTS, SERVER, LoggerLike, MaxSize, Protocol, Reading, State
 from .version import version as websocket_ref_version
 
 __all__ = ["ServerProtocol", "SERVER_HEADER"]
@@ -87,7 +87,7 @@ class ServerProtocol(Protocol):
         select_subprotocol: Callable[[ServerProtocol, Sequence[Subprotocol]], Subprotocol | None]
         | None = None,
         state: State = State.CONNECTING,
-        max_size: int | None = 2**20,
+        max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
         logger: LoggerLike | None = None,
     ) -> None:

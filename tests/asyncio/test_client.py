@@ -12,6 +12,7 @@ import ssl
 import pytest
 import trustme
 
+import websocket_ref.client as core_client
 from websocket_ref import (
     InvalidHeaderValue,
     InvalidMessage,
@@ -40,9 +41,9 @@ from .helpers import (
 
 @pytest.fixture
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "BACKOFF_INITIAL_DELAY", 0.01)
-    monkeypatch.setattr(client_module, "BACKOFF_MIN_DELAY", 0.01)
-    monkeypatch.setattr(client_module, "BACKOFF_MAX_DELAY", 0.05)
+    monkeypatch.setattr(core_client, "BACKOFF_INITIAL_DELAY", 0.01)
+    monkeypatch.setattr(core_client, "BACKOFF_MIN_DELAY", 0.01)
+    monkeypatch.setattr(core_client, "BACKOFF_MAX_DELAY", 0.05)
 
 
 def redirect_to(location: str, status: int = 302) -> object:
@@ -313,10 +314,10 @@ async def test_redirect_from_wss_to_ws_is_refused(ca: trustme.CA) -> None:
 
 def test_backoff_delays_grow_exponentially_up_to_a_cap() -> None:
     delays = list(itertools.islice(client_module.backoff(), 20))
-    assert 0 <= delays[0] <= client_module.BACKOFF_INITIAL_DELAY
-    assert delays[1] == client_module.BACKOFF_MIN_DELAY
-    assert delays[2] == pytest.approx(delays[1] * client_module.BACKOFF_FACTOR)
-    assert delays[-1] == client_module.BACKOFF_MAX_DELAY
+    assert 0 <= delays[0] <= core_client.BACKOFF_INITIAL_DELAY
+    assert delays[1] == core_client.BACKOFF_MIN_DELAY
+    assert delays[2] == pytest.approx(delays[1] * core_client.BACKOFF_FACTOR)
+    assert delays[-1] == core_client.BACKOFF_MAX_DELAY
     assert delays[1:] == sorted(delays[1:])
 
 
@@ -429,3 +430,46 @@ async def test_reconnection_loop_closes_previous_connection() -> None:
                 await ws.close()
                 break
         await wait_for_condition(lambda: not server.connections)
+
+
+@pytest.mark.asyncio
+async def test_cross_origin_redirect_drops_credentials() -> None:
+    seen: list[Request] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        seen.append(ws.request)
+        await ws.send("ok")
+
+    async with run_server(handler) as target:
+        target_uri = uri_of(target)
+        async with run_server(process_request=redirect_to(target_uri)) as origin:
+            headers = {"Authorization": "Bearer x", "Cookie": "a=b", "X-Other": "kept"}
+            client = connect(uri_of(origin), additional_headers=headers, **FAST)
+            # What process_redirect() decides, as websockets' users may override it.
+            async with client as ws:
+                assert await ws.recv() == "ok"
+            assert client.uri == target_uri
+    [request] = seen
+    assert "Authorization" not in request.headers
+    assert "Cookie" not in request.headers
+    assert request.headers["X-Other"] == "kept"
+
+
+def test_process_redirect_decisions() -> None:
+    from websocket_ref import Headers
+
+    def redirect(location: str, status: int = 302) -> InvalidStatus:
+        return InvalidStatus(Response(status, "", Headers([("Location", location)])))
+
+    client = connect("wss://example.com/a", additional_headers={"Cookie": "c"})
+    assert client.process_redirect(redirect("/b")) == "wss://example.com/b"
+    assert client.process_redirect(redirect("https://example.com/c")) == "wss://example.com/c"
+    assert isinstance(client.process_redirect(redirect("ws://example.com/")), SecurityError)
+    not_redirect = InvalidStatus(Response(404, "", Headers()))
+    assert client.process_redirect(not_redirect) is not_redirect
+    assert client.additional_headers == {"Cookie": "c"}  # same origin: kept
+    assert client.process_redirect(redirect("wss://other.example/")) == "wss://other.example/"
+    assert "Cookie" not in Headers(client.additional_headers)  # type: ignore[arg-type]
+    pinned = connect("ws://example.com/", sock=object())
+    assert isinstance(pinned.process_redirect(redirect("ws://other/")), ValueError)

@@ -17,35 +17,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl as ssl_module
 import urllib.parse
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
-from ..client import USER_AGENT, ClientProtocol
-from ..datastructures import HeadersLike
-from ..exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, SecurityError
+from ..client import USER_AGENT, ClientProtocol, backoff, dropped
+from ..client import process_exception as _process_exception
+from ..datastructures import Headers, HeadersLike
+from ..exceptions import InvalidHandshake, InvalidStatus, InvalidURI, SecurityError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol
 from ..protocol import MAX_FRAGMENTS, LoggerLike
+from ..proxy import resolve_proxy
 from ..uri import WebSocketURI, parse_uri
 from .connection import Connection
 from .options import client_extensions, resolve_logger
+from .proxy import create_connection_through_proxy
 
-__all__ = ["connect", "unix_connect", "ClientConnection", "process_exception"]
+__all__ = ["connect", "unix_connect", "ClientConnection", "process_exception", "backoff"]
 
 #: Most redirects followed by one ``connect()``.
 MAX_REDIRECTS = 10
-
-# Delays between reconnection attempts, in seconds: the first one is random up to
-# BACKOFF_INITIAL_DELAY, so that many clients disconnected at once don't come back at
-# once; then BACKOFF_MIN_DELAY, growing by BACKOFF_FACTOR up to BACKOFF_MAX_DELAY.
-BACKOFF_INITIAL_DELAY = 5.0
-BACKOFF_MIN_DELAY = 3.1
-BACKOFF_MAX_DELAY = 90.0
-BACKOFF_FACTOR = 1.618
 
 
 class ClientConnection(Connection):
@@ -91,28 +85,12 @@ class ClientConnection(Connection):
 def process_exception(exc: Exception) -> Exception | None:
     """Tell whether a failed connection attempt should be retried (``None``) or raised.
 
-    Transient: network errors, timeouts, the server closing the connection during
-    the handshake, and HTTP 500, 502, 503 and 504. Anything else is a bug or a
-    refusal that retrying won't fix, so it is returned to be raised.
+    :func:`websocket_ref.client.process_exception`, plus :exc:`asyncio.TimeoutError`
+    (on Python 3.10, not the built-in :exc:`TimeoutError`) as transient.
     """
-    if isinstance(exc, (EOFError, OSError, asyncio.TimeoutError)):
+    if isinstance(exc, asyncio.TimeoutError):
         return None
-    if isinstance(exc, InvalidMessage) and isinstance(exc.__cause__, EOFError):
-        return None
-    if isinstance(exc, InvalidStatus) and exc.response.status_code in (500, 502, 503, 504):
-        return None
-    return exc
-
-
-def backoff() -> Generator[float, None, None]:
-    """Delays between reconnection attempts: random first, then exponential, capped."""
-    yield random.random() * BACKOFF_INITIAL_DELAY
-    delay = BACKOFF_MIN_DELAY
-    while delay < BACKOFF_MAX_DELAY:
-        yield delay
-        delay *= BACKOFF_FACTOR
-    while True:
-        yield BACKOFF_MAX_DELAY
+    return _process_exception(exc)
 
 
 class connect:
@@ -120,7 +98,11 @@ class connect:
 
     Options mirror the ``websockets`` library: ``origin``, ``extensions``,
     ``subprotocols``, ``compression`` (``"deflate"`` or None), ``additional_headers``,
-    ``user_agent_header``, ``process_exception`` (for reconnection), ``open_timeout``,
+    ``user_agent_header``, ``proxy`` (True: from the environment, ``HTTPS_PROXY``
+    etc.; a URL: ``http://``, ``https://``, ``socks5://``...; None: none; see
+    :mod:`websocket_ref.proxy`), ``proxy_ssl`` and ``proxy_server_hostname`` (TLS to
+    an ``https://`` proxy), ``process_exception`` and ``reconnect_delays`` (for
+    reconnection: see :func:`~websocket_ref.client.backoff`), ``open_timeout``,
     ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``,
     ``max_queue``, ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ClientConnection` subclass). Other keyword arguments go to
@@ -138,12 +120,16 @@ class connect:
         compression: str | None = "deflate",
         additional_headers: HeadersLike | None = None,
         user_agent_header: str | None = USER_AGENT,
+        proxy: str | Literal[True] | None = True,
+        proxy_ssl: ssl_module.SSLContext | None = None,
+        proxy_server_hostname: str | None = None,
         process_exception: Callable[[Exception], Exception | None] = process_exception,
+        reconnect_delays: Callable[[], Iterator[float]] = backoff,
         open_timeout: float | None = 10,
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
         close_timeout: float | None = 10,
-        max_size: int | None = 2**20,
+        max_size: int | tuple[int | None, int | None] | None = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
@@ -157,7 +143,11 @@ class connect:
         self.subprotocols = subprotocols
         self.additional_headers = additional_headers
         self.user_agent_header = user_agent_header
+        self.proxy = proxy
+        self.proxy_ssl = proxy_ssl
+        self.proxy_server_hostname = proxy_server_hostname
         self.process_exception = process_exception
+        self.reconnect_delays = reconnect_delays
         self.open_timeout = open_timeout
         self.connection_options: dict[str, Any] = {
             "ping_interval": ping_interval,
@@ -218,7 +208,24 @@ class connect:
             # RFC 6455 §10.6 [R6455-10.6-2]: TLS goes with wss://; no silent upgrade
             raise ValueError("ssl= is incompatible with a ws:// URI; use wss://")
         factory = self._factory(wsuri)
-        if unix:
+        proxy = None
+        if not unix and kwargs.get("sock") is None:
+            proxy = resolve_proxy(self.proxy, wsuri)
+        if proxy is not None:
+            kwargs.pop("host", None)
+            kwargs.pop("port", None)
+            connection = await create_connection_through_proxy(
+                factory,
+                proxy,
+                wsuri,
+                ssl=kwargs.pop("ssl", None),
+                server_hostname=kwargs.pop("server_hostname", None),
+                proxy_ssl=self.proxy_ssl,
+                proxy_server_hostname=self.proxy_server_hostname,
+                user_agent_header=self.user_agent_header,
+                **kwargs,
+            )
+        elif unix:
             _, connection = await loop.create_unix_connection(factory, path, **kwargs)
         elif kwargs.get("sock") is not None:
             kwargs.pop("host", None)
@@ -238,32 +245,63 @@ class connect:
             raise
         return connection
 
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        """Tell whether a failed handshake is a redirect to follow: the new URI, or the
+        exception to raise (``exc`` itself if it isn't a redirect).
+
+        Refused: a redirect from ``wss://`` to ``ws://``, and, to another host or port,
+        one that can't reach it (``sock``, ``unix``, ``host`` or ``port`` given). On
+        a redirect to another origin, the ``Authorization``, ``Cookie`` and
+        ``Proxy-Authorization`` headers of ``additional_headers`` are dropped, so that
+        credentials meant for one server don't reach another.
+        """
+        if not isinstance(exc, InvalidStatus):
+            return exc
+        location = _redirect_location(exc)
+        if location is None:
+            return exc
+        old_wsuri = parse_uri(self.uri)
+        new_uri = urllib.parse.urljoin(self.uri, location)
+        try:
+            new_wsuri = parse_uri(new_uri)
+        except InvalidURI as invalid:
+            return invalid
+        # RFC 6455 §10.6 [R6455-10.6-2]: a redirect never drops TLS
+        if old_wsuri.secure and not new_wsuri.secure:
+            return SecurityError(f"refusing redirect from wss:// to {new_uri}")
+        if (new_wsuri.secure, new_wsuri.host, new_wsuri.port) != (
+            old_wsuri.secure,
+            old_wsuri.host,
+            old_wsuri.port,
+        ):
+            if any(self.kwargs.get(key) is not None for key in ("sock", "host", "port")) or (
+                self.kwargs.get("unix")
+            ):
+                return ValueError(f"cannot follow redirect to another host: {new_uri}")
+            if self.additional_headers is not None:
+                self.additional_headers = Headers(
+                    (name, value)
+                    for name, value in Headers(self.additional_headers).raw_items()
+                    if name.lower() not in ("authorization", "cookie", "proxy-authorization")
+                )
+        return new_uri
+
     async def _open_following_redirects(self) -> ClientConnection:
-        uri = self.uri
         # RFC 6455 §4.1 [R6455-4.1-4]: an invalid URI fails before anything is opened
-        wsuri = parse_uri(uri)
+        parse_uri(self.uri)
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                return await self._open(wsuri)
+                return await self._open(parse_uri(self.uri))
             except InvalidStatus as exc:
                 # RFC 6455 §4.1 [R6455-4.1-38]: a non-101 response is handled per HTTP:
                 # our choice is to follow redirects, up to MAX_REDIRECTS
-                location = _redirect_location(exc)
-                if location is None:
-                    raise
-                new_uri = urllib.parse.urljoin(uri, location)
-                new_wsuri = parse_uri(new_uri)
-                # RFC 6455 §10.6 [R6455-10.6-2]: a redirect never drops TLS
-                if wsuri.secure and not new_wsuri.secure:
-                    raise SecurityError(f"refusing redirect from wss:// to {new_uri}") from exc
-                if (new_wsuri.host, new_wsuri.port) != (wsuri.host, wsuri.port) and (
-                    any(
-                        self.kwargs.get(key) is not None for key in ("sock", "unix", "host", "port")
-                    )
-                ):
-                    raise ValueError(f"cannot follow redirect to another host: {new_uri}") from exc
-                self.logger.info("redirected to %s", new_uri)
-                uri, wsuri = new_uri, new_wsuri
+                result = self.process_redirect(exc)
+                if isinstance(result, Exception):
+                    if result is exc:
+                        raise
+                    raise result from exc
+                self.logger.info("redirected to %s", result)
+                self.uri = result
         raise SecurityError(f"more than {MAX_REDIRECTS} redirects")
 
     async def _create(self) -> ClientConnection:
@@ -322,21 +360,40 @@ class _Reconnect:
     """The async iterator of ``async for websocket in connect(...)``.
 
     Each step closes the previous connection, then connects again, retrying failed
-    attempts that :func:`process_exception` deems transient, after a growing delay.
+    attempts that :func:`process_exception` deems transient after the delays that
+    ``reconnect_delays()`` yields (:func:`~websocket_ref.client.backoff` by default).
     """
 
     def __init__(self, connect: connect) -> None:
         self.connect = connect
-        self.delays: Generator[float, None, None] | None = None
+        self.delays: Iterator[float] | None = None
 
     def __aiter__(self) -> _Reconnect:
         return self
 
+    def _next_delay(self) -> float:
+        if self.delays is None:
+            self.delays = self.connect.reconnect_delays()
+        return next(self.delays)
+
     async def __anext__(self) -> ClientConnection:
         connect = self.connect
-        if connect.connection is not None:
-            await connect.connection.close()
-            connect.connection = None
+        previous, connect.connection = connect.connection, None
+        if previous is not None:
+            was_dropped = dropped(previous.protocol)
+            await previous.close()
+            if was_dropped:
+                # RFC 6455 §7.2.3: after an abnormal closure, "the first reconnect attempt
+                # SHOULD be delayed by a random amount of time"; so too after the server
+                # closed or failed the connection: clients dropped at once by a server
+                # that restarts mustn't all come back at once.
+                delay = self._next_delay()
+                connect.logger.info(
+                    "connection closed (%s); reconnecting in %.1f seconds",
+                    previous.protocol.close_exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
         while True:
             try:
                 connection = await connect._create()
@@ -346,9 +403,7 @@ class _Reconnect:
                     raise
                 if raised is not None:
                     raise raised from exc
-                if self.delays is None:
-                    self.delays = backoff()
-                delay = next(self.delays)
+                delay = self._next_delay()
                 connect.logger.info(
                     "connect failed; reconnecting in %.1f seconds: %s",
                     delay,

@@ -248,13 +248,27 @@ class Server:
         finally:
             del self.handlers[connection]
 
-    def close(self, close_connections: bool = True) -> None:
-        """Stop accepting connections; close open ones with 1001 unless told not to."""
+    def close(
+        self,
+        close_connections: bool = True,
+        code: int = CloseCode.GOING_AWAY,
+        reason: str = "",
+    ) -> None:
+        """Stop accepting connections and, unless told not to, close the open ones.
+
+        With ``close_connections`` (the default), open connections get a close frame
+        with ``code`` and ``reason`` (RFC 6455 §7.4.1: 1001, going away; or, say,
+        1012, "service restart", from the IANA registry of close codes), connections
+        still in the opening handshake get 503, and :meth:`wait_closed` returns once
+        every handler has returned. Without it, open connections carry on until their
+        handlers return; :meth:`wait_closed` waits for them. Idempotent: only the
+        first call's arguments count.
+        """
         if self._close_task is None:
             self.closing = True
-            self._close_task = self.loop.create_task(self._close(close_connections))
+            self._close_task = self.loop.create_task(self._close(close_connections, code, reason))
 
-    async def _close(self, close_connections: bool) -> None:
+    async def _close(self, close_connections: bool, code: int, reason: str) -> None:
         self.logger.info("server closing")
         self.server.close()
         if close_connections:
@@ -262,7 +276,7 @@ class Server:
             for connection in list(self.handlers):
                 state = connection.protocol.state
                 if state is State.OPEN:
-                    closing.append(connection.close(CloseCode.GOING_AWAY))
+                    closing.append(connection.close(code, reason))
                 elif state is State.CONNECTING and connection.protocol.request is None:
                     # No request yet: there's nobody to say goodbye to.
                     connection.transport.close()
@@ -352,7 +366,7 @@ class serve:
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
         close_timeout: float | None = 10,
-        max_size: int | None = 2**20,
+        max_size: int | tuple[int | None, int | None] | None = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,

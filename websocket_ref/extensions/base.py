@@ -56,7 +56,8 @@ class Extension(ABC):
 
         Two connections whose extensions return equal keys turn a message into the same
         bytes: ``broadcast()`` then compresses and frames it once for both. None (the
-        default) means the encoding depends on this connection's history.
+        default) means the encoding depends on this connection's history. The core
+        asks between messages only, and may keep the answer for the connection's life.
         """
         return None
 

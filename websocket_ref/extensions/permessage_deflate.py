@@ -115,6 +115,10 @@ class PerMessageDeflate(Extension):
         self.local_max_window_bits = local_max_window_bits
         # Factories validate the values; checking names here is enough.
         self.compress_settings = _check_compress_settings(compress_settings, try_zlib=False)
+        self._stateless_key: tuple[object, ...] | None = None
+        if local_no_context_takeover:
+            settings = tuple(sorted(self.compress_settings.items()))
+            self._stateless_key = (NAME, _zlib_window_bits(local_max_window_bits), settings)
 
         # Created lazily, and dropped after each message without context takeover, so
         # that an idle connection holds no zlib state it won't reuse.
@@ -279,10 +283,9 @@ class PerMessageDeflate(Extension):
         and the zlib settings. With context takeover, it depends on the messages
         before it on this connection: no key.
         """
-        if not self.local_no_context_takeover or self._encoding:
+        if self._encoding:
             return None
-        settings = tuple(sorted(self.compress_settings.items()))
-        return (NAME, _zlib_window_bits(self.local_max_window_bits), settings)
+        return self._stateless_key
 
     def encode(self, frame: Frame) -> Frame:
         """Compress a frame of a data message; control frames go through as they are."""

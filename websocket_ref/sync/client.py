@@ -13,22 +13,31 @@ from __future__ import annotations
 
 import socket
 import ssl as ssl_module
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
 
-from ..client import USER_AGENT, ClientProtocol
+from ..client import USER_AGENT, ClientProtocol, backoff, dropped, process_exception
 from ..datastructures import HeadersLike
-from ..exceptions import InvalidMessage
+from ..exceptions import InvalidMessage, InvalidProxy, InvalidProxyMessage, ProxyError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol
 from ..http11 import Response
 from ..protocol import MAX_FRAGMENTS, LoggerLike
-from ..uri import parse_uri
+from ..proxy import Proxy, ProxyHandshake, resolve_proxy, socks_url
+from ..uri import WebSocketURI, parse_uri
 from .connection import Connection
 from .transport import TLSTransport, Transport
 from .utils import Deadline, client_extensions, resolve_logger
 
-__all__ = ["ClientConnection", "connect", "unix_connect"]
+__all__ = [
+    "ClientConnection",
+    "connect",
+    "unix_connect",
+    "reconnect",
+    "process_exception",
+    "backoff",
+]
 
 
 class ClientConnection(Connection):
@@ -85,11 +94,14 @@ def connect(
     compression: str | None = "deflate",
     additional_headers: HeadersLike | None = None,
     user_agent_header: str | None = USER_AGENT,
+    proxy: str | Literal[True] | None = True,
+    proxy_ssl: ssl_module.SSLContext | None = None,
+    proxy_server_hostname: str | None = None,
     open_timeout: float | None = 10,
     ping_interval: float | None = 20,
     ping_timeout: float | None = 20,
     close_timeout: float | None = 10,
-    max_size: int | None = 2**20,
+    max_size: int | tuple[int | None, int | None] | None = 2**20,
     max_fragments: int | None = MAX_FRAGMENTS,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
@@ -106,6 +118,13 @@ def connect(
     * ``sock``: an already connected socket to use instead of opening one;
       ``ssl``: the TLS context for ``wss://`` (default: the system's trusted CAs);
       ``server_hostname``: the name the certificate must match (default: the URI's host).
+    * ``proxy``: ``True`` (the default) takes the proxy from the environment
+      (``HTTPS_PROXY`` for ``wss://``, ``HTTP_PROXY`` for ``ws://``, ``ALL_PROXY``,
+      ``NO_PROXY``); a URL (``http://``, ``https://``, ``socks5://``, ``socks5h://``,
+      ``socks4://``, ``socks4a://``, with ``user:password@`` for authentication) names
+      one; ``None`` connects directly. ``proxy_ssl``/``proxy_server_hostname``: TLS to
+      an ``https://`` proxy (which carries ``ws://`` here; ``wss://`` through an
+      ``https://`` proxy needs the asyncio API).
     * ``origin``, ``additional_headers``, ``user_agent_header`` (``None`` to leave it out):
       headers of the handshake request; ``subprotocols``: offered subprotocols.
     * ``compression="deflate"`` offers permessage-deflate (RFC 7692); ``None`` doesn't;
@@ -136,8 +155,20 @@ def connect(
         create_connection = ClientConnection
     deadline = Deadline(open_timeout)
 
+    proxy_info = None if sock is not None or unix else resolve_proxy(proxy, ws_uri)
     try:
-        if sock is None:
+        transport: Transport | None = None
+        if proxy_info is not None:
+            sock, transport = _connect_through_proxy(
+                proxy_info,
+                ws_uri,
+                deadline,
+                proxy_ssl=proxy_ssl,
+                proxy_server_hostname=proxy_server_hostname,
+                user_agent_header=user_agent_header,
+                **kwargs,
+            )
+        elif sock is None:
             if unix:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(deadline.timeout())
@@ -150,14 +181,16 @@ def connect(
                 sock = socket.create_connection((ws_uri.host, ws_uri.port), **kwargs)
         elif unix or kwargs:
             raise TypeError("sock can't be combined with unix, path or socket arguments")
+        assert sock is not None
         sock.settimeout(None)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             # Frames are written whole: waiting to coalesce them only adds latency.
             # RFC 6455 §2.1 [R6455-2.1-1]: sending MAY be delayed; our choice is not to
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
 
-        transport: Transport
-        if ws_uri.secure:
+        if transport is not None:
+            pass  # ws:// through an https:// proxy: the tunnel is the transport
+        elif ws_uri.secure:
             # RFC 6455 §10.6 [R6455-10.6-1]: TLS is supported, for wss:// URIs
             if ssl is None:
                 # RFC 6455 §4.1 [R6455-4.1-15]: by default the certificate is verified
@@ -215,3 +248,149 @@ def unix_connect(
     if uri is None:
         uri = "wss://localhost/" if kwargs.get("ssl") is not None else "ws://localhost/"
     return connect(uri=uri, unix=True, path=path, **kwargs)
+
+
+class reconnect:
+    """Connect to ``uri`` again and again: ``for websocket in reconnect(uri): ...``.
+
+    The threading API's counterpart of ``async for websocket in connect(...)`` (as in
+    websockets ≥ 15, where it has this name: ``for websocket in connect(...)`` iterates
+    over the messages of the connection ``connect()`` returns). Each iteration yields an
+    open connection; when the loop body ends, the connection is closed and the next
+    iteration connects again. Failed attempts that ``process_exception`` deems
+    transient are retried after the delays ``reconnect_delays()`` yields
+    (:func:`~websocket_ref.client.backoff` by default); other errors are raised. After
+    a connection that the application didn't close normally (lost, closed by the
+    server, failed), the first reconnect waits a random delay (RFC 6455 §7.2.3). Other
+    arguments are :func:`connect`'s.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        process_exception: Callable[[Exception], Exception | None] = process_exception,
+        reconnect_delays: Callable[[], Iterator[float]] = backoff,
+        **kwargs: Any,
+    ) -> None:
+        parse_uri(uri)  # an invalid URI fails now, not at the first iteration
+        self.uri = uri
+        self.process_exception = process_exception
+        self.reconnect_delays = reconnect_delays
+        self.kwargs = kwargs
+        self.logger = resolve_logger(kwargs.get("logger"), "websocket_ref.client")
+        #: The current connection, while the loop body runs.
+        self.connection: ClientConnection | None = None
+
+    def __iter__(self) -> Iterator[ClientConnection]:
+        delays: Iterator[float] | None = None
+
+        def wait(reason: str) -> None:
+            nonlocal delays
+            if delays is None:
+                delays = self.reconnect_delays()
+            delay = next(delays)
+            self.logger.info("%s; reconnecting in %.1f seconds", reason, delay)
+            time.sleep(delay)
+
+        while True:
+            try:
+                connection = connect(self.uri, **self.kwargs)
+            except Exception as exc:
+                raised = self.process_exception(exc)
+                if raised is exc:
+                    raise
+                if raised is not None:
+                    raise raised from exc
+                wait(f"connect failed: {exc}")
+                continue
+            delays = None
+            self.connection = connection
+            try:
+                yield connection
+            finally:
+                self.connection = None
+                was_dropped = dropped(connection.protocol)
+                connection.close()
+            if was_dropped:
+                # RFC 6455 §7.2.3: "the first reconnect attempt SHOULD be delayed by a random
+                # amount of time" after an abnormal closure; so too after the server closed
+                # or failed the connection (a server restart drops every client at once).
+                wait(f"connection closed ({connection.protocol.close_exc})")
+
+
+def _connect_through_proxy(
+    proxy: Proxy,
+    uri: WebSocketURI,
+    deadline: Deadline,
+    *,
+    proxy_ssl: ssl_module.SSLContext | None,
+    proxy_server_hostname: str | None,
+    user_agent_header: str | None,
+    **kwargs: Any,
+) -> tuple[socket.socket, Transport | None]:
+    """A socket connected to ``uri``'s host through ``proxy``, within ``deadline``.
+
+    Also returns the transport when the tunnel runs inside TLS to an ``https://``
+    proxy: the WebSocket connection then uses it as it is.
+    """
+    if proxy.is_socks:
+        return _socks_connect(proxy, uri, deadline, **kwargs), None
+    if proxy.tls and uri.secure:
+        raise InvalidProxy(
+            f"https://{proxy.host}:{proxy.port}",
+            "the threading API can't nest TLS to a wss:// server in TLS to an https:// proxy;"
+            " use an http:// proxy, or the asyncio API",
+        )
+    if proxy_ssl is not None and not proxy.tls:
+        raise ValueError("proxy_ssl is only for https:// proxies")
+    kwargs.setdefault("timeout", deadline.timeout())
+    sock = socket.create_connection((proxy.host, proxy.port), **kwargs)
+    try:
+        sock.settimeout(None)  # transports wait with the deadline, not socket timeouts
+        transport: Transport
+        if proxy.tls:
+            transport = TLSTransport.handshake(
+                sock,
+                proxy_ssl or ssl_module.create_default_context(),
+                server_side=False,
+                server_hostname=proxy_server_hostname or proxy.host,
+                deadline=deadline,
+            )
+        else:
+            transport = Transport(sock)
+        handshake = ProxyHandshake(proxy, uri, user_agent_header)
+        transport.write([handshake.data_to_send()], deadline)
+        while not handshake.done:
+            data = transport.recv(deadline.timeout())
+            if data:
+                handshake.receive_data(data)
+            else:
+                handshake.receive_eof()
+        if handshake.exc is not None:
+            raise handshake.exc
+        if handshake.leftover:
+            # The server speaks after the client's request (or TLS hello), never before.
+            raise InvalidProxyMessage("unexpected data from the proxy after its answer")
+    except BaseException:
+        sock.close()
+        raise
+    return sock, transport if proxy.tls else None
+
+
+def _socks_connect(proxy: Proxy, uri: WebSocketURI, deadline: Deadline, **kwargs: Any) -> Any:
+    """A socket connected to ``uri``'s host through a SOCKS proxy, by python-socks."""
+    try:
+        from python_socks import ProxyError as SocksError
+        from python_socks.sync import Proxy as SocksProxy
+    except ImportError as exc:
+        raise ImportError(
+            "SOCKS proxies need python-socks: pip install 'websocket-ref[socks]'"
+        ) from exc
+    socks = SocksProxy.from_url(socks_url(proxy), rdns=proxy.scheme in ("socks5h", "socks4a"))
+    try:
+        # ProxyConnectionError is an OSError and ProxyTimeoutError a TimeoutError: they
+        # stay transient for reconnect().
+        return socks.connect(uri.host, uri.port, timeout=deadline.timeout(), **kwargs)
+    except SocksError as exc:
+        raise ProxyError(f"SOCKS proxy refused the connection: {exc}") from exc

@@ -264,14 +264,22 @@ class Server:
                 self._connections.discard(connection)
 
     def shutdown(
-        self, code: int = CloseCode.GOING_AWAY, reason: str = "", *, timeout: float | None = None
+        self,
+        close_connections: bool = True,
+        code: int = CloseCode.GOING_AWAY,
+        reason: str = "",
+        *,
+        timeout: float | None = None,
     ) -> None:
-        """Stop accepting connections and close the open ones gracefully.
+        """Stop accepting connections and, unless told not to, close the open ones.
 
-        Open connections get a close frame with ``code`` (RFC 6455 §7.4.1: 1001, the
-        server is going away) all at once; then this waits, at most ``timeout``
-        (default: ``close_timeout``), for them to close and for their handlers to
-        return. Connections still open then are aborted.
+        With ``close_connections`` (the default), open connections get a close frame
+        with ``code`` and ``reason`` (RFC 6455 §7.4.1: 1001, going away; or, say,
+        1012, "service restart", from the IANA registry of close codes) all at once;
+        then this waits, at most ``timeout`` (default: ``close_timeout``), for them to
+        close and for their handlers to return. Connections still open then are
+        aborted. Without it, open connections carry on until their handlers return;
+        this returns once the server stopped listening.
         """
         with self._lock:
             already = self._shutting_down
@@ -295,6 +303,8 @@ class Server:
                 self._served.wait()
             self._close_sockets()
 
+        if not close_connections:
+            return
         deadline = Deadline(self.close_timeout if timeout is None else timeout)
         for connection in connections:
             connection._close_start(code, reason, deadline)
@@ -366,7 +376,7 @@ def serve(
     ping_interval: float | None = 20,
     ping_timeout: float | None = 20,
     close_timeout: float | None = 10,
-    max_size: int | None = 2**20,
+    max_size: int | tuple[int | None, int | None] | None = 2**20,
     max_fragments: int | None = MAX_FRAGMENTS,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,

@@ -1,0 +1,245 @@
+"""Reconnection, on both APIs: delays as arguments, and RFC 6455 §7.2.3's random delay
+before the first reconnect after a connection that was dropped.
+
+Delays are recorded, never waited for: each test passes ``reconnect_delays`` yielding
+zeros and counts how many delays the loop drew, and when.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from websocket_ref import ConnectionClosed, InvalidStatus, InvalidURI
+from websocket_ref.asyncio.client import connect
+from websocket_ref.asyncio.server import ServerConnection, serve
+from websocket_ref.client import backoff
+from websocket_ref.sync.client import reconnect
+from websocket_ref.sync.server import Server
+from websocket_ref.sync.server import ServerConnection as SyncServerConnection
+from websocket_ref.sync.server import serve as sync_serve
+
+FAST = {"ping_interval": None, "close_timeout": 1, "open_timeout": 5}
+
+
+class Delays:
+    """A ``reconnect_delays`` that records each series it starts and each delay drawn."""
+
+    def __init__(self) -> None:
+        self.series = 0
+        self.drawn: list[tuple[int, int]] = []  # (series, position in it)
+
+    def __call__(self) -> Iterator[float]:
+        self.series += 1
+        series = self.series
+        for position in itertools.count():
+            self.drawn.append((series, position))
+            yield 0.0
+
+
+# backoff()
+
+
+def test_backoff_arguments() -> None:
+    delays = list(itertools.islice(backoff(initial_delay=2, min_delay=1, max_delay=8, factor=2), 7))
+    assert 0 <= delays[0] <= 2
+    assert delays[1:] == [1, 2, 4, 8, 8, 8]
+
+
+def test_backoff_first_delay_is_random() -> None:
+    # RFC 6455 §7.2.3: "delayed by a random amount of time" -- not the same every time.
+    firsts = {next(backoff(initial_delay=5)) for _ in range(20)}
+    assert len(firsts) > 1
+    assert all(0 <= delay <= 5 for delay in firsts)
+    assert next(backoff(initial_delay=0)) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"initial_delay": -1}, {"min_delay": 0}, {"min_delay": 9, "max_delay": 8}, {"factor": 0.5}],
+)
+def test_backoff_refuses_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        next(backoff(**kwargs))
+
+
+# asyncio
+
+
+async def closing_handler(ws: ServerConnection) -> None:
+    """Greet, then close: from the client's side, the server dropped the connection."""
+    await ws.send("hello")
+    await ws.close(1012, "restart")
+
+
+@pytest.mark.asyncio
+async def test_asyncio_random_delay_after_the_server_closes() -> None:
+    delays = Delays()
+    async with serve(closing_handler, "127.0.0.1", 0, **FAST) as server:
+        port = server.sockets[0].getsockname()[1]
+        count = 0
+        async for ws in connect(f"ws://127.0.0.1:{port}/", reconnect_delays=delays, **FAST):
+            assert await ws.recv() == "hello"
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            count += 1
+            if count == 3:
+                break
+        await ws.close()
+    # Before the 2nd and the 3rd connection: the first delay of a new series each time.
+    assert delays.drawn == [(1, 0), (2, 0)]
+
+
+@pytest.mark.asyncio
+async def test_asyncio_no_delay_after_the_client_closes() -> None:
+    delays = Delays()
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with serve(echo, "127.0.0.1", 0, **FAST) as server:
+        port = server.sockets[0].getsockname()[1]
+        count = 0
+        async for ws in connect(f"ws://127.0.0.1:{port}/", reconnect_delays=delays, **FAST):
+            count += 1
+            if count == 1:
+                await ws.close()  # closed by the application: reconnect at once
+            elif count == 2:
+                continue  # left open: the loop closes it, at once too
+            else:
+                break
+        await ws.close()
+    assert delays.drawn == []
+
+
+@pytest.mark.asyncio
+async def test_asyncio_failed_reconnects_grow_within_one_series() -> None:
+    delays = Delays()
+    attempts = 0
+
+    def process_request(connection: ServerConnection, request: object) -> object:
+        nonlocal attempts
+        attempts += 1
+        if attempts in (2, 3):
+            return connection.respond(503, "busy\n")
+        return None
+
+    async with serve(
+        closing_handler, "127.0.0.1", 0, process_request=process_request, **FAST
+    ) as server:
+        port = server.sockets[0].getsockname()[1]
+        count = 0
+        async for ws in connect(f"ws://127.0.0.1:{port}/", reconnect_delays=delays, **FAST):
+            count += 1
+            assert await ws.recv() == "hello"
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            if count == 2:
+                break
+        await ws.close()
+    # Dropped: random first delay; then two 503s: the 2nd and 3rd delays of that series.
+    assert delays.drawn == [(1, 0), (1, 1), (1, 2)]
+
+
+@pytest.mark.asyncio
+async def test_asyncio_default_delays_can_be_shaped() -> None:
+    # What a user passes: backoff with their own numbers.
+    shaped = functools.partial(backoff, initial_delay=0, min_delay=0.001, max_delay=0.002)
+    async with serve(closing_handler, "127.0.0.1", 0, **FAST) as server:
+        port = server.sockets[0].getsockname()[1]
+        connections = []
+        async for ws in connect(f"ws://127.0.0.1:{port}/", reconnect_delays=shaped, **FAST):
+            connections.append(ws)
+            if len(connections) == 2:
+                break
+        await connections[-1].close()
+
+
+# sync
+
+
+def sync_closing_handler(ws: SyncServerConnection) -> None:
+    ws.send("hello")
+    ws.close(1012, "restart")
+
+
+def run_sync_server(handler: Any, **kwargs: Any) -> tuple[Server, threading.Thread, str]:
+    server = sync_serve(handler, "127.0.0.1", 0, **FAST, **kwargs)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.socket.getsockname()[:2]
+    return server, thread, f"ws://{host}:{port}/"
+
+
+def test_sync_random_delay_after_the_server_closes() -> None:
+    delays = Delays()
+    server, thread, uri = run_sync_server(sync_closing_handler)
+    try:
+        for count, ws in enumerate(reconnect(uri, reconnect_delays=delays, **FAST), 1):
+            assert ws.recv(timeout=5) == "hello"
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=5)
+            if count == 3:
+                break
+        assert ws.state.name == "CLOSED"
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert delays.drawn == [(1, 0), (2, 0)]
+
+
+def test_sync_no_delay_after_the_client_closes_and_failures_back_off() -> None:
+    delays = Delays()
+    attempts = 0
+
+    def process_request(connection: SyncServerConnection, request: object) -> object:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 2:
+            return connection.respond(503, "busy\n")
+        return None
+
+    def echo(ws: SyncServerConnection) -> None:
+        for message in ws:
+            ws.send(message)
+
+    server, thread, uri = run_sync_server(echo, process_request=process_request)
+    try:
+        for count, ws in enumerate(reconnect(uri, reconnect_delays=delays, **FAST), 1):
+            ws.send("x")
+            assert ws.recv(timeout=5) == "x"
+            if count == 1:
+                ws.close()
+            if count == 2:
+                break
+        # Leaving the loop closes the generator (at once on CPython), which closes it.
+        assert ws.state.name == "CLOSED"
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert delays.drawn == [(1, 0)]  # one 503, nothing for the client's own close
+
+
+def test_sync_fatal_errors_are_raised() -> None:
+    def refuse(connection: SyncServerConnection, request: object) -> object:
+        return connection.respond(404, "no\n")
+
+    server, thread, uri = run_sync_server(lambda ws: None, process_request=refuse)
+    try:
+        with pytest.raises(InvalidStatus):
+            for _ in reconnect(uri, **FAST):
+                pytest.fail("no connection expected")
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_sync_invalid_uri_fails_at_once() -> None:
+    with pytest.raises(InvalidURI):
+        reconnect("http://example.com/")
