@@ -130,6 +130,8 @@ def test_prepare() -> None:
         prepare(42)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         PreparedMessage(Opcode.PING, b"")
+    with pytest.raises(ValueError, match="UTF-8"):
+        prepare(b"\xff", text=True)  # RFC 6455 §5.6: refused before anything is sent
     assert "TEXT" in repr(prepare("x"))
 
 

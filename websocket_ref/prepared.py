@@ -23,9 +23,18 @@ class PreparedMessage:
 
     __slots__ = ("opcode", "data", "compress", "frames")
 
-    def __init__(self, opcode: Opcode, data: bytes, *, compress: bool = True) -> None:
+    def __init__(
+        self, opcode: Opcode, data: bytes, *, compress: bool = True, check_utf8: bool = True
+    ) -> None:
         if opcode not in (Opcode.TEXT, Opcode.BINARY):
             raise ValueError("a prepared message is a TEXT or BINARY message")
+        if opcode is Opcode.TEXT and check_utf8:
+            try:
+                data.decode()
+            except UnicodeDecodeError as exc:
+                # RFC 6455 §5.6 [R6455-5.6-1]: text MUST be valid UTF-8; refused before
+                # anything is sent, as send_text() does
+                raise ValueError(f"text isn't valid UTF-8 (RFC 6455 §5.6): {exc}") from None
         self.opcode = opcode
         self.data = data
         #: Whether to compress it where compression was negotiated.
@@ -52,16 +61,10 @@ def prepare(
     """
     if isinstance(message, str):
         opcode = Opcode.BINARY if text is False else Opcode.TEXT
-        data = message.encode()
-    elif isinstance(message, (bytes, bytearray, memoryview)):
+        # Valid UTF-8 by construction: no need to check it again.
+        return PreparedMessage(opcode, message.encode(), compress=compress, check_utf8=False)
+    if isinstance(message, (bytes, bytearray, memoryview)):
         opcode = Opcode.TEXT if text else Opcode.BINARY
-        data = bytes(message)
-        if text:
-            try:
-                data.decode()
-            except UnicodeDecodeError as exc:
-                # RFC 6455 §5.6 [R6455-5.6-1]: a text message MUST contain valid UTF-8
-                raise ValueError(f"text isn't valid UTF-8 (RFC 6455 §5.6): {exc}") from None
-    else:
-        raise TypeError(f"message has unsupported type {type(message).__name__}")
-    return PreparedMessage(opcode, data, compress=compress)
+        # Text from bytes is checked by PreparedMessage.
+        return PreparedMessage(opcode, bytes(message), compress=compress)
+    raise TypeError(f"message has unsupported type {type(message).__name__}")
