@@ -40,7 +40,9 @@ def test_long_message_in_short_frames() -> None:
         opcode = Opcode.BINARY if index == 0 else Opcode.CONT
         server.receive_data(client_frame(opcode, b"x" * 100, fin=index == 49))
     frames = server.events_received()
-    assert len(frames) == 50 and server.parser_exc is None
+    # Small fragments received together may come out joined: count the bytes.
+    assert sum(len(frame.data) for frame in frames) == 5000  # type: ignore[union-attr]
+    assert server.parser_exc is None
 
 
 def test_frame_over_the_frame_limit_fails_with_1009() -> None:
