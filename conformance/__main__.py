@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import REPORTS_DIR, ROOT
+from . import REPORTS_DIR, ROOT, runner
 from .report import build_summary, gate_problems, readme_block, replace_block, write_summary
 from .testees import BY_NAME, TESTEES, Testee
 
@@ -37,43 +37,80 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return _setup.main()
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from . import _setup, runner
+def _targets(args: argparse.Namespace) -> list[runner.Target]:
+    """Our testees (``--testee``, default all), or one external server or client."""
+    external = [x for x in (args.server_url, args.client_cmd) if x]
+    if len(external) > 1:
+        raise SystemExit("give --server-url or --client-cmd, not both")
+    if external:
+        if args.testee:
+            raise SystemExit(
+                "--testee runs our own testees; drop it with --server-url/--client-cmd"
+            )
+        if not args.agent:
+            raise SystemExit("--agent NAME is required with --server-url or --client-cmd")
+        if args.server_url:
+            if not args.server_url.startswith(("ws://", "wss://")):
+                raise SystemExit("--server-url must be a ws:// or wss:// URL")
+            return [runner.Target(args.agent, "server", server_url=args.server_url)]
+        return [runner.Target(args.agent, "client", client_cmd=args.client_cmd)]
+    return [runner.Target.of(t) for t in _testees(args.testee)]
 
-    testees = _testees(args.testee)
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import _setup
+
+    targets = _targets(args)
+    reports = Path(args.out)
+    options = runner.Options(
+        stall_timeout=args.stall_timeout,
+        timeout=args.timeout,
+        report_every=args.report_every,
+        progress_interval=args.progress_interval,
+        reports_dir=reports,
+    )
+    interrupted = False
     try:
         runner.run(
-            testees,
+            targets,
             cases=_split(args.cases) or ["*"],
             exclude=_split(args.exclude_cases),
             jobs=args.jobs,
-            timeout=args.timeout,
+            options=options,
         )
     except (_setup.SetupError, runner.HarnessError) as exc:
         print(f"conformance run failed: {exc}", file=sys.stderr)
         return 2
-    cmd_summary(argparse.Namespace(testee=None, quiet=False))
+    except KeyboardInterrupt:
+        interrupted = True
+    names = [t.name for t in targets]
+    cmd_summary(argparse.Namespace(testee=None, quiet=False, out=args.out))
+    if interrupted:
+        return 130
     if not args.gate:
         return 0
-    names = [t.name for t in testees]
-    return cmd_gate(argparse.Namespace(testee=names, allow_partial=bool(args.cases)))
+    return cmd_gate(argparse.Namespace(testee=names, allow_partial=bool(args.cases), out=args.out))
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    summary = build_summary(
-        REPORTS_DIR, [t.name for t in _testees(args.testee)] if args.testee else None
-    )
+    reports = Path(args.out)
+    summary = build_summary(reports, _split(args.testee) or None)
     problems = gate_problems(summary, summary["testees"], allow_partial=True)
-    text = write_summary(REPORTS_DIR, summary, problems)
+    text = write_summary(reports, summary, problems)
     if not getattr(args, "quiet", False):
         print(text)
-    print(f"\nwrote {REPORTS_DIR / 'summary.md'} and summary.json", file=sys.stderr)
+    print(f"\nwrote {reports / 'summary.md'} and summary.json", file=sys.stderr)
     return 0
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    required = [t.name for t in _testees(args.testee)]
-    summary = build_summary(REPORTS_DIR, required)
+    reports = Path(args.out)
+    # Default: every target the run recorded, and in our own reports every testee of ours.
+    named: list[str] | None = _split(args.testee) or None
+    if named is None and reports == REPORTS_DIR:
+        named = [t.name for t in TESTEES]
+    summary = build_summary(reports, named)
+    required = list(summary["testees"]) if named is None else named
     problems = gate_problems(summary, required, allow_partial=args.allow_partial)
     for problem in problems:
         print(f"GATE: {problem}")
@@ -145,28 +182,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="rebuild even if the marker matches")
     p.set_defaults(func=cmd_setup)
 
-    p = sub.add_parser("run", help="set up, run wstest against testees, write reports")
+    p = sub.add_parser(
+        "run",
+        help="set up, run wstest against testees (or a server/client of yours), write reports",
+        description="Run the Autobahn|Testsuite. Without --server-url/--client-cmd: against "
+        "websocket_ref's own testees. Progress is printed as cases finish; a run is stopped "
+        "only when no case finishes for --stall-timeout seconds.",
+    )
     p.add_argument("--testee", nargs="+", metavar="NAME", help="default: every testee")
+    p.add_argument(
+        "--server-url",
+        metavar="URL",
+        help="test a running server you started (ws://HOST:PORT/PATH); needs --agent",
+    )
+    p.add_argument(
+        "--client-cmd",
+        metavar="CMD",
+        help="test a client given as a command: with {url} it runs once and drives wstest's "
+        "fuzzingserver itself (getCaseCount, runCase?case=N&agent=..., updateReports); with "
+        "{case_url} it runs once per case and only has to echo until closed; needs --agent",
+    )
+    p.add_argument("--agent", metavar="NAME", help="name of the external server/client in reports")
     p.add_argument("--cases", nargs="+", metavar="PATTERN", help="wstest case patterns: 1.*")
     p.add_argument("--exclude-cases", nargs="+", metavar="PATTERN")
+    p.add_argument("--out", default=str(REPORTS_DIR), metavar="DIR", help="reports folder")
     p.add_argument(
         "--jobs",
         type=int,
         default=int(os.environ.get("CONFORMANCE_JOBS", "3")),
         help="testees run at once (default 3, or $CONFORMANCE_JOBS)",
     )
-    p.add_argument("--timeout", type=float, default=25 * 60.0, help="seconds per testee")
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=runner.DEFAULT_STALL_TIMEOUT,
+        metavar="SECONDS",
+        help="stop a testee's run when no case started or finished for this long "
+        f"(default {runner.DEFAULT_STALL_TIMEOUT:.0f})",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also stop a testee's run after this long in all (default 0: no limit)",
+    )
+    p.add_argument(
+        "--report-every",
+        type=int,
+        default=runner.DEFAULT_REPORT_EVERY,
+        metavar="N",
+        help="wstest writes its reports every N finished cases "
+        f"(default {runner.DEFAULT_REPORT_EVERY}; 0: only at the end or when stopped)",
+    )
+    p.add_argument(
+        "--progress-interval",
+        type=float,
+        default=10.0 if sys.stderr.isatty() else 30.0,
+        metavar="SECONDS",
+        help="seconds between progress lines (default 10 on a terminal, else 30; 0: none)",
+    )
     p.add_argument("--gate", action="store_true", help="exit 1 if the results have problems")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("summary", help="(re)write summary.md/json from the last reports")
     p.add_argument("--testee", nargs="+", metavar="NAME")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--out", default=str(REPORTS_DIR), metavar="DIR", help="reports folder")
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("gate", help="exit 1 unless every testee passed every case")
     p.add_argument("--testee", nargs="+", metavar="NAME", help="default: every testee")
     p.add_argument("--allow-partial", action="store_true", help="accept a run limited with --cases")
+    p.add_argument("--out", default=str(REPORTS_DIR), metavar="DIR", help="reports folder")
     p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("readme", help="regenerate the summary block in README.md")

@@ -128,6 +128,7 @@ def summarize_testee(
         "detail": run_info.get("detail", ""),
         "notes": list(run_info.get("notes", [])),
         "wall_time": run_info.get("wall_time"),
+        "last_case": run_info.get("last_case"),
         "expected": len(expected),
         "reported": len(cases),
         "missing_cases": missing,
@@ -245,6 +246,21 @@ def overview_table(summary: Mapping[str, Any]) -> list[str]:
     return _table(header, rows)
 
 
+def unfinished_lines(summary: Mapping[str, Any]) -> list[str]:
+    """One line per testee whose run did not end cleanly: how it ended, where, and why."""
+    lines = []
+    for t in summary.get("testees", {}).values():
+        if t.get("status") == "ok" and not t.get("missing_cases"):
+            continue
+        where = f", last case {t['last_case']}" if t.get("last_case") else ""
+        lines.append(
+            f"- `{t['name']}`: {t['status']}{where}; {t['reported']}/{t['expected']} cases "
+            f"reported after {_fmt_time(t.get('wall_time'))}"
+            + (f" — {t['detail']}" if t.get("detail") else "")
+        )
+    return lines
+
+
 def render_markdown(summary: Mapping[str, Any], problems: Sequence[str]) -> str:
     """The full human summary: overview, per-section counts, failing and non-OK cases."""
     out = ["# Autobahn|Testsuite conformance summary", ""]
@@ -262,6 +278,9 @@ def render_markdown(summary: Mapping[str, Any], problems: Sequence[str]) -> str:
     )
     verdict = "PASS" if not problems else f"FAIL ({len(problems)} problem(s))"
     out += [f"- gate: **{verdict}**", "", "## Overview", "", *overview_table(summary), ""]
+    unfinished = unfinished_lines(summary)
+    if unfinished:
+        out += ["## Did not finish", "", *unfinished, ""]
     for t in summary.get("testees", {}).values():
         out += [f"## `{t['name']}` ({t['kind']})", ""]
         out.append(

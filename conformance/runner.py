@@ -1,10 +1,16 @@
-"""Run wstest against the testees, several at once, and record how each run ended.
+"""Run wstest against targets, several at once, watch them, and record how each run ended.
 
-Each testee gets its own wstest process and its own report folder, so runs are independent
-and can overlap (the machine has 2 cores; wstest and a testee each use about one while a case
-runs, and much of the suite is spent waiting on timers). The harness records in ``run.json``
-which case ids were expected and how each run ended, so the summary and the gate can tell a
-clean run from a crashed, missing or truncated one.
+A *target* is what gets tested: one of websocket_ref's testees (started by the harness), a
+server the harness did not start (``--server-url``), or a client given as a command
+(``--client-cmd``). Each gets its own wstest process and report folder, so runs are
+independent and can overlap.
+
+A run is watched, not timed: the harness follows wstest's log (case started, case finished,
+via ``_wstest_driver.py``), prints progress, and stops a run only when no case has finished
+for ``stall_timeout`` seconds (or past an optional overall ``timeout``). wstest writes its
+reports every few cases and again when it is stopped, so a stalled or killed run still
+reports what it did; ``run.json`` records which case ids were expected and how each run
+ended, so the summary and the gate tell a clean run from a stalled, crashed or partial one.
 """
 
 from __future__ import annotations
@@ -14,25 +20,35 @@ import datetime
 import json
 import os
 import selectors
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+import urllib.parse
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from . import REPORTS_DIR, ROOT
 from . import _setup as setup
+from .progress import CaseProgress, LogFollower, fmt_duration, suite_weight
 from .testees import EXIT_MISSING, Testee
 
 #: Seconds a server testee may take to print its PORT line, and wstest to start listening.
 STARTUP_TIMEOUT = 60.0
-#: Default seconds one testee's whole run may take before it is killed and marked "timeout".
-DEFAULT_TIMEOUT = 25 * 60.0
+#: Default seconds without a finished case before a run is declared stalled and stopped.
+DEFAULT_STALL_TIMEOUT = 300.0
+#: Default number of finished cases between two report writes by wstest.
+DEFAULT_REPORT_EVERY = 25
+#: Seconds wstest gets to write its reports after SIGTERM before it is killed.
+WSTEST_STOP_GRACE = 120.0
+DRIVER = Path(__file__).resolve().parent / "_wstest_driver.py"
 
 _RESOLVE_CASES = r"""
 import json, sys
@@ -51,6 +67,61 @@ class HarnessError(RuntimeError):
     """The harness itself could not proceed (as opposed to a testee failing)."""
 
 
+@dataclass(frozen=True)
+class Target:
+    """One implementation under test and how to reach it.
+
+    Exactly one of ``testee`` (ours), ``server_url`` (a server someone else started) or
+    ``client_cmd`` (a client run as a command, see :func:`client_commands`) is set.
+    """
+
+    name: str
+    kind: Literal["server", "client"]
+    testee: Testee | None = None
+    server_url: str | None = None
+    client_cmd: str | None = None
+
+    @classmethod
+    def of(cls, testee: Testee) -> Target:
+        return cls(testee.name, testee.kind, testee=testee)
+
+    @property
+    def wstest_mode(self) -> str:
+        """wstest plays the other side: a fuzzing client for servers, and vice versa."""
+        return "fuzzingclient" if self.kind == "server" else "fuzzingserver"
+
+    @property
+    def description(self) -> str:
+        if self.testee is not None:
+            return self.testee.description
+        return self.server_url or self.client_cmd or "?"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How runs are watched; every limit is an argument with a default."""
+
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    #: Overall seconds per target, 0 for none (the stall timeout is what normally stops).
+    timeout: float = 0.0
+    report_every: int = DEFAULT_REPORT_EVERY
+    #: Seconds between progress lines; 0 prints only starts and ends.
+    progress_interval: float = 30.0
+    reports_dir: Path = REPORTS_DIR
+
+
+@dataclass
+class _Run:
+    """The live state of one target's run, shared with the progress printer."""
+
+    target: Target
+    progress: CaseProgress
+    outdir: Path
+    wstest: subprocess.Popen[Any] | None = None
+    #: The testee or client processes; stopped before wstest.
+    procs: list[subprocess.Popen[Any]] = field(default_factory=list)
+
+
 def resolve_cases(cases: Sequence[str], exclude: Sequence[str]) -> list[str]:
     """Case ids wstest will run for these patterns, computed by wstest's own code.
 
@@ -61,7 +132,7 @@ def resolve_cases(cases: Sequence[str], exclude: Sequence[str]) -> list[str]:
         [str(setup.VENV27 / "bin" / "python"), "-c", _RESOLVE_CASES, spec],
         capture_output=True,
         text=True,
-        env=_wstest_env(),
+        env=_wstest_env(0),
         check=False,
         timeout=120,
     )
@@ -75,12 +146,14 @@ def resolve_cases(cases: Sequence[str], exclude: Sequence[str]) -> list[str]:
     return [str(c) for c in data["cases"]]
 
 
-def _start_wstest(cmd: list[str], outdir: Path, log: Any) -> subprocess.Popen[str]:
-    """Start wstest in ``outdir`` (where it finds spec.json), logging to ``log``."""
+def _start_wstest(
+    args: list[str], outdir: Path, log: Any, report_every: int
+) -> subprocess.Popen[str]:
+    """Start wstest through the driver in ``outdir`` (where its spec is), logging to ``log``."""
     return subprocess.Popen(
-        cmd,
+        [*wstest_command(), *args],
         cwd=outdir,
-        env=_wstest_env(),
+        env=_wstest_env(report_every),
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -89,10 +162,16 @@ def _start_wstest(cmd: list[str], outdir: Path, log: Any) -> subprocess.Popen[st
     )
 
 
-def _wstest_env() -> dict[str, str]:
+def wstest_command() -> list[str]:
+    """argv prefix that runs wstest (through the driver) with the cached Python 2.7."""
+    return [str(setup.VENV27 / "bin" / "python"), str(DRIVER)]
+
+
+def _wstest_env(report_every: int) -> dict[str, str]:
     """Environment for Python 2.7: none of the Python 3 paths may leak into it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["CONFORMANCE_REPORT_EVERY"] = str(report_every)
     return env
 
 
@@ -111,11 +190,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[Any], timeout: float) -> bool:
+def _wait_listening(
+    host: str, port: int, proc: subprocess.Popen[Any] | None, timeout: float
+) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline and (proc is None or proc.poll() is None):
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection((host, port), timeout=1):
                 return True
         except OSError:
             time.sleep(0.2)
@@ -139,13 +220,13 @@ def _read_port(proc: subprocess.Popen[str], timeout: float) -> int | None:
     return None
 
 
-def _stop(proc: subprocess.Popen[Any] | None) -> None:
+def _stop(proc: subprocess.Popen[Any] | None, grace: float = 5.0) -> None:
     """Stop a process the harness started (its own process group), politely then firmly."""
     if proc is None or proc.poll() is not None:
         return
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=5)
+        proc.wait(timeout=grace)
         return
     except (OSError, subprocess.TimeoutExpired):
         pass
@@ -174,108 +255,245 @@ def _log_lines(path: Path, prefix: str) -> list[str]:
 
 
 def update_reports(port: int, agent: str) -> None:
-    """Ask wstest's fuzzingserver for the reports with a raw WebSocket handshake.
+    """Ask wstest's fuzzingserver to write the reports, with a raw WebSocket handshake.
 
-    Used only when a client testee died before doing it, so the cases it did run are still
-    reported (the gate then fails on the missing ones, with a useful report to read).
+    The same request a client makes after its last case; the harness makes it at the end
+    of every client run, so a client that never asks still gets its reports.
     """
+    query = urllib.parse.urlencode({"agent": agent})
     request = (
-        f"GET /updateReports?agent={agent} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"GET /updateReports?{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=WSTEST_STOP_GRACE) as sock:
         sock.sendall(request.encode())
-        while sock.recv(65536):  # wstest writes the reports, then closes the connection
-            pass
+        try:
+            # wstest writes the reports, then sends a Close frame and drops the connection.
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            # The Close frame came after the reports were written: done.
+            if not received.startswith(b"HTTP/1.1 101"):
+                raise
 
 
-def _spec(testee: Testee, outdir: Path, url: str, cases: Sequence[str]) -> dict[str, Any]:
+def client_commands(template: str, base_url: str, agent: str, count: int) -> list[list[str]]:
+    """The argv of each run of a ``--client-cmd`` template.
+
+    The contract, for a client under test given as a command:
+
+    - with ``{url}`` the command runs once and drives wstest's fuzzingserver itself: fetch
+      ``{url}/getCaseCount`` (a text message), connect to
+      ``{url}/runCase?case=N&agent={agent}`` for N = 1..count echoing every message until
+      the server closes, then (optionally) ``{url}/updateReports?agent={agent}``;
+    - with ``{case_url}`` the command runs once per case, and only has to connect to that
+      URL and echo every message until the connection closes (any echo client will do);
+      ``{case}`` is the case number.
+
+    ``{agent}`` is the agent name in the reports in both forms. The template is split like
+    a shell command line (quotes work) but not run by a shell.
+    """
+    base_url = base_url.rstrip("/")
+    words = shlex.split(template)
+    if "{case_url}" in template:
+        return [
+            [
+                w.format(
+                    case_url=f"{base_url}/runCase?case={n}&agent={agent}",
+                    case=n,
+                    url=base_url,
+                    agent=agent,
+                )
+                for w in words
+            ]
+            for n in range(1, count + 1)
+        ]
+    if "{url}" not in template:
+        raise HarnessError("--client-cmd needs {url} (run once) or {case_url} (once per case)")
+    return [[w.format(url=base_url, agent=agent) for w in words]]
+
+
+def _spec(target: Target, outdir: Path, url: str, cases: Sequence[str]) -> dict[str, Any]:
     spec: dict[str, Any] = {"outdir": str(outdir), "cases": list(cases), "exclude-cases": []}
-    if testee.kind == "server":
-        spec["servers"] = [{"agent": testee.name, "url": url}]
+    if target.kind == "server":
+        spec["servers"] = [{"agent": target.name, "url": url}]
     else:
         spec["url"] = url
     return spec
 
 
-def run_testee(testee: Testee, cases: Sequence[str], timeout: float) -> dict[str, Any]:
-    """Run wstest against one testee; return how it went (the report is on disk)."""
-    outdir = REPORTS_DIR / testee.name
+class _Ended(Exception):
+    """The watch loop ended the run for a reason recorded as a status and a detail."""
+
+    def __init__(self, status: str, detail: str) -> None:
+        super().__init__(status, detail)
+        self.status = status
+        self.detail = detail
+
+
+class _TesteeDidNotStart(Exception):
+    def __init__(self, code: int | None) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _watch(
+    run: _Run,
+    until: subprocess.Popen[Any],
+    follower: LogFollower,
+    options: Options,
+    stop: threading.Event,
+    alive: Sequence[tuple[subprocess.Popen[Any], str]] = (),
+) -> int:
+    """Follow the log until ``until`` exits (its code is returned); raise _Ended otherwise.
+
+    The run is stopped when no case has started or finished for ``stall_timeout`` seconds,
+    past the overall ``timeout`` if one is set, when the user interrupts, or when a process
+    in ``alive`` (which must outlive ``until``) exits.
+    """
+    progress = run.progress
+    while True:
+        now = time.monotonic()
+        progress.feed_all(follower.new_lines(), now)
+        code = until.poll()
+        if code is not None:
+            progress.feed_all(follower.new_lines(), time.monotonic())
+            return code
+        for proc, what in alive:
+            if proc.poll() is not None:
+                raise _Ended("error", f"{what} exited with {proc.returncode} during the run")
+        where = f"in case {progress.current}" if progress.current else "between cases"
+        if stop.is_set():
+            raise _Ended("interrupted", f"stopped by the user {where}")
+        idle = progress.idle_for(now)
+        if idle > options.stall_timeout:
+            raise _Ended(
+                "stalled",
+                f"no case started or finished for {idle:.0f}s (--stall-timeout), stopped {where}",
+            )
+        if options.timeout and progress.elapsed(now) > options.timeout:
+            raise _Ended("timeout", f"over the {options.timeout:.0f}s limit (--timeout), {where}")
+        time.sleep(0.5)
+
+
+def _run_server(
+    run: _Run, cases: Sequence[str], options: Options, stop: threading.Event, tlog: Any, wlog: Any
+) -> dict[str, Any]:
+    """wstest's fuzzingclient against a server: ours (started here) or one at a URL."""
+    target, outdir = run.target, run.outdir
+    info: dict[str, Any] = {}
+    alive: list[tuple[subprocess.Popen[Any], str]] = []
+    if target.testee is not None:
+        testee_proc = subprocess.Popen(
+            [sys.executable, str(target.testee.script)],
+            cwd=ROOT,
+            env=_testee_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=tlog,
+            text=True,
+            start_new_session=True,
+        )
+        run.procs.append(testee_proc)
+        port = _read_port(testee_proc, STARTUP_TIMEOUT)
+        if port is None:
+            _stop(testee_proc)
+            raise _TesteeDidNotStart(testee_proc.returncode)
+        url = f"ws://127.0.0.1:{port}"
+        alive.append((testee_proc, "testee"))
+    else:
+        assert target.server_url is not None
+        url = target.server_url
+        parsed = urllib.parse.urlsplit(url)
+        default_port = 443 if parsed.scheme == "wss" else 80
+        if not _wait_listening(parsed.hostname or "", parsed.port or default_port, None, 10):
+            raise HarnessError(f"nothing listens at {url}")
+    (outdir / "spec.json").write_text(json.dumps(_spec(target, outdir, url, cases), indent=2))
+    wstest = run.wstest = _start_wstest(
+        ["-m", "fuzzingclient", "-s", str(outdir / "spec.json")], outdir, wlog, options.report_every
+    )
+    info["wstest_exit"] = _watch(
+        run, wstest, LogFollower(outdir / "wstest.log"), options, stop, alive
+    )
+    return info
+
+
+def _run_client(
+    run: _Run, cases: Sequence[str], options: Options, stop: threading.Event, tlog: Any, wlog: Any
+) -> dict[str, Any]:
+    """wstest's fuzzingserver, and a client driving it: ours, or a user's command."""
+    target, outdir = run.target, run.outdir
+    info: dict[str, Any] = {}
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}"
+    (outdir / "spec.json").write_text(json.dumps(_spec(target, outdir, url, cases), indent=2))
+    wstest = run.wstest = _start_wstest(
+        ["-m", "fuzzingserver", "-s", str(outdir / "spec.json"), "--webport", "0"],
+        outdir,
+        wlog,
+        options.report_every,
+    )
+    if not _wait_listening("127.0.0.1", port, wstest, STARTUP_TIMEOUT):
+        raise HarnessError(f"wstest fuzzingserver did not listen on {port}")
+    if target.testee is not None:
+        commands = [
+            [sys.executable, str(target.testee.script), "--url", url, "--agent", target.name]
+        ]
+    else:
+        assert target.client_cmd is not None
+        commands = client_commands(target.client_cmd, url, target.name, len(cases))
+    follower = LogFollower(outdir / "wstest.log")
+    for argv in commands:
+        try:
+            client = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=_testee_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=tlog,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise HarnessError(f"cannot start the client {argv[0]!r}: {exc}") from exc
+        run.procs.append(client)
+        code = _watch(run, client, follower, options, stop, [(wstest, "wstest")])
+        run.procs.remove(client)
+        info["testee_exit"] = code
+        if code == EXIT_MISSING and target.testee is not None:
+            raise _TesteeDidNotStart(code)
+        if code != 0 and len(commands) == 1:
+            info["status"], info["detail"] = "error", f"client exited with {code}"
+    update_reports(port, target.name)
+    return info
+
+
+def run_target(
+    run: _Run, cases: Sequence[str], options: Options, stop: threading.Event
+) -> dict[str, Any]:
+    """Run wstest against one target; return how it went (the report is on disk)."""
+    target, outdir = run.target, run.outdir
     shutil.rmtree(outdir, ignore_errors=True)
     outdir.mkdir(parents=True)
     testee_log = outdir / "testee.log"
-    wstest_log = outdir / "wstest.log"
-    info: dict[str, Any] = {"kind": testee.kind, "status": "ok", "detail": "", "notes": []}
+    info: dict[str, Any] = {
+        "kind": target.kind,
+        "description": target.description,
+        "status": "ok",
+        "detail": "",
+        "notes": [],
+    }
     started = time.monotonic()
-    deadline = started + timeout
-    testee_proc: subprocess.Popen[str] | None = None
-    wstest_proc: subprocess.Popen[str] | None = None
-    with testee_log.open("w") as tlog, wstest_log.open("w") as wlog:
+    _progress(f"{target.name}: started ({target.kind}, {target.description})")
+    with testee_log.open("w") as tlog, (outdir / "wstest.log").open("w") as wlog:
         try:
-            wstest_cmd = [
-                str(setup.WSTEST),
-                "-m",
-                testee.wstest_mode,
-                "-s",
-                str(outdir / "spec.json"),
-            ]
-            if testee.kind == "server":
-                testee_proc = subprocess.Popen(
-                    [sys.executable, str(testee.script)],
-                    cwd=ROOT,
-                    env=_testee_env(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=tlog,
-                    text=True,
-                    start_new_session=True,
-                )
-                port = _read_port(testee_proc, STARTUP_TIMEOUT)
-                if port is None:
-                    _stop(testee_proc)
-                    raise _TesteeDidNotStart(testee_proc.returncode)
-                spec = _spec(testee, outdir, f"ws://127.0.0.1:{port}", cases)
-                (outdir / "spec.json").write_text(json.dumps(spec, indent=2))
-                wstest_proc = _start_wstest(wstest_cmd, outdir, wlog)
-                remaining = max(1.0, deadline - time.monotonic())
-                info["wstest_exit"] = wstest_proc.wait(timeout=remaining)
-                if testee_proc.poll() is not None:
-                    info["status"] = "error"
-                    info["detail"] = f"testee exited with {testee_proc.returncode} during the run"
-            else:
-                port = free_port()
-                spec = _spec(testee, outdir, f"ws://127.0.0.1:{port}", cases)
-                (outdir / "spec.json").write_text(json.dumps(spec, indent=2))
-                wstest_proc = _start_wstest([*wstest_cmd, "--webport", "0"], outdir, wlog)
-                if not _wait_listening(port, wstest_proc, STARTUP_TIMEOUT):
-                    raise HarnessError(f"wstest fuzzingserver did not listen on {port}")
-                testee_proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        str(testee.script),
-                        "--url",
-                        f"ws://127.0.0.1:{port}",
-                        "--agent",
-                        testee.name,
-                    ],
-                    cwd=ROOT,
-                    env=_testee_env(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=tlog,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    start_new_session=True,
-                )
-                code = testee_proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-                info["testee_exit"] = code
-                if code == EXIT_MISSING:
-                    raise _TesteeDidNotStart(code)
-                if code != 0:
-                    info["status"] = "error"
-                    info["detail"] = f"testee exited with {code}"
-                if not (outdir / "index.json").exists():
-                    update_reports(port, testee.name)
+            body = _run_server if target.kind == "server" else _run_client
+            info.update(body(run, cases, options, stop, tlog, wlog))
+        except _Ended as exc:
+            info["status"], info["detail"] = exc.status, exc.detail
         except _TesteeDidNotStart as exc:
             tlog.flush()
             reasons = _log_lines(testee_log, "MISSING:")
@@ -286,88 +504,163 @@ def run_testee(testee: Testee, cases: Sequence[str], timeout: float) -> dict[str
                 info["detail"] = f"testee did not start (exit {exc.code}): " + _log_tail(
                     testee_log, 3
                 ).replace("\n", " | ")
-        except subprocess.TimeoutExpired:
-            info["status"], info["detail"] = "timeout", f"killed after {timeout:.0f}s"
         except (HarnessError, OSError) as exc:
             info["status"], info["detail"] = "error", f"{type(exc).__name__}: {exc}"
         finally:
-            _stop(testee_proc)
-            _stop(wstest_proc)
+            # wstest last, with time to write the reports of the cases it finished.
+            for proc in run.procs:
+                _stop(proc)
+            _stop(run.wstest, WSTEST_STOP_GRACE)
+    progress = run.progress
+    progress.finished_at = time.monotonic()
+    progress.status = info["status"]
     info["wall_time"] = round(time.monotonic() - started, 1)
+    info["cases_done"] = len(progress.done)
+    info["last_case"] = progress.current or (progress.done[-1] if progress.done else None)
     info["notes"] = _log_lines(testee_log, "NOTE:")
-    _progress(f"{testee.name}: {info['status']} in {info['wall_time']:.0f}s {info['detail']}")
+    _progress(progress.line(time.monotonic()) + (f" — {info['detail']}" if info["detail"] else ""))
     return info
-
-
-class _TesteeDidNotStart(Exception):
-    def __init__(self, code: int | None) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _progress(message: str) -> None:
     print(f"[conformance] {message}", file=sys.stderr, flush=True)
 
 
+def order_longest_first(
+    targets: Sequence[Target], expected: Sequence[str], previous: dict[str, Any]
+) -> list[Target]:
+    """Targets in the order to start them: longest expected run first (LPT scheduling).
+
+    A target's previous wall time for the same cases is the best guess; otherwise the
+    reference weights of the cases, a little more for clients (they start a connection per
+    case from Python and were slower in every measured run).
+    """
+
+    def expected_seconds(t: Target) -> float:
+        old = previous.get(t.name, {})
+        if old.get("status") == "ok" and isinstance(old.get("wall_time"), (int, float)):
+            return float(old["wall_time"])
+        return suite_weight(expected) * (1.2 if t.kind == "client" else 1.0)
+
+    return sorted(targets, key=expected_seconds, reverse=True)
+
+
+def _previous(reports_dir: Path, expected: Sequence[str]) -> dict[str, Any]:
+    try:
+        old = json.loads((reports_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if old.get("expected_cases") != list(expected):
+        return {}
+    testees = old.get("testees", {})
+    return testees if isinstance(testees, dict) else {}
+
+
 def run(
-    testees: Sequence[Testee],
+    targets: Sequence[Target],
     cases: Sequence[str] = ("*",),
     exclude: Sequence[str] = (),
     jobs: int = 2,
-    timeout: float = DEFAULT_TIMEOUT,
+    options: Options | None = None,
+    on_tick: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Set up wstest, run every testee (``jobs`` at a time), write run.json; return it.
+    """Set up wstest, run every target (``jobs`` at a time), write run.json; return it.
 
-    Results of testees not run this time are kept from the previous run.json when it
+    Results of targets not run this time are kept from the previous run.json when it
     expected the same cases, so one testee can be re-run after a fix.
     """
+    options = options or Options()
+    reports_dir = options.reports_dir
     setup.ensure_wstest()
     expected = resolve_cases(cases, exclude)
-    _progress(f"{len(expected)} cases per testee, {len(testees)} testee(s), {jobs} at a time")
+    previous = _previous(reports_dir, expected)
+    ordered = order_longest_first(targets, expected, previous)
+    _progress(
+        f"{len(expected)} cases per target, {len(targets)} target(s), {jobs} at a time; "
+        f"stall timeout {fmt_duration(options.stall_timeout)}; order: "
+        + ", ".join(t.name for t in ordered)
+    )
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = dict(
-            zip(
-                [t.name for t in testees],
-                pool.map(lambda t: run_testee(t, expected, timeout), testees),
-                strict=True,
-            )
-        )
+    stop = threading.Event()
+    runs = [
+        _Run(t, CaseProgress(t.name, expected, started_at=t0), reports_dir / t.name)
+        for t in ordered
+    ]
+
+    def start(r: _Run) -> dict[str, Any]:
+        now = time.monotonic()
+        r.progress.started_at = r.progress.last_progress_at = now
+        return run_target(r, expected, options, stop)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = [pool.submit(start, r) for r in runs]
+    last_board = time.monotonic()
+    try:
+        while not all(f.done() for f in futures):
+            time.sleep(0.5)
+            if on_tick is not None:
+                on_tick()
+            interval = options.progress_interval
+            if interval and time.monotonic() - last_board >= interval:
+                last_board = time.monotonic()
+                for r, f in zip(runs, futures, strict=True):
+                    if f.running():
+                        _progress(r.progress.line(last_board))
+    except KeyboardInterrupt:
+        _progress("interrupted: stopping the runs and saving what they did")
+        stop.set()
+        for f in futures:
+            f.cancel()
+    finally:
+        pool.shutdown(wait=True)
+    results: dict[str, Any] = {}
+    for r, f in zip(runs, futures, strict=True):
+        if f.cancelled():
+            results[r.target.name] = {
+                "kind": r.target.kind,
+                "description": r.target.description,
+                "status": "not-run",
+                "detail": "interrupted before it started",
+                "notes": [],
+            }
+        else:
+            results[r.target.name] = f.result()
+    results = {t.name: results[t.name] for t in targets}
     wall = round(time.monotonic() - t0, 1)
 
-    previous: dict[str, Any] = {}
-    run_file = REPORTS_DIR / "run.json"
-    try:
-        old = json.loads(run_file.read_text())
-        if old.get("expected_cases") == expected:
-            previous = {k: v for k, v in old.get("testees", {}).items() if k not in results}
-    except (OSError, ValueError):
-        pass
     data: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
         "wall_time": wall,
         "jobs": jobs,
         "wstest": setup.wstest_version(),
+        "wstest_python": setup.wstest_python(),
         "python": sys.version.split()[0],
         "cases": list(cases),
         "exclude_cases": list(exclude),
         "full_suite": list(cases) == ["*"] and not exclude,
         "expected_cases": expected,
-        "testees": {**previous, **results},
+        "options": {
+            "stall_timeout": options.stall_timeout,
+            "timeout": options.timeout,
+            "report_every": options.report_every,
+        },
+        "testees": {**{k: v for k, v in previous.items() if k not in results}, **results},
     }
-    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
-    run_file.write_text(json.dumps(data, indent=2) + "\n")
-    _merge_indexes(list(data["testees"]))
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "run.json").write_text(json.dumps(data, indent=2) + "\n")
+    _merge_indexes(reports_dir, list(data["testees"]))
+    if stop.is_set():
+        raise KeyboardInterrupt
     return data
 
 
-def _merge_indexes(names: Sequence[str]) -> None:
+def _merge_indexes(reports_dir: Path, names: Sequence[str]) -> None:
     """One index.json with every testee's results, as a single wstest run would write."""
     merged: dict[str, Any] = {}
     for name in names:
         try:
-            index = json.loads((REPORTS_DIR / name / "index.json").read_text())
+            index = json.loads((reports_dir / name / "index.json").read_text())
         except (OSError, ValueError):
             continue
         for agent, cases in index.items():
@@ -375,4 +668,4 @@ def _merge_indexes(names: Sequence[str]) -> None:
                 case: {**entry, "reportfile": f"{name}/{entry.get('reportfile', '')}"}
                 for case, entry in cases.items()
             }
-    (REPORTS_DIR / "index.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    (reports_dir / "index.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")

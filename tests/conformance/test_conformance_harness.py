@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
+
+import pytest
 
 from conformance import _setup
 from conformance.testees import TESTEES
@@ -36,3 +39,29 @@ def test_mirror_from_apt_sources() -> None:
     assert _setup.mirror_from_sources([security, deb822]) == "http://mirror.example/debian"
     assert _setup.mirror_from_sources([one_line]) == "https://mirror.example/debian"
     assert _setup.mirror_from_sources([security, "# nothing\n"]) is None
+
+
+def test_pypy_pins_differ_only_in_the_accelerators(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _setup.pinned_hash("pypy") != _setup.pinned_hash("cpython")
+    changed = set(_setup.PINNED) ^ set(_setup.PINNED_PYPY)
+    assert changed == {"autobahn[twisted,accelerate]==0.10.9", "autobahn[twisted]==0.10.9"}
+    assert set(_setup.PYPY_FIRST) <= set(_setup.PINNED)
+    monkeypatch.setenv("CONFORMANCE_WSTEST_PYTHON", "jython")
+    with pytest.raises(_setup.SetupError, match="auto, pypy or cpython"):
+        _setup.wanted_interpreter()
+    monkeypatch.setenv("CONFORMANCE_WSTEST_PYTHON", "")
+    assert _setup.wanted_interpreter() == "auto"
+
+
+def test_which_install_each_choice_accepts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(_setup, "MARKER", tmp_path / "marker")
+    monkeypatch.setattr(_setup, "PYPY_UNAVAILABLE", tmp_path / "pypy-unavailable.txt")
+    monkeypatch.setattr(_setup, "wstest_works", lambda: True)
+    assert not _setup._installed_ok("auto")
+    _setup.MARKER.write_text(_setup.pinned_hash("cpython") + "\n")
+    # auto wants PyPy unless an earlier attempt recorded why it is unavailable.
+    assert [_setup._installed_ok(c) for c in ("auto", "pypy", "cpython")] == [False, False, True]
+    _setup.PYPY_UNAVAILABLE.write_text("no pypy here\n")
+    assert _setup._installed_ok("auto")
+    _setup.MARKER.write_text(_setup.pinned_hash("pypy") + "\n")
+    assert [_setup._installed_ok(c) for c in ("auto", "pypy", "cpython")] == [True, True, False]
