@@ -168,6 +168,42 @@ def cmd_rfc(args: argparse.Namespace) -> int:
     return 1 if (args.check and problems) else 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from . import _setup, compare
+    from .peers import PEERS, PEERS_BY_NAME
+
+    names = _split(args.peer)
+    unknown = [n for n in names if n not in PEERS_BY_NAME]
+    if unknown:
+        raise SystemExit(
+            f"unknown peer(s): {', '.join(unknown)}; known: {', '.join(PEERS_BY_NAME)}"
+        )
+    peers = [PEERS_BY_NAME[n] for n in names] if names else list(PEERS)
+    out = Path(args.out)
+    if not args.table_only:
+        options = runner.Options(
+            stall_timeout=args.stall_timeout,
+            progress_interval=args.progress_interval,
+            reports_dir=out,
+        )
+        try:
+            compare.run_peers(peers, _split(args.cases) or ["*"], args.jobs, options)
+        except (_setup.SetupError, runner.HarnessError) as exc:
+            print(f"conformance compare failed: {exc}", file=sys.stderr)
+            return 2
+        cmd_summary(argparse.Namespace(testee=None, quiet=True, out=args.out))
+    table = compare.comparison_table(REPORTS_DIR, out)
+    print(table)
+    if args.readme:
+        try:
+            changed = compare.write_readme(Path(args.readme_path), table)
+        except (OSError, ValueError) as exc:
+            print(f"conformance compare: {exc}", file=sys.stderr)
+            return 1
+        print(f"{'updated' if changed else 'unchanged'}: {args.readme_path}", file=sys.stderr)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for t in TESTEES:
         print(f"{t.name:16} {t.kind:6} {t.description}")
@@ -268,6 +304,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--readme", action="store_true", help="regenerate the README totals block")
     p.add_argument("--readme-path", default=str(ROOT / "README.md"), help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_rfc)
+
+    p = sub.add_parser(
+        "compare",
+        help="run the suite against websockets and aiohttp (conformance/peers), print the table",
+    )
+    p.add_argument("--peer", nargs="+", metavar="NAME", help="default: every peer")
+    p.add_argument("--cases", nargs="+", metavar="PATTERN", help="wstest case patterns: 1.*")
+    p.add_argument("--jobs", type=int, default=int(os.environ.get("CONFORMANCE_JOBS", "3")))
+    p.add_argument("--out", default=str(ROOT / "reports" / "compare"), metavar="DIR")
+    p.add_argument("--stall-timeout", type=float, default=runner.DEFAULT_STALL_TIMEOUT)
+    p.add_argument("--progress-interval", type=float, default=30.0)
+    p.add_argument("--table-only", action="store_true", help="only rebuild the table")
+    p.add_argument("--readme", action="store_true", help="write the table into the README")
+    p.add_argument("--readme-path", default=str(ROOT / "README.md"), help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("list", help="list the testees")
     p.set_defaults(func=cmd_list)

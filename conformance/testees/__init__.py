@@ -32,11 +32,13 @@ class Testee:
     name: str
     kind: Literal["server", "client"]
     description: str
+    #: Where the script lives: here, or conformance/peers/ for other libraries.
+    directory: Path = TESTEES_DIR
 
     @property
     def script(self) -> Path:
         """The testee's script, run with the harness's own Python 3 interpreter."""
-        return TESTEES_DIR / f"{self.name}.py"
+        return self.directory / f"{self.name}.py"
 
     @property
     def wstest_mode(self) -> str:

@@ -258,3 +258,26 @@ def test_real_wstest_through_the_driver(tmp_path: Path, monkeypatch: pytest.Monk
         ] == cases
     summary = report.build_summary(reports)
     assert report.gate_problems(summary, [t.name for t in targets], allow_partial=True) == []
+
+
+def test_comparison_table_joins_ours_and_the_peers(tmp_path: Path) -> None:
+    from test_conformance_report import all_ok, write_reports
+
+    from conformance import compare
+    from conformance.peers import PEERS
+
+    ours = write_reports(tmp_path / "ours", {t.name: all_ok() for t in BY_NAME.values()})
+    peers = {p.name: all_ok() for p in PEERS}
+    peers["aiohttp_client"] = all_ok(**{"6_4_1": {"behavior": "FAILED"}})
+    theirs = write_reports(tmp_path / "theirs", peers)
+    table = compare.comparison_table(ours, theirs)
+    assert "| `sansio_server` | 6/6 | 6 | 0 | 0 | 0 | 0 |" in table
+    assert "| `aiohttp_client` | 6/6 | 5 | 0 | 0 | 0 | 1 |" in table
+    assert "- `aiohttp_client`: aiohttp_client: 1 case(s) with behavior FAILED" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{compare.START}\nold\n{compare.END}\nafter\n")
+    assert compare.write_readme(readme, table) is True
+    assert compare.write_readme(readme, table) is False
+    assert "old" not in readme.read_text() and readme.read_text().endswith("after\n")
+    for peer in PEERS:
+        assert peer.script.is_file()
