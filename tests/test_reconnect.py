@@ -45,12 +45,14 @@ class Delays:
 # backoff()
 
 
+@pytest.mark.rfc("R6455-7.2.3-4")
 def test_backoff_arguments() -> None:
     delays = list(itertools.islice(backoff(initial_delay=2, min_delay=1, max_delay=8, factor=2), 7))
     assert 0 <= delays[0] <= 2
     assert delays[1:] == [1, 2, 4, 8, 8, 8]
 
 
+@pytest.mark.rfc("R6455-7.2.3-2", "R6455-7.2.3-3")
 def test_backoff_first_delay_is_random() -> None:
     # RFC 6455 §7.2.3: "delayed by a random amount of time" -- not the same every time.
     firsts = {next(backoff(initial_delay=5)) for _ in range(20)}
@@ -78,6 +80,7 @@ async def closing_handler(ws: ServerConnection) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-7.2.3-1", "R6455-7.2.3-2")
 async def test_asyncio_random_delay_after_the_server_closes() -> None:
     delays = Delays()
     async with serve(closing_handler, "127.0.0.1", 0, **FAST) as server:
@@ -119,6 +122,7 @@ async def test_asyncio_no_delay_after_the_client_closes() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-7.2.3-1", "R6455-7.2.3-4")
 async def test_asyncio_failed_reconnects_grow_within_one_series() -> None:
     delays = Delays()
     attempts = 0
@@ -177,6 +181,7 @@ def run_sync_server(handler: Any, **kwargs: Any) -> tuple[Server, threading.Thre
     return server, thread, f"ws://{host}:{port}/"
 
 
+@pytest.mark.rfc("R6455-7.2.3-1", "R6455-7.2.3-2")
 def test_sync_random_delay_after_the_server_closes() -> None:
     delays = Delays()
     server, thread, uri = run_sync_server(sync_closing_handler)
@@ -194,6 +199,7 @@ def test_sync_random_delay_after_the_server_closes() -> None:
     assert delays.drawn == [(1, 0), (2, 0)]
 
 
+@pytest.mark.rfc("R6455-7.2.3-1", "R6455-7.2.3-4")
 def test_sync_no_delay_after_the_client_closes_and_failures_back_off() -> None:
     delays = Delays()
     attempts = 0

@@ -73,9 +73,11 @@ def backoff(
         raise ValueError(
             "backoff needs initial_delay >= 0, 0 < min_delay <= max_delay, factor >= 1"
         )
-    # RFC 6455 §7.2.3: the first reconnect attempt SHOULD be delayed by a random amount
+    # RFC 6455 §7.2.3 [R6455-7.2.3-2, R6455-7.2.3-3]: the first reconnect attempt
+    # SHOULD be delayed by a random amount (0-5 s is the RFC's example)
     yield random.random() * initial
-    # RFC 6455 §7.2.3: subsequent attempts SHOULD be delayed by increasingly longer amounts
+    # RFC 6455 §7.2.3 [R6455-7.2.3-4]: subsequent attempts SHOULD be delayed by
+    # increasingly longer amounts
     while delay < maximum:
         yield delay
         delay *= growth

@@ -383,10 +383,11 @@ class _Reconnect:
             was_dropped = dropped(previous.protocol)
             await previous.close()
             if was_dropped:
-                # RFC 6455 §7.2.3: after an abnormal closure, "the first reconnect attempt
-                # SHOULD be delayed by a random amount of time"; so too after the server
-                # closed or failed the connection: clients dropped at once by a server
-                # that restarts mustn't all come back at once.
+                # RFC 6455 §7.2.3 [R6455-7.2.3-1, R6455-7.2.3-2]: after an abnormal
+                # closure, "the first reconnect attempt SHOULD be delayed by a random
+                # amount of time"; so too after the server closed or failed the
+                # connection: clients dropped at once by a server that restarts mustn't
+                # all come back at once.
                 delay = self._next_delay()
                 connect.logger.info(
                     "connection closed (%s); reconnecting in %.1f seconds",

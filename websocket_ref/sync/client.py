@@ -313,9 +313,10 @@ class reconnect:
                 was_dropped = dropped(connection.protocol)
                 connection.close()
             if was_dropped:
-                # RFC 6455 §7.2.3: "the first reconnect attempt SHOULD be delayed by a random
-                # amount of time" after an abnormal closure; so too after the server closed
-                # or failed the connection (a server restart drops every client at once).
+                # RFC 6455 §7.2.3 [R6455-7.2.3-1, R6455-7.2.3-2]: "the first reconnect
+                # attempt SHOULD be delayed by a random amount of time" after an abnormal
+                # closure; so too after the server closed or failed the connection (a
+                # server restart drops every client at once).
                 wait(f"connection closed ({connection.protocol.close_exc})")
 
 
