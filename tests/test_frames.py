@@ -6,6 +6,13 @@ across frames) are tested through the protocol objects in test_protocol.py.
 
 from __future__ import annotations
 
+import itertools
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import pytest
 
 from websocket_ref import (
@@ -19,6 +26,7 @@ from websocket_ref import (
     PayloadTooBig,
     ProtocolError,
 )
+from websocket_ref import frames as frames_module
 from websocket_ref.frames import (
     CTRL_OPCODES,
     DATA_OPCODES,
@@ -29,6 +37,8 @@ from websocket_ref.frames import (
 )
 
 from .utils import MASK, RSV1, RSV2, RSV3, build_frame, close_payload, decode_frames
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Opcodes
 
@@ -112,7 +122,7 @@ def test_serialize_masked(size: int) -> None:
     assert decoded.payload == data
 
 
-@pytest.mark.rfc("R6455-5.3-2", "R6455-5.3-3", "R6455-5.3-4", "R6455-10.3-1")
+@pytest.mark.rfc("R6455-5.3-2", "R6455-10.3-1")
 def test_serialize_masked_uses_fresh_keys() -> None:
     # RFC 6455 §5.3: a new, unpredictable masking key for every frame
     keys = set()
@@ -120,6 +130,110 @@ def test_serialize_masked_uses_fresh_keys() -> None:
         head, _ = serialize_frame(Frame(Opcode.TEXT, b"x"), mask=True)
         keys.add(head[2:6])
     assert len(keys) > 1000
+
+
+class _CountingSource:
+    """A stand-in for os.urandom whose 4-byte words are all different: a key seen twice
+    was handed out twice."""
+
+    def __init__(self) -> None:
+        self.calls: list[bytes] = []
+        self._words = itertools.count(1)
+
+    def __call__(self, size: int) -> bytes:
+        assert size % 4 == 0
+        batch = b"".join(next(self._words).to_bytes(4, "big") for _ in range(size // 4))
+        self.calls.append(batch)
+        return batch
+
+
+def masking_key(frame: bytes) -> bytes:
+    assert frame[1] & 0x80 and frame[1] & 0x7F < 126
+    return frame[2:6]
+
+
+@pytest.mark.rfc("R6455-5.3-3")
+def test_masking_keys_come_from_the_os_csprng(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = _CountingSource()
+    monkeypatch.setattr(frames_module, "_urandom", source)
+    frames_module._masking_keys.reset()
+    keys = [
+        masking_key(serialize_frame(Frame(Opcode.TEXT, b"x"), mask=True)[0]) for _ in range(2000)
+    ]
+    # Every key is 4 bytes of what the CSPRNG returned, in order, none reused.
+    assert b"".join(keys) == b"".join(source.calls)[: 4 * len(keys)]
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.rfc("R6455-5.3-4", "R6455-10.3-1")
+def test_masking_keys_are_never_handed_out_twice_across_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The sync API sends from several threads at once. A key given to two threads would
+    # let a peer that saw one frame predict the key of the other.
+    source = _CountingSource()
+    monkeypatch.setattr(frames_module, "_urandom", source)
+    frames_module._masking_keys.reset()
+    results: list[list[bytes]] = [[] for _ in range(4)]
+    start = threading.Barrier(len(results))
+
+    def take(keys: list[bytes]) -> None:
+        start.wait()
+        draw = frames_module._masking_keys.next
+        for _ in range(50_000):
+            keys.append(draw())
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=take, args=(keys,)) for keys in results]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    everything = [key for keys in results for key in keys]
+    assert len(everything) == 200_000
+    assert len(set(everything)) == len(everything)
+
+
+FORK_SCRIPT = """
+import os, sys
+from websocket_ref.frames import Frame, Opcode, serialize_frame
+
+def keys(n):
+    return b"".join(serialize_frame(Frame(Opcode.TEXT, b"x"), mask=True)[0][2:6] for _ in range(n))
+
+keys(1)  # the parent has a batch of keys before it forks
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(write, keys(8))
+    os._exit(0)
+os.waitpid(pid, 0)
+child = os.read(read, 32)
+parent = keys(8)
+print(child.hex(), parent.hex())
+"""
+
+
+@pytest.mark.rfc("R6455-5.3-4")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_forked_child_doesnt_repeat_the_parents_masking_keys() -> None:
+    # A child process created by fork() inherits the parent's memory: without a fresh
+    # batch it would send the very keys the parent sends next.
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
+    child, parent = result.stdout.split()
+    assert len(child) == len(parent) == 64
+    assert child != parent
 
 
 # Parsing

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import os
 import struct
+from collections.abc import Callable
 
 from .exceptions import InvalidCloseFrame, InvalidFrame, InvalidUTF8, PayloadTooBig
 from .masking import apply_mask
@@ -212,31 +214,54 @@ _unpack_short = struct.Struct("!H").unpack_from
 _unpack_long = struct.Struct("!Q").unpack_from
 
 
+#: Where masking keys come from: the operating system's CSPRNG (tests replace it).
+_urandom = os.urandom
+
+
 class _MaskingKeys:
     """Masking keys from the OS's CSPRNG, fetched in batches to spare system calls.
 
-    RFC 6455 §5.3: the masking key MUST be unpredictable, from a strong source of
-    entropy; one ``os.urandom`` call per frame would dominate small-frame sending.
+    One ``os.urandom`` call per frame would dominate small-frame sending, so keys are
+    cut from a batch of random bytes. Cutting must never hand the same key out twice,
+    which would make the next key predictable to whoever saw the first:
+
+    * across threads (the sync API sends from several): each key's index comes from an
+      :func:`itertools.count`, which hands out each number once, atomically; a batch
+      and its counter are replaced together, as one tuple;
+    * across processes: a child created by ``fork()`` inherits the parent's batch, and
+      both would send the same keys; :func:`os.register_at_fork` gives the child a
+      fresh batch.
     """
 
-    __slots__ = ("_pool", "_pos")
+    __slots__ = ("_batch",)
 
-    _BATCH = 4096
+    _BATCH = 4096  # bytes: 1024 keys
 
     def __init__(self) -> None:
-        self._pool = b""
-        self._pos = 0
+        self._batch: tuple[bytes, Callable[[], int]] = (b"", itertools.count().__next__)
+
+    def reset(self) -> None:
+        """Drop the current batch: the next key comes from a new one."""
+        self._batch = (b"", itertools.count().__next__)
 
     def next(self) -> bytes:
-        pos = self._pos
-        if pos >= len(self._pool):
-            self._pool = os.urandom(self._BATCH)
-            pos = 0
-        self._pos = pos + 4
-        return self._pool[pos : pos + 4]
+        pool, counter = self._batch
+        pos = counter() * 4
+        if pos < len(pool):
+            return pool[pos : pos + 4]
+        # RFC 6455 §5.3 [R6455-5.3-3]: the masking key MUST be derived from a strong source of
+        # entropy: the OS's CSPRNG. A thread that gets here at the same time as another makes
+        # a batch of its own and takes its first key; neither key is handed out again.
+        pool = _urandom(self._BATCH)
+        self._batch = (pool, itertools.count(1).__next__)
+        return pool[:4]
 
 
 _masking_keys = _MaskingKeys()
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    # RFC 6455 §5.3 [R6455-5.3-4]: a key MUST NOT make the next one simple to predict: a
+    # forked child doesn't repeat the keys of its parent.
+    os.register_at_fork(after_in_child=_masking_keys.reset)
 
 
 def serialize_frame(frame: Frame, *, mask: bool) -> list[bytes]:
