@@ -148,22 +148,38 @@ def test_binary_message(cli_factory: type[CLI]) -> None:
         assert cli.finish()[0] == 0
 
 
+@pytest.mark.rfc("R6455-5.5.1-4")
 def test_server_closes(cli_factory: type[CLI]) -> None:
-    """The client exits when the server closes, though stdin stays open."""
+    """The client exits when the server closes, though stdin stays open. It shows the
+    close code and its meaning, not the peer's reason (RFC 6455 §5.5.1: "clients MUST
+    NOT show it to end users")."""
     with run_server(handler) as server:
         cli = cli_factory(uri(server))
         cli.send("close")
-        cli.expect("Connection closed: 4000 (private use) bye.")
-        assert cli.process.wait(TIMEOUT) == 0
+        cli.expect("Connection closed: 4000 (private use).")
+        status, rest, stderr = cli.finish()
+    assert status == 0
+    assert not any("bye" in line for line in cli.seen + rest), cli.seen + rest
+    assert "bye" not in stderr
 
 
-def test_close_reason_escaped(cli_factory: type[CLI]) -> None:
-    """The server's close reason can't send escape sequences to the user's terminal."""
+@pytest.mark.rfc("R6455-5.5.1-4")
+def test_close_reason_shown_escaped_with_trace(cli_factory: type[CLI]) -> None:
+    """--trace, a debugging view of the wire, shows the reason; it can't send escape
+    sequences to the user's terminal."""
+    escaped = "\\x1b]0;pwned\\x07\\x1b[2Jbye\\u202e"
     with run_server(handler) as server:
-        cli = cli_factory(uri(server))
+        cli = cli_factory("--trace", uri(server))
         cli.send("evil close")
-        cli.expect("Connection closed: 4000 (private use) \\x1b]0;pwned\\x07\\x1b[2Jbye\\u202e.")
-        assert cli.process.wait(TIMEOUT) == 0
+        cli.expect(f"Connection closed: 4000 (private use) {escaped}.")
+        status, rest, _ = cli.finish()
+    assert status == 0
+    lines = cli.seen + rest
+    assert any(
+        line.startswith("# < CLOSE ") and f"code=4000 (private use) {escaped}" in line
+        for line in lines
+    ), lines
+    assert not any("\x1b" in line or "\u202e" in line for line in lines)
 
 
 def test_handshake_failure_escaped(cli_factory: type[CLI]) -> None:

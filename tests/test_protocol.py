@@ -8,6 +8,7 @@ frame and, on the server, the EOF that closes TCP first (§7.1.1).
 from __future__ import annotations
 
 import inspect
+import logging
 
 import pytest
 
@@ -1115,7 +1116,7 @@ def test_empty_data_is_harmless(side: Side) -> None:
 # fail() (RFC 6455 §7.1.7)
 
 
-@pytest.mark.rfc("R6455-7.1.7-1", "R6455-7.1.7-2", "R6455-7.1.7-3", "R6455-7.1.7-4", "R6455-10.7-3")
+@pytest.mark.rfc("R6455-7.1.7-1", "R6455-7.1.7-3", "R6455-7.1.7-4", "R6455-10.7-3")
 def test_fail(side: Side) -> None:
     protocol = make(side)
     protocol.fail(1011, "internal error")
@@ -1126,6 +1127,54 @@ def test_fail(side: Side) -> None:
     assert protocol.state is State.CLOSING
     protocol.receive_data(peer_frame(protocol, 0x1, b"ignored"))
     assert protocol.events_received() == []
+
+
+@pytest.mark.rfc("R6455-7.1.7-2")
+def test_server_logs_the_failure_once_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="websocket_ref")
+    server = open_server()
+    server.receive_data(server_frame(0x1, b"not masked"))  # from a client: must be masked
+    server.receive_data(client_frame(0x3, b"reserved opcode"))  # ignored: failed already
+    server.receive_eof()
+    records = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert [(r.name, r.levelname, r.getMessage()) for r in records] == [
+        (
+            "websocket_ref.server",
+            "INFO",
+            "failing connection with code 1002: unmasked frame from client (RFC 6455 §5.1)",
+        )
+    ]
+
+
+def test_client_logs_the_failure_at_debug_only(caplog: pytest.LogCaptureFixture) -> None:
+    # RFC 6455 §7.1.7: the client MAY report the problem: the application gets it.
+    caplog.set_level(logging.DEBUG, logger="websocket_ref")
+    client = open_client()
+    client.receive_data(server_frame(0x3, b""))
+    records = [r for r in caplog.records if "failing connection" in r.getMessage()]
+    assert [r.levelname for r in records] == ["DEBUG"]
+    client.receive_eof()
+    assert client.close_exc.__cause__ is client.parser_exc
+
+
+@pytest.mark.rfc("R6455-7.1.7-5")
+def test_no_processing_after_failing_not_even_the_peers_close(side: Side) -> None:
+    # RFC 6455 §7.1.7: "MUST NOT continue to attempt to process data (including a
+    # responding Close frame) from the remote endpoint after being instructed to _Fail".
+    protocol = make(side)
+    protocol.receive_data(peer_frame(protocol, 0x1, b"\xff"))  # invalid UTF-8
+    assert type(protocol.parser_exc) is InvalidUTF8
+    assert written(protocol).close_codes == [1007]
+    protocol.receive_data(
+        peer_frame(protocol, 0x9, b"ping")
+        + peer_frame(protocol, 0x8, close_payload(1007))
+        + peer_frame(protocol, 0x1, b"text")
+    )
+    assert protocol.events_received() == []
+    assert protocol.data_to_send() == []  # no pong, no second close frame
+    assert protocol.close_rcvd is None
+    protocol.receive_eof()
+    assert protocol.close_code == 1006
 
 
 def test_fail_with_1006_sends_no_close_frame(side: Side) -> None:

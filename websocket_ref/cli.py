@@ -100,13 +100,20 @@ def format_message(message: str | bytes, *, escape: bool = False) -> str:
     return line
 
 
-def format_close(connection: ClientConnection) -> str:
-    """``Connection closed: 1000 (OK).``: the code and reason the peer sent."""
+def format_close(connection: ClientConnection, *, reason: bool = False) -> str:
+    """``Connection closed: 1000 (OK).``: the code the peer sent and what it means.
+
+    The peer's close reason is left out unless ``reason`` is true (``--trace``, a
+    debugging view of the wire); then control characters in it are escaped.
+    """
     code = connection.close_code
     if code is None:  # pragma: no cover - called once the connection is closed
         code = CloseCode.ABNORMAL_CLOSURE
-    # The reason is the peer's text: escape what could drive the terminal.
-    return f"Connection closed: {Close(code, _printable(connection.close_reason or ''))}."
+    # RFC 6455 §5.5.1 [R6455-5.5.1-4]: the reason "is not guaranteed to be human readable,
+    # clients MUST NOT show it to end users"; --trace shows the wire to a developer. The
+    # reason is the peer's text: escape what could drive the terminal.
+    text = _printable(connection.close_reason or "") if reason else ""
+    return f"Connection closed: {Close(code, text)}."
 
 
 # --trace
@@ -359,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         receiver.join()
         if in_main_thread:
             signal.signal(signal.SIGINT, previous_handler)
-    console.print(format_close(connection))
+    console.print(format_close(connection, reason=args.trace))
     return 0
 
 

@@ -608,9 +608,13 @@ class Protocol:
                 self._fail_with(exc)
 
     def _fail_with(self, exc: ProtocolError) -> None:
-        if self.debug:
-            # RFC 6455 §7.1.7 [R6455-7.1.7-2]: the server SHOULD log the problem; a choice:
-            # at DEBUG (the exception stays in parser_exc for the application)
+        if self.side is SERVER:
+            # RFC 6455 §7.1.7 [R6455-7.1.7-2]: the server SHOULD log the problem: at INFO,
+            # once per connection (reading stops here), with the close code and the rule
+            self.logger.info("failing connection with code %d: %s", exc.close_code, exc)
+        elif self.debug:
+            # RFC 6455 §7.1.7 [R6455-7.1.7-1]: the client MAY report the problem to the
+            # user: the application gets it (ConnectionClosedError.__cause__); logged at DEBUG
             self.logger.debug("! failing connection: %s", exc)
         self.parser_exc = exc
         self.fail(exc.close_code, str(exc))

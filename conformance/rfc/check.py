@@ -9,7 +9,8 @@ lists what the gate fails on. Two levels:
   unknown id;
 * ``strict`` (the registry is complete): also every implemented requirement is cited in
   the code and marked on a test, every citation comment of a section that has registered
-  requirements carries an id, and every section
+  requirements carries an id (or says ``[no keyword]``: it explains a sentence of that
+  section without a normative keyword), and every section
   in scope (RFC 6455 §1-11, RFC 7692 §5-8) that has a normative keyword has entries.
 """
 
@@ -50,6 +51,10 @@ def build() -> Traceability:
     return Traceability(registry.load(), trace.citations(), trace.markers())
 
 
+#: Written in a citation of a statement that has no normative keyword (so no id), in a
+#: section that has registered requirements: ``# RFC 7692 §7.2.1 [no keyword]: ...``.
+NO_KEYWORD = "[no keyword]"
+
 _KEYWORD_IN_TEXT = re.compile(r"\b(MUST|REQUIRED|SHALL|SHOULD|RECOMMENDED|MAY|OPTIONAL)\b")
 
 
@@ -87,10 +92,13 @@ def problems(t: Traceability, *, strict: bool) -> list[str]:
                     f"{c.location}: {rid} is a requirement of RFC {match.group('rfc')} "
                     f"§{match.group('section')}, but the comment doesn't cite that section"
                 )
-        if strict and not c.ids and c.sections & registered:
+        if strict and not c.ids and c.sections & registered and NO_KEYWORD not in c.text:
             # A section with registered requirements: the comment must say which one it
             # enforces. (Sections without normative keywords, e.g. RFC 6455 §7.1.5, and
-            # RFCs outside the registry, e.g. RFC 7230 or RFC 6585, have no ids to name.)
+            # RFCs outside the registry, e.g. RFC 7230 or RFC 6585, have no ids to name;
+            # nor has a sentence without a keyword in a section that has others, e.g. the
+            # steps of RFC 7692 §7.2.1's compression algorithm: the comment says so with
+            # NO_KEYWORD.)
             found.append(f"{c.location}: citation without a requirement id: {c.text!r}")
 
     for m in t.markers:

@@ -108,6 +108,7 @@ def test_citation_naming_another_section_is_flagged(tmp_path, monkeypatch) -> No
         "w = 4  # RFC 6455 §5.5.2 without an id\n"
         "v = 5  # RFC 7230 §3.2.4: another RFC, without a registry\n"
         "u = 6  # RFC 6455 §7.1.5 (no requirement registered there), RFC 6585 §4\n"
+        "t = 7  # RFC 6455 §5.5.2 [no keyword]: a sentence of the section without one\n"
     )
     monkeypatch.setattr(trace, "ROOT", tmp_path)
     cites = trace.citations(tmp_path)
@@ -119,7 +120,8 @@ def test_citation_naming_another_section_is_flagged(tmp_path, monkeypatch) -> No
     assert "unknown requirement id R6455-5.5.2-99" in found[2]
     strict = check.problems(t, strict=True)
     without_id = [p for p in strict if "citation without a requirement id" in p]
-    # Not line 2 (a section that doesn't exist, reported as such), 5 or 6 (no registry).
+    # Not line 2 (a section that doesn't exist, reported as such), 5 or 6 (no registry),
+    # nor line 7 (says it cites a sentence without a keyword).
     assert [p.split(":")[1] for p in without_id] == ["4"], without_id
     assert any("no test is marked" in p for p in strict)
 
