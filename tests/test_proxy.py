@@ -97,6 +97,7 @@ def handshake(url: str = "http://proxy:3128", uri: str = "wss://example.com/") -
     return ProxyHandshake(parse_proxy(url), parse_uri(uri), "agent/1")
 
 
+@pytest.mark.rfc("R6455-4.1-10")
 def test_connect_request() -> None:
     assert handshake().data_to_send() == (
         b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nUser-Agent: agent/1\r\n\r\n"
@@ -122,6 +123,7 @@ def test_bytes_after_the_answer_are_kept() -> None:
     assert exchange.leftover == b"early bytes"
 
 
+@pytest.mark.rfc("R6455-4.1-13")
 def test_refused_tunnel() -> None:
     exchange = handshake()
     exchange.receive_data(b"HTTP/1.1 407 Proxy Authentication Required\r\n")
@@ -192,6 +194,7 @@ async def round_trip(uri: str, **kwargs: Any) -> tuple[Any, Any]:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("scheme", ["http", "socks5", "socks5h", "socks4", "socks4a"])
+@pytest.mark.rfc("R6455-4.1-10", "R6455-4.1-18")
 async def test_asyncio_ws_through_proxy(scheme: str) -> None:
     with pproxy() as address:
         async with echo_server() as uri:
@@ -258,6 +261,7 @@ async def test_asyncio_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.1-13")
 async def test_asyncio_unreachable_target_and_proxy() -> None:
     with pproxy() as address:
         # The proxy can't reach the server: pproxy closes, before or after answering
@@ -317,6 +321,7 @@ def sync_round_trip(uri: str, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize("scheme", ["http", "socks5h", "socks4"])
+@pytest.mark.rfc("R6455-4.1-10")
 def test_sync_ws_through_proxy(scheme: str) -> None:
     with pproxy() as address, sync_echo_server() as uri:
         remote = sync_round_trip(uri, proxy=f"{scheme}://{address}")

@@ -173,6 +173,8 @@ class ProxyHandshake:
 
     def data_to_send(self) -> bytes:
         """The CONNECT request: the authority-form target and Host (RFC 9110 §9.3.6)."""
+        # RFC 6455 §4.1 [R6455-4.1-10]: through a proxy, the client asks it to open a TCP
+        # connection to /host/ and /port/
         host = build_host(self.uri.host, self.uri.port, self.uri.secure, always_include_port=True)
         headers = Headers()
         headers["Host"] = host
@@ -201,7 +203,8 @@ class ProxyHandshake:
         self.response = Response(status_code, reason, headers)
         self.done = True
         if not 200 <= status_code < 300:
-            # RFC 9110 §9.3.6: any 2xx means the tunnel is open; anything else, it isn't
+            # RFC 9110 §9.3.6: any 2xx means the tunnel is open; anything else, it isn't:
+            # RFC 6455 §4.1 [R6455-4.1-13]: a proxy's error fails the connection attempt
             self.exc = InvalidProxyStatus(self.response)
             return
         self.leftover = bytes(self._buffer)
