@@ -34,13 +34,14 @@ redis-server:
 	  && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; } >/dev/null 2>&1; } \
 	  || echo "redis-server isn't installed: the Redis example test will skip"
 
-## Run the Autobahn|Testsuite against every websocket_ref testee and print the summary.
+## Run the handshake suite and the Autobahn|Testsuite against every websocket_ref testee.
 conformance:
-	$(PYTHON) -m conformance run
+	$(PYTHON) -m conformance run --suite all
 
-## Exit non-zero unless the last conformance report is all OK / INFORMATIONAL.
+## Exit non-zero unless the last reports of both suites are complete and free of FAILED cases.
 conformance-gate:
 	$(PYTHON) -m conformance gate
+	$(PYTHON) -m conformance gate --suite handshake
 
 ## Benchmarks: websocket_ref vs websockets (see bench/README.md).
 bench: $(TOX)

@@ -57,39 +57,53 @@ def _targets(args: argparse.Namespace) -> list[runner.Target]:
     return [runner.Target.of(t) for t in _testees(args.testee)]
 
 
+def _suite_dirs(args: argparse.Namespace) -> dict[str, Path]:
+    """Report folder per suite: the defaults, or --out (one suite) / --out/<suite> (all)."""
+    suites = list(runner.SUITES) if args.suite == "all" else [args.suite]
+    if args.out is None:
+        return {s: runner.SUITE_REPORTS[s] for s in suites}
+    out = Path(args.out)
+    return {s: out / s for s in suites} if len(suites) > 1 else {suites[0]: out}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from . import _setup
 
     targets = _targets(args)
-    reports = Path(args.out)
-    options = runner.Options(
-        stall_timeout=args.stall_timeout,
-        timeout=args.timeout,
-        report_every=args.report_every,
-        progress_interval=args.progress_interval,
-        reports_dir=reports,
-    )
-    interrupted = False
-    try:
-        runner.run(
-            targets,
-            cases=_split(args.cases) or ["*"],
-            exclude=_split(args.exclude_cases),
-            jobs=args.jobs,
-            options=options,
-        )
-    except (_setup.SetupError, runner.HarnessError) as exc:
-        print(f"conformance run failed: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        interrupted = True
     names = [t.name for t in targets]
-    cmd_summary(argparse.Namespace(testee=None, quiet=False, out=args.out))
-    if interrupted:
-        return 130
-    if not args.gate:
-        return 0
-    return cmd_gate(argparse.Namespace(testee=names, allow_partial=bool(args.cases), out=args.out))
+    status = 0
+    for suite, reports in _suite_dirs(args).items():
+        options = runner.Options(
+            stall_timeout=args.stall_timeout,
+            timeout=args.timeout,
+            report_every=args.report_every,
+            progress_interval=args.progress_interval,
+            reports_dir=reports,
+        )
+        interrupted = False
+        try:
+            runner.run(
+                targets,
+                cases=_split(args.cases) or ["*"],
+                exclude=_split(args.exclude_cases),
+                jobs=args.jobs,
+                options=options,
+                suite=suite,
+            )
+        except (_setup.SetupError, runner.HarnessError) as exc:
+            print(f"conformance run failed: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            interrupted = True
+        cmd_summary(argparse.Namespace(testee=None, quiet=False, out=str(reports)))
+        if interrupted:
+            return 130
+        if args.gate:
+            gate = argparse.Namespace(
+                testee=names, allow_partial=bool(args.cases), out=str(reports)
+            )
+            status = max(status, cmd_gate(gate))
+    return status
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -104,10 +118,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    reports = Path(args.out)
+    suite = getattr(args, "suite", None)
+    reports = runner.SUITE_REPORTS[suite] if suite else Path(args.out)
     # Default: every target the run recorded, and in our own reports every testee of ours.
     named: list[str] | None = _split(args.testee) or None
-    if named is None and reports == REPORTS_DIR:
+    if named is None and reports in runner.SUITE_REPORTS.values():
         named = [t.name for t in TESTEES]
     summary = build_summary(reports, named)
     required = list(summary["testees"]) if named is None else named
@@ -123,12 +138,19 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_readme(args: argparse.Namespace) -> int:
+    from .report import HANDSHAKE_END, HANDSHAKE_START
+
     path = Path(args.readme)
-    summary = build_summary(REPORTS_DIR, [t.name for t in TESTEES])
-    problems = gate_problems(summary, [t.name for t in TESTEES])
+    names = [t.name for t in TESTEES]
     try:
         text = path.read_text(encoding="utf-8")
-        new = replace_block(text, readme_block(summary, problems))
+        summary = build_summary(REPORTS_DIR, names)
+        new = replace_block(text, readme_block(summary, gate_problems(summary, names)))
+        handshake = runner.SUITE_REPORTS["handshake"]
+        if HANDSHAKE_START in new and (handshake / "run.json").exists():
+            summary = build_summary(handshake, names)
+            block = readme_block(summary, gate_problems(summary, names))
+            new = replace_block(new, block, HANDSHAKE_START, HANDSHAKE_END)
     except (OSError, ValueError) as exc:
         print(f"conformance readme: {exc}", file=sys.stderr)
         return 1
@@ -241,7 +263,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--agent", metavar="NAME", help="name of the external server/client in reports")
     p.add_argument("--cases", nargs="+", metavar="PATTERN", help="wstest case patterns: 1.*")
     p.add_argument("--exclude-cases", nargs="+", metavar="PATTERN")
-    p.add_argument("--out", default=str(REPORTS_DIR), metavar="DIR", help="reports folder")
+    p.add_argument(
+        "--suite",
+        choices=("autobahn", "handshake", "all"),
+        default="autobahn",
+        help="Autobahn|Testsuite (wstest), the handshake suite (conformance/handshake/), or both",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="reports folder (default reports/conformance, reports/handshake; "
+        "with --suite all, DIR/autobahn and DIR/handshake)",
+    )
     p.add_argument(
         "--jobs",
         type=int,
@@ -291,6 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--testee", nargs="+", metavar="NAME", help="default: every testee")
     p.add_argument("--allow-partial", action="store_true", help="accept a run limited with --cases")
     p.add_argument("--out", default=str(REPORTS_DIR), metavar="DIR", help="reports folder")
+    p.add_argument(
+        "--suite",
+        choices=("autobahn", "handshake"),
+        help="gate the default reports of this suite (instead of --out)",
+    )
     p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("readme", help="regenerate the summary block in README.md")

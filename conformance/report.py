@@ -39,6 +39,8 @@ SECTIONS: dict[str, str] = {
 
 SUMMARY_START = "<!-- conformance-summary:start -->"
 SUMMARY_END = "<!-- conformance-summary:end -->"
+HANDSHAKE_START = "<!-- handshake-summary:start -->"
+HANDSHAKE_END = "<!-- handshake-summary:end -->"
 
 JSON = dict[str, Any]
 
@@ -79,6 +81,8 @@ def summarize_testee(
     name: str, run_info: Mapping[str, Any], outdir: Path, expected: Sequence[str]
 ) -> JSON:
     """Summarise one testee's wstest report against the case ids the run expected."""
+    if isinstance(run_info.get("expected_cases"), list):  # the handshake suite: per role
+        expected = [str(c) for c in run_info["expected_cases"]]
     index = _read_json(outdir / "index.json")
     cases: Mapping[str, Any] = {}
     if isinstance(index, dict) and isinstance(index.get(name), dict):
@@ -153,6 +157,7 @@ def build_summary(reports_dir: Path, testees: Iterable[str] | None = None) -> JS
     names = list(testees) if testees is not None else list(run_testees)
     expected = [str(c) for c in run.get("expected_cases", [])]
     return {
+        "suite": run.get("suite", "autobahn"),
         "wstest": run.get("wstest", ""),
         "started": run.get("started", ""),
         "wall_time": run.get("wall_time"),
@@ -246,6 +251,12 @@ def overview_table(summary: Mapping[str, Any]) -> list[str]:
     return _table(header, rows)
 
 
+def _handshake_sections() -> dict[str, str]:
+    from .handshake.model import SECTIONS as HANDSHAKE_SECTIONS
+
+    return HANDSHAKE_SECTIONS
+
+
 def unfinished_lines(summary: Mapping[str, Any]) -> list[str]:
     """One line per testee whose run did not end cleanly: how it ended, where, and why."""
     lines = []
@@ -263,8 +274,12 @@ def unfinished_lines(summary: Mapping[str, Any]) -> list[str]:
 
 def render_markdown(summary: Mapping[str, Any], problems: Sequence[str]) -> str:
     """The full human summary: overview, per-section counts, failing and non-OK cases."""
-    out = ["# Autobahn|Testsuite conformance summary", ""]
-    out.append(f"- wstest: {' / '.join(str(summary.get('wstest', '')).splitlines()) or '?'}")
+    handshake = summary.get("suite") == "handshake"
+    sections = _handshake_sections() if handshake else SECTIONS
+    title = "Handshake suite" if handshake else "Autobahn|Testsuite"
+    out = [f"# {title} conformance summary", ""]
+    label = "suite" if handshake else "wstest"
+    out.append(f"- {label}: {' / '.join(str(summary.get('wstest', '')).splitlines()) or '?'}")
     out.append(f"- run started: {summary.get('started') or '?'}")
     out.append(
         f"- total wall time: {_fmt_time(summary.get('wall_time'))} "
@@ -295,7 +310,7 @@ def render_markdown(summary: Mapping[str, Any], problems: Sequence[str]) -> str:
             for sec, counts in t["sections"].items():
                 rows.append(
                     [
-                        f"{sec} {SECTIONS.get(sec, '')}".strip(),
+                        f"{sec} {sections.get(sec, '')}".strip(),
                         *_counts_row(counts["behavior"], BEHAVIORS)[: len(BEHAVIORS)],
                         ", ".join(f"{k} {v}" for k, v in sorted(counts["behaviorClose"].items())),
                     ]
@@ -318,6 +333,14 @@ def render_markdown(summary: Mapping[str, Any], problems: Sequence[str]) -> str:
             if not items:
                 continue
             out += [f"### {title} ({len(items)})", ""]
+            if handshake:
+                rows = [
+                    [i["id"], i["behavior"], i["description"], i["expectation"], i["result"]]
+                    for i in items
+                ]
+                out += _table(["case", "behavior", "description", "expected", "observed"], rows)
+                out.append("")
+                continue
             rows = [
                 [
                     i["id"],
@@ -350,10 +373,20 @@ def readme_block(summary: Mapping[str, Any], problems: Sequence[str]) -> str:
     wstest = " / ".join(str(summary.get("wstest", "")).splitlines()) or "wstest"
     started = str(summary.get("started", ""))[:10] or "?"
     verdict = "passes" if not problems else "fails"
+    if summary.get("suite") == "handshake":
+        head = (
+            f"{wstest}, run {started}: server cases for the servers, client cases for the "
+            f"clients; the gate {verdict}. Regenerate with "
+            "`python3 -m conformance run --suite handshake && python3 -m conformance readme`."
+        )
+    else:
+        head = (
+            f"Autobahn|Testsuite ({wstest}), run {started}: "
+            f"{summary.get('expected_cases', 0)} cases per testee; the gate {verdict}. "
+            "Regenerate with `python3 -m conformance run && python3 -m conformance readme`."
+        )
     lines = [
-        f"Autobahn|Testsuite ({wstest}), run {started}: "
-        f"{summary.get('expected_cases', 0)} cases per testee; the gate {verdict}. "
-        "Regenerate with `python3 -m conformance run && python3 -m conformance readme`.",
+        head,
         "",
         *overview_table(summary),
     ]

@@ -49,6 +49,11 @@ DEFAULT_REPORT_EVERY = 25
 #: Seconds wstest gets to write its reports after SIGTERM before it is killed.
 WSTEST_STOP_GRACE = 120.0
 DRIVER = Path(__file__).resolve().parent / "_wstest_driver.py"
+#: The handshake suite's progress log, beside its reports (wstest's is wstest.log).
+SUITE_LOG = "suite.log"
+SUITES = ("handshake", "autobahn")
+#: Default report folders of the two suites.
+SUITE_REPORTS = {"autobahn": REPORTS_DIR, "handshake": REPORTS_DIR.parent / "handshake"}
 
 _RESOLVE_CASES = r"""
 import json, sys
@@ -378,13 +383,9 @@ def _watch(
         time.sleep(0.5)
 
 
-def _run_server(
-    run: _Run, cases: Sequence[str], options: Options, stop: threading.Event, tlog: Any, wlog: Any
-) -> dict[str, Any]:
-    """wstest's fuzzingclient against a server: ours (started here) or one at a URL."""
-    target, outdir = run.target, run.outdir
-    info: dict[str, Any] = {}
-    alive: list[tuple[subprocess.Popen[Any], str]] = []
+def _server_url(run: _Run, tlog: Any) -> tuple[str, list[tuple[subprocess.Popen[Any], str]]]:
+    """The URL of the server under test: ours, started here (then watched), or the user's."""
+    target = run.target
     if target.testee is not None:
         testee_proc = subprocess.Popen(
             [sys.executable, str(target.testee.script)],
@@ -401,15 +402,23 @@ def _run_server(
         if port is None:
             _stop(testee_proc)
             raise _TesteeDidNotStart(testee_proc.returncode)
-        url = f"ws://127.0.0.1:{port}"
-        alive.append((testee_proc, "testee"))
-    else:
-        assert target.server_url is not None
-        url = target.server_url
-        parsed = urllib.parse.urlsplit(url)
-        default_port = 443 if parsed.scheme == "wss" else 80
-        if not _wait_listening(parsed.hostname or "", parsed.port or default_port, None, 10):
-            raise HarnessError(f"nothing listens at {url}")
+        return f"ws://127.0.0.1:{port}", [(testee_proc, "testee")]
+    assert target.server_url is not None
+    url = target.server_url
+    parsed = urllib.parse.urlsplit(url)
+    default_port = 443 if parsed.scheme == "wss" else 80
+    if not _wait_listening(parsed.hostname or "", parsed.port or default_port, None, 10):
+        raise HarnessError(f"nothing listens at {url}")
+    return url, []
+
+
+def _run_server(
+    run: _Run, cases: Sequence[str], options: Options, stop: threading.Event, tlog: Any, wlog: Any
+) -> dict[str, Any]:
+    """wstest's fuzzingclient against a server: ours (started here) or one at a URL."""
+    target, outdir = run.target, run.outdir
+    info: dict[str, Any] = {}
+    url, alive = _server_url(run, tlog)
     (outdir / "spec.json").write_text(json.dumps(_spec(target, outdir, url, cases), indent=2))
     wstest = run.wstest = _start_wstest(
         ["-m", "fuzzingclient", "-s", str(outdir / "spec.json")], outdir, wlog, options.report_every
@@ -420,15 +429,41 @@ def _run_server(
     return info
 
 
+def _run_handshake_server(
+    run: _Run, cases: Sequence[str], options: Options, stop: threading.Event, tlog: Any, wlog: Any
+) -> dict[str, Any]:
+    """The handshake suite's server cases, from a thread of this process, watched."""
+    from .handshake import suite
+
+    url, alive = _server_url(run, tlog)
+    reports = suite.Reports(run.outdir, run.target.name, wlog)
+    worker = threading.Thread(
+        target=suite.run_server_suite, args=(url, cases, reports, stop), daemon=True
+    )
+    worker.start()
+    _watch(run, _ThreadProc(worker), LogFollower(run.outdir / SUITE_LOG), options, stop, alive)
+    return {}
+
+
+class _ThreadProc:
+    """A thread seen as a process by :func:`_watch` (poll() is None while it runs)."""
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self.thread = thread
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return None if self.thread.is_alive() else 0
+
+
 def _run_client(
     run: _Run, cases: Sequence[str], options: Options, stop: threading.Event, tlog: Any, wlog: Any
 ) -> dict[str, Any]:
     """wstest's fuzzingserver, and a client driving it: ours, or a user's command."""
-    target, outdir = run.target, run.outdir
-    info: dict[str, Any] = {}
+    outdir = run.outdir
     port = free_port()
     url = f"ws://127.0.0.1:{port}"
-    (outdir / "spec.json").write_text(json.dumps(_spec(target, outdir, url, cases), indent=2))
+    (outdir / "spec.json").write_text(json.dumps(_spec(run.target, outdir, url, cases), indent=2))
     wstest = run.wstest = _start_wstest(
         ["-m", "fuzzingserver", "-s", str(outdir / "spec.json"), "--webport", "0"],
         outdir,
@@ -437,14 +472,47 @@ def _run_client(
     )
     if not _wait_listening("127.0.0.1", port, wstest, STARTUP_TIMEOUT):
         raise HarnessError(f"wstest fuzzingserver did not listen on {port}")
+    info = _drive_client(
+        run, url, len(cases), options, stop, tlog, "wstest.log", [(wstest, "wstest")]
+    )
+    update_reports(port, run.target.name)
+    return info
+
+
+def _run_handshake_client(
+    run: _Run, cases: Sequence[str], options: Options, stop: threading.Event, tlog: Any, wlog: Any
+) -> dict[str, Any]:
+    """The handshake suite's scripted server, and the client driving it."""
+    from .handshake import suite
+
+    server = suite.ScriptedServer(cases, suite.Reports(run.outdir, run.target.name, wlog))
+    try:
+        return _drive_client(run, server.url, len(cases), options, stop, tlog, SUITE_LOG, [])
+    finally:
+        server.close()
+
+
+def _drive_client(
+    run: _Run,
+    url: str,
+    count: int,
+    options: Options,
+    stop: threading.Event,
+    tlog: Any,
+    log_name: str,
+    alive: Sequence[tuple[subprocess.Popen[Any], str]],
+) -> dict[str, Any]:
+    """Run the client (our testee, or each command of a --client-cmd) against ``url``."""
+    target = run.target
+    info: dict[str, Any] = {}
     if target.testee is not None:
         commands = [
             [sys.executable, str(target.testee.script), "--url", url, "--agent", target.name]
         ]
     else:
         assert target.client_cmd is not None
-        commands = client_commands(target.client_cmd, url, target.name, len(cases))
-    follower = LogFollower(outdir / "wstest.log")
+        commands = client_commands(target.client_cmd, url, target.name, count)
+    follower = LogFollower(run.outdir / log_name)
     for argv in commands:
         try:
             client = subprocess.Popen(
@@ -460,19 +528,22 @@ def _run_client(
         except OSError as exc:
             raise HarnessError(f"cannot start the client {argv[0]!r}: {exc}") from exc
         run.procs.append(client)
-        code = _watch(run, client, follower, options, stop, [(wstest, "wstest")])
+        code = _watch(run, client, follower, options, stop, alive)
         run.procs.remove(client)
         info["testee_exit"] = code
         if code == EXIT_MISSING and target.testee is not None:
             raise _TesteeDidNotStart(code)
         if code != 0 and len(commands) == 1:
             info["status"], info["detail"] = "error", f"client exited with {code}"
-    update_reports(port, target.name)
     return info
 
 
 def run_target(
-    run: _Run, cases: Sequence[str], options: Options, stop: threading.Event
+    run: _Run,
+    cases: Sequence[str],
+    options: Options,
+    stop: threading.Event,
+    suite: str = "autobahn",
 ) -> dict[str, Any]:
     """Run wstest against one target; return how it went (the report is on disk)."""
     target, outdir = run.target, run.outdir
@@ -488,9 +559,15 @@ def run_target(
     }
     started = time.monotonic()
     _progress(f"{target.name}: started ({target.kind}, {target.description})")
-    with testee_log.open("w") as tlog, (outdir / "wstest.log").open("w") as wlog:
+    log_name = "wstest.log" if suite == "autobahn" else SUITE_LOG
+    with testee_log.open("w") as tlog, (outdir / log_name).open("w") as wlog:
         try:
-            body = _run_server if target.kind == "server" else _run_client
+            body = {
+                ("autobahn", "server"): _run_server,
+                ("autobahn", "client"): _run_client,
+                ("handshake", "server"): _run_handshake_server,
+                ("handshake", "client"): _run_handshake_client,
+            }[suite, target.kind]
             info.update(body(run, cases, options, stop, tlog, wlog))
         except _Ended as exc:
             info["status"], info["detail"] = exc.status, exc.detail
@@ -522,8 +599,12 @@ def run_target(
     return info
 
 
+_PRINT_LOCK = threading.Lock()
+
+
 def _progress(message: str) -> None:
-    print(f"[conformance] {message}", file=sys.stderr, flush=True)
+    with _PRINT_LOCK:
+        print(f"[conformance] {message}", file=sys.stderr, flush=True)
 
 
 def order_longest_first(
@@ -563,20 +644,34 @@ def run(
     jobs: int = 2,
     options: Options | None = None,
     on_tick: Callable[[], None] | None = None,
+    suite: str = "autobahn",
 ) -> dict[str, Any]:
     """Set up wstest, run every target (``jobs`` at a time), write run.json; return it.
 
-    Results of targets not run this time are kept from the previous run.json when it
-    expected the same cases, so one testee can be re-run after a fix.
+    ``suite`` is ``autobahn`` (wstest) or ``handshake`` (conformance/handshake/, whose
+    cases depend on the target's role). Results of targets not run this time are kept from
+    the previous run.json when it expected the same cases, so one testee can be re-run.
     """
     options = options or Options()
     reports_dir = options.reports_dir
-    setup.ensure_wstest()
-    expected = resolve_cases(cases, exclude)
+    per_target: dict[str, list[str]] = {}
+    if suite == "autobahn":
+        setup.ensure_wstest()
+        expected = resolve_cases(cases, exclude)
+        version = setup.wstest_version()
+        interpreter = setup.wstest_python()
+    else:
+        from .handshake import suite as handshake
+
+        expected = handshake.select(cases, exclude)
+        if not expected:
+            raise HarnessError(f"no handshake case matches {list(cases)} minus {list(exclude)}")
+        per_target = {t.name: handshake.select(cases, exclude, role=t.kind) for t in targets}
+        version, interpreter = handshake.VERSION, ""
     previous = _previous(reports_dir, expected)
     ordered = order_longest_first(targets, expected, previous)
     _progress(
-        f"{len(expected)} cases per target, {len(targets)} target(s), {jobs} at a time; "
+        f"{suite}: {len(expected)} cases, {len(targets)} target(s), {jobs} at a time; "
         f"stall timeout {fmt_duration(options.stall_timeout)}; order: "
         + ", ".join(t.name for t in ordered)
     )
@@ -584,14 +679,21 @@ def run(
     t0 = time.monotonic()
     stop = threading.Event()
     runs = [
-        _Run(t, CaseProgress(t.name, expected, started_at=t0), reports_dir / t.name)
+        _Run(
+            t,
+            CaseProgress(t.name, per_target.get(t.name, expected), started_at=t0),
+            reports_dir / t.name,
+        )
         for t in ordered
     ]
 
     def start(r: _Run) -> dict[str, Any]:
         now = time.monotonic()
         r.progress.started_at = r.progress.last_progress_at = now
-        return run_target(r, expected, options, stop)
+        info = run_target(r, r.progress.expected, options, stop, suite)
+        if per_target:
+            info["expected_cases"] = list(r.progress.expected)
+        return info
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     futures = [pool.submit(start, r) for r in runs]
@@ -633,8 +735,9 @@ def run(
         "started": started.isoformat(timespec="seconds"),
         "wall_time": wall,
         "jobs": jobs,
-        "wstest": setup.wstest_version(),
-        "wstest_python": setup.wstest_python(),
+        "suite": suite,
+        "wstest": version,
+        "wstest_python": interpreter,
         "python": sys.version.split()[0],
         "cases": list(cases),
         "exclude_cases": list(exclude),
