@@ -1,7 +1,8 @@
 """Per-message compression control and prepared messages in the Sans-I/O core.
 
 * ``send_text(..., compress=False)``: RFC 7692 §1 lets an endpoint choose not to
-  compress a message; §6.1 sets RSV1 on the first frame of compressed messages only.
+  compress a message, which it says with RSV1 clear on the message's first frame (RFC
+  7692 §6: never set on the others).
 * ``send_prepared()``: a message framed once and shared by server connections whose
   encoding keeps no per-connection state (RFC 6455 §5.1: server frames are unmasked;
   RFC 7692 §7.1.1.1: no context takeover means every message starts afresh).
@@ -96,6 +97,7 @@ def test_compress_false_keeps_the_window_in_step() -> None:
     assert client.parser_exc is None
 
 
+@pytest.mark.rfc("R7692-6-1")
 def test_compress_false_on_a_fragmented_message() -> None:
     client, _ = deflate_pair()
     client.send_binary(b"abc" * 100, fin=False, compress=False)

@@ -560,9 +560,10 @@ class Protocol:
         """Pass an outgoing frame through the extensions, in negotiation order."""
         for extension in self._extensions:
             # RFC 7692 §1: the RSV1 bit tells whether a message is compressed, "so that
-            # an endpoint can choose not to compress messages"; §6.1: it's set on the
-            # first frame of a compressed message only. Skipping the compressing
-            # extension for a whole message leaves RSV1 clear on all its frames.
+            # an endpoint can choose not to compress messages with incompressible
+            # contents"; RFC 7692 §6 [R7692-6-1]: it's never set on non-first fragments.
+            # Skipping the compressing extension for a whole message (compress=False)
+            # leaves RSV1 clear on all its frames.
             if compress or not extension.compresses_messages:
                 frame = extension.encode(frame)
         if self.debug:
