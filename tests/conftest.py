@@ -25,6 +25,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 def _no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clients take a proxy from the environment by default (``proxy=True``): tests
     that connect to 127.0.0.1 must not go through one the machine happens to set."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "socks_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name in ("ws_proxy", "wss_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)

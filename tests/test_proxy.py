@@ -81,13 +81,22 @@ def test_get_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("ALL_PROXY", "socks5h://all:1080")
     assert get_proxy(ws) == get_proxy(wss) == "socks5h://all:1080"
     monkeypatch.setenv("HTTP_PROXY", "http://plain:3128")
-    monkeypatch.setenv("HTTPS_PROXY", "http://secure:3128")
     assert get_proxy(ws) == "http://plain:3128"
-    assert get_proxy(wss) == "http://secure:3128"
+    assert get_proxy(wss) == "socks5h://all:1080"  # HTTP_PROXY isn't for wss://
+    # RFC 6455 §4.1: prefer the proxy for HTTPS over the proxy for HTTP...
+    monkeypatch.setenv("HTTPS_PROXY", "http://secure:3128")
+    assert get_proxy(ws) == get_proxy(wss) == "http://secure:3128"
+    # ...and a SOCKS5 proxy over both.
+    monkeypatch.setenv("SOCKS_PROXY", "http://socks:1080")
+    assert get_proxy(ws) == get_proxy(wss) == "socks5h://socks:1080"
+    # A proxy set for WebSocket itself comes first.
+    monkeypatch.setenv("WS_PROXY", "http://ws:1")
+    monkeypatch.setenv("WSS_PROXY", "http://wss:1")
+    assert (get_proxy(ws), get_proxy(wss)) == ("http://ws:1", "http://wss:1")
     monkeypatch.setenv("NO_PROXY", "example.com,.internal")
     assert get_proxy(ws) is None
     assert get_proxy(parse_uri("ws://api.internal:8000/")) is None
-    assert get_proxy(parse_uri("ws://example.org/")) == "http://plain:3128"
+    assert get_proxy(parse_uri("ws://example.org/")) == "http://ws:1"
 
 
 # ProxyHandshake
@@ -193,6 +202,7 @@ async def round_trip(uri: str, **kwargs: Any) -> tuple[Any, Any]:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.1-10")
 @pytest.mark.parametrize("scheme", ["http", "socks5", "socks5h", "socks4", "socks4a"])
 @pytest.mark.rfc("R6455-4.1-10", "R6455-4.1-18")
 async def test_asyncio_ws_through_proxy(scheme: str) -> None:
@@ -229,6 +239,7 @@ async def test_asyncio_through_https_proxy(
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.1-13")
 @pytest.mark.parametrize("scheme", ["http", "socks5"])
 async def test_asyncio_proxy_credentials(scheme: str) -> None:
     with pproxy(auth="user:pa ss") as address:
@@ -246,6 +257,7 @@ async def test_asyncio_proxy_credentials(scheme: str) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.1-10", "R6455-4.1-11")
 async def test_asyncio_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pproxy() as address:
         async with echo_server() as uri:
@@ -320,6 +332,7 @@ def sync_round_trip(uri: str, **kwargs: Any) -> Any:
         return ws.remote_address
 
 
+@pytest.mark.rfc("R6455-4.1-10")
 @pytest.mark.parametrize("scheme", ["http", "socks5h", "socks4"])
 @pytest.mark.rfc("R6455-4.1-10")
 def test_sync_ws_through_proxy(scheme: str) -> None:
@@ -344,6 +357,7 @@ def test_sync_ws_through_https_proxy(certificates: tuple[Path, ssl.SSLContext]) 
             sync_round_trip(uri.replace("ws://", "wss://"), proxy=f"https://{address}")
 
 
+@pytest.mark.rfc("R6455-4.1-13")
 def test_sync_proxy_credentials_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     with pproxy(auth="user:secret") as address, sync_echo_server() as uri:
         with pytest.raises(InvalidProxyStatus) as raised:

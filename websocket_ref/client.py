@@ -49,10 +49,10 @@ BACKOFF_FACTOR = 1.618
 
 
 def backoff(
-    initial_delay: float | None = None,
-    min_delay: float | None = None,
-    max_delay: float | None = None,
-    factor: float | None = None,
+    initial_delay: float = BACKOFF_INITIAL_DELAY,
+    min_delay: float = BACKOFF_MIN_DELAY,
+    max_delay: float = BACKOFF_MAX_DELAY,
+    factor: float = BACKOFF_FACTOR,
 ) -> Generator[float, None, None]:
     """Delays between reconnection attempts, in seconds: random first, then growing.
 
@@ -61,14 +61,12 @@ def backoff(
     seconds), so that clients dropped at once don't come back at once -- and "subsequent
     reconnect attempts SHOULD be delayed by increasingly longer amounts of time, using a
     method such as truncated binary exponential backoff": ``min_delay``, multiplied by
-    ``factor`` after each attempt, truncated at ``max_delay``. Omitted arguments take
-    the module's ``BACKOFF_*`` defaults. Pass your own to ``connect()`` with
+    ``factor`` after each attempt, truncated at ``max_delay``. Defaults: the module's
+    ``BACKOFF_*`` values (as in websockets: 5, 3.1, 90 and 1.618). Pass your own to
+    ``connect()`` with
     ``reconnect_delays=functools.partial(backoff, initial_delay=1, max_delay=30)``.
     """
-    initial = BACKOFF_INITIAL_DELAY if initial_delay is None else initial_delay
-    delay = BACKOFF_MIN_DELAY if min_delay is None else min_delay
-    maximum = BACKOFF_MAX_DELAY if max_delay is None else max_delay
-    growth = BACKOFF_FACTOR if factor is None else factor
+    initial, delay, maximum, growth = initial_delay, min_delay, max_delay, factor
     if not (initial >= 0 and 0 < delay <= maximum and growth >= 1):
         raise ValueError(
             "backoff needs initial_delay >= 0, 0 < min_delay <= max_delay, factor >= 1"

@@ -3,18 +3,20 @@
 ``connect(uri, proxy=...)`` in the asyncio and threading APIs reaches the server
 through a proxy:
 
-* ``proxy=True`` (the default) takes the proxy from the environment, as urllib does:
-  ``HTTPS_PROXY`` for ``wss://``, ``HTTP_PROXY`` for ``ws://``, else ``ALL_PROXY``,
+* ``proxy=True`` (the default) takes the proxy from the environment, as urllib reads
+  it: ``SOCKS_PROXY`` first, then ``HTTPS_PROXY`` (and ``HTTP_PROXY`` for ``ws://``),
   unless ``NO_PROXY`` exempts the host (:func:`get_proxy`);
 * ``proxy="http://user:pass@host:port"`` names one; ``https://`` speaks TLS to the
   proxy; ``socks5://``, ``socks5h://``, ``socks4://``, ``socks4a://`` go through
   python-socks (``pip install websocket-ref[socks]``);
 * ``proxy=None`` connects directly.
 
-For an HTTP proxy, the client asks for a tunnel with ``CONNECT host:port`` (RFC 9110
-§9.3.6) and, once the proxy answers 2xx, speaks WebSocket (TLS first, for ``wss://``)
-through it. :class:`ProxyHandshake` builds that request and reads the answer from bytes,
-so that both APIs share it: the asyncio and threading clients only move the bytes.
+RFC 6455 §4.1 [R6455-4.1-10]: the client asks the proxy "to open a TCP connection to
+the host given by /host/ and the port given by /port/". For an HTTP proxy, that's
+``CONNECT host:port`` (RFC 9110 §9.3.6; RFC 6455 §4.1 shows it too); once the proxy
+answers 2xx, the client speaks WebSocket (TLS first, for ``wss://``) through it.
+:class:`ProxyHandshake` builds that request and reads the answer from bytes, so that
+both APIs share it: the asyncio and threading clients only move the bytes.
 """
 
 from __future__ import annotations
@@ -97,18 +99,33 @@ def parse_proxy(url: str) -> Proxy:
 def get_proxy(uri: WebSocketURI) -> str | None:
     """The proxy URL the environment gives for ``uri``, or None to connect directly.
 
-    Reads ``HTTPS_PROXY`` for ``wss://`` and ``HTTP_PROXY`` for ``ws://`` (the schemes
-    of the HTTP request that starts the connection), then ``ALL_PROXY``; ``NO_PROXY``
-    lists hosts to reach directly. Lowercase names work too (urllib's rules).
+    ``NO_PROXY`` lists hosts to reach directly. Otherwise the first proxy set among:
+    ``WSS_PROXY`` (``WS_PROXY`` for ``ws://``), ``SOCKS_PROXY``, ``HTTPS_PROXY``, then,
+    for ``ws://`` only, ``HTTP_PROXY``; then ``ALL_PROXY``. Lowercase names work too
+    (urllib's rules; urllib ignores ``HTTP_PROXY`` in CGI scripts).
     """
-    proxies = urllib.request.getproxies()
     if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}") or urllib.request.proxy_bypass(
         uri.host
     ):
         return None
-    for key in ("https" if uri.secure else "http", "all"):
-        if proxies.get(key):
-            return proxies[key]
+    proxies = urllib.request.getproxies()
+    # RFC 6455 §4.1 (item 3, a NOTE): without a proxy setting of their own for WebSocket,
+    # implementations "are encouraged to use a SOCKS5 [RFC1928] proxy for WebSocket
+    # connections, if available, or failing that, to prefer the proxy configured for
+    # HTTPS connections over the proxy configured for HTTP connections". WSS_PROXY /
+    # WS_PROXY are that setting of their own (as in websockets); HTTP_PROXY isn't used
+    # for wss://, whose traffic HTTPS_PROXY is meant for.
+    if uri.secure:
+        schemes = ["wss", "socks", "https", "all"]
+    else:
+        schemes = ["ws", "socks", "https", "http", "all"]
+    for scheme in schemes:
+        proxy = proxies.get(scheme)
+        if proxy:
+            if scheme == "socks" and proxy.startswith("http://"):
+                # An operating system may give SOCKS proxies with an http:// scheme.
+                proxy = "socks5h://" + proxy[len("http://") :]
+            return proxy
     return None
 
 

@@ -41,9 +41,8 @@ from .helpers import (
 
 @pytest.fixture
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core_client, "BACKOFF_INITIAL_DELAY", 0.01)
-    monkeypatch.setattr(core_client, "BACKOFF_MIN_DELAY", 0.01)
-    monkeypatch.setattr(core_client, "BACKOFF_MAX_DELAY", 0.05)
+    # initial_delay, min_delay, max_delay, factor
+    monkeypatch.setattr(core_client.backoff, "__defaults__", (0.01, 0.01, 0.05, 1.618))
 
 
 def redirect_to(location: str, status: int = 302) -> object:

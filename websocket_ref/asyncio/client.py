@@ -249,8 +249,9 @@ class connect:
         """Tell whether a failed handshake is a redirect to follow: the new URI, or the
         exception to raise (``exc`` itself if it isn't a redirect).
 
-        Refused: a redirect from ``wss://`` to ``ws://``, and, to another host or port,
-        one that can't reach it (``sock``, ``unix``, ``host`` or ``port`` given). On
+        Refused: any redirect with ``sock`` (used up by the first attempt), one from
+        ``wss://`` to ``ws://``, and one to another origin with ``unix``, ``host`` or
+        ``port`` given. On
         a redirect to another origin, the ``Authorization``, ``Cookie`` and
         ``Proxy-Authorization`` headers of ``additional_headers`` are dropped, so that
         credentials meant for one server don't reach another.
@@ -266,18 +267,26 @@ class connect:
             new_wsuri = parse_uri(new_uri)
         except InvalidURI as invalid:
             return invalid
+        if self.kwargs.get("sock") is not None:
+            # The socket was used by the first attempt: there's none left to redirect.
+            return ValueError(f"cannot follow redirect to {new_uri} with a preexisting socket")
         # RFC 6455 §10.6 [R6455-10.6-2]: a redirect never drops TLS
         if old_wsuri.secure and not new_wsuri.secure:
-            return SecurityError(f"refusing redirect from wss:// to {new_uri}")
+            return SecurityError(f"cannot follow redirect to non-secure URI {new_uri}")
         if (new_wsuri.secure, new_wsuri.host, new_wsuri.port) != (
             old_wsuri.secure,
             old_wsuri.host,
             old_wsuri.port,
         ):
-            if any(self.kwargs.get(key) is not None for key in ("sock", "host", "port")) or (
-                self.kwargs.get("unix")
-            ):
-                return ValueError(f"cannot follow redirect to another host: {new_uri}")
+            if self.kwargs.get("unix"):
+                return ValueError(
+                    f"cannot follow cross-origin redirect to {new_uri} with a Unix socket"
+                )
+            if self.kwargs.get("host") is not None or self.kwargs.get("port") is not None:
+                return ValueError(
+                    f"cannot follow cross-origin redirect to {new_uri} "
+                    "with an explicit host or port"
+                )
             if self.additional_headers is not None:
                 self.additional_headers = Headers(
                     (name, value)
@@ -309,7 +318,7 @@ class connect:
             return await asyncio.wait_for(self._open_following_redirects(), self.open_timeout)
         except asyncio.TimeoutError as exc:
             # On Python 3.10, asyncio.TimeoutError isn't the built-in TimeoutError.
-            raise TimeoutError("timed out during the opening handshake") from exc
+            raise TimeoutError("timed out during opening handshake") from exc
 
     # await connect(...)
 

@@ -136,4 +136,4 @@ async def _socks_connect(proxy: Proxy, uri: WebSocketURI, local_addr: Any) -> An
         # be reached and ProxyTimeoutError (a TimeoutError): both stay transient.
         return await socks.connect(uri.host, uri.port, local_addr=local_addr)
     except SocksError as exc:
-        raise ProxyError(f"SOCKS proxy refused the connection: {exc}") from exc
+        raise ProxyError("failed to connect to SOCKS proxy") from exc

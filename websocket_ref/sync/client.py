@@ -394,4 +394,4 @@ def _socks_connect(proxy: Proxy, uri: WebSocketURI, deadline: Deadline, **kwargs
         # stay transient for reconnect().
         return socks.connect(uri.host, uri.port, timeout=deadline.timeout(), **kwargs)
     except SocksError as exc:
-        raise ProxyError(f"SOCKS proxy refused the connection: {exc}") from exc
+        raise ProxyError("failed to connect to SOCKS proxy") from exc
