@@ -82,11 +82,15 @@ def parse_proxy(url: str) -> Proxy:
         raise InvalidProxy(url, str(exc)) from None
     scheme = parsed.scheme.lower()
     if scheme not in _HTTP_SCHEMES | SOCKS_SCHEMES:
-        raise InvalidProxy(url, f"scheme {parsed.scheme!r} isn't http, https or socks")
+        raise InvalidProxy(url, f"scheme {parsed.scheme} isn't supported")
     if not parsed.hostname:
         raise InvalidProxy(url, "hostname isn't provided")
-    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
-        raise InvalidProxy(url, "a proxy URL has no path, query or fragment")
+    if parsed.path not in ("", "/"):
+        raise InvalidProxy(url, "path is meaningless")
+    if parsed.query:
+        raise InvalidProxy(url, "query is meaningless")
+    if parsed.fragment:
+        raise InvalidProxy(url, "fragment is meaningless")
     user_info = None
     if parsed.username is not None or parsed.password is not None:
         user_info = (
@@ -211,7 +215,9 @@ class ProxyHandshake:
         try:
             head = parse_response_head(self._buffer, self._scanned)
         except (InvalidMessage, SecurityError) as exc:
-            self._fail(InvalidProxyMessage(f"invalid answer from the proxy: {exc}"))
+            error = InvalidProxyMessage("did not receive a valid HTTP response from proxy")
+            error.__cause__ = exc
+            self._fail(error)
             return
         if head is None:
             self._scanned = len(self._buffer)
@@ -230,9 +236,9 @@ class ProxyHandshake:
     def receive_eof(self) -> None:
         """The proxy closed the connection."""
         if not self.done:
-            exc = InvalidProxyMessage("the proxy closed the connection before answering")
+            exc = InvalidProxyMessage("did not receive a valid HTTP response from proxy")
             # Like a server that closes during the handshake: worth retrying.
-            exc.__cause__ = EOFError("connection closed by the proxy")
+            exc.__cause__ = EOFError("connection closed while reading HTTP status line")
             self._fail(exc)
 
     def _fail(self, exc: Exception) -> None:

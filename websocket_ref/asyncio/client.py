@@ -28,7 +28,7 @@ from ..client import process_exception as _process_exception
 from ..datastructures import Headers, HeadersLike
 from ..exceptions import InvalidHandshake, InvalidStatus, InvalidURI, SecurityError
 from ..extensions.base import ClientExtensionFactory
-from ..headers import Subprotocol
+from ..headers import Subprotocol, validate_subprotocols
 from ..protocol import MAX_FRAGMENTS, LoggerLike
 from ..proxy import resolve_proxy
 from ..uri import WebSocketURI, parse_uri
@@ -121,7 +121,7 @@ class connect:
         additional_headers: HeadersLike | None = None,
         user_agent_header: str | None = USER_AGENT,
         proxy: str | Literal[True] | None = True,
-        proxy_ssl: ssl_module.SSLContext | None = None,
+        proxy_ssl: ssl_module.SSLContext | Literal[True] | None = None,
         proxy_server_hostname: str | None = None,
         process_exception: Callable[[Exception], Exception | None] = process_exception,
         reconnect_delays: Callable[[], Iterator[float]] = backoff,
@@ -138,6 +138,8 @@ class connect:
         **kwargs: Any,
     ) -> None:
         self.uri = uri
+        if subprotocols is not None:
+            validate_subprotocols(subprotocols)  # errors show at once, not after connecting
         self.origin = origin
         self.extensions = client_extensions(compression, extensions)
         self.subprotocols = subprotocols
@@ -196,6 +198,8 @@ class connect:
             # once connected, before the opening handshake, and everything after it
             # goes through the TLS transport
             kwargs.setdefault("ssl", True)
+            if kwargs["ssl"] is None:
+                raise ValueError("ssl=None is incompatible with a wss:// URI")
             if kwargs["ssl"] is True:
                 # RFC 6455 §4.1 [R6455-4.1-15]: by default the certificate is verified
                 # (system CAs, host name); a failure raises and fails the connection
@@ -206,7 +210,7 @@ class connect:
             kwargs.setdefault("server_hostname", wsuri.host)
         elif kwargs.get("ssl") is not None:
             # RFC 6455 §10.6 [R6455-10.6-2]: TLS goes with wss://; no silent upgrade
-            raise ValueError("ssl= is incompatible with a ws:// URI; use wss://")
+            raise ValueError("ssl argument is incompatible with a ws:// URI")
         factory = self._factory(wsuri)
         proxy = None
         if not unix and kwargs.get("sock") is None:
@@ -332,6 +336,8 @@ class connect:
     # async with connect(...) as websocket
 
     async def __aenter__(self) -> ClientConnection:
+        if self.connection is not None:
+            raise RuntimeError("connect() isn't reentrant")
         return await self
 
     async def __aexit__(
@@ -437,6 +443,10 @@ def unix_connect(
     ``uri`` defaults to ``ws://localhost/`` (``wss://`` with ``ssl=``); it sets the
     Host header and the request path.
     """
+    if path is None and kwargs.get("sock") is None:
+        raise ValueError("no path and sock were specified")
+    if path is not None and kwargs.get("sock") is not None:
+        raise ValueError("path and sock can not be specified at the same time")
     if uri is None:
         uri = "wss://localhost/" if kwargs.get("ssl") is not None else "ws://localhost/"
     return connect(uri=uri, unix=True, path=path, **kwargs)

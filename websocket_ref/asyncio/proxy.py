@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ..exceptions import InvalidProxyMessage, ProxyError
 from ..proxy import Proxy, ProxyHandshake, socks_url
@@ -63,7 +63,7 @@ async def create_connection_through_proxy(
     *,
     ssl: ssl_module.SSLContext | None,
     server_hostname: str | None,
-    proxy_ssl: ssl_module.SSLContext | None = None,
+    proxy_ssl: ssl_module.SSLContext | Literal[True] | None = None,
     proxy_server_hostname: str | None = None,
     user_agent_header: str | None = None,
     **kwargs: Any,
@@ -88,11 +88,11 @@ async def create_connection_through_proxy(
 
     handshake = ProxyHandshake(proxy, uri, user_agent_header)
     if proxy.tls:
-        if proxy_ssl is None:
+        if proxy_ssl is None or proxy_ssl is True:
             proxy_ssl = ssl_module.create_default_context()
         kwargs["server_hostname"] = proxy_server_hostname or proxy.host
     elif proxy_ssl is not None:
-        raise ValueError("proxy_ssl is only for https:// proxies")
+        raise ValueError("proxy_ssl argument is incompatible with an http:// proxy")
     transport, tunnel = await loop.create_connection(
         lambda: _Tunnel(handshake), proxy.host, proxy.port, ssl=proxy_ssl, **kwargs
     )

@@ -95,7 +95,7 @@ def connect(
     additional_headers: HeadersLike | None = None,
     user_agent_header: str | None = USER_AGENT,
     proxy: str | Literal[True] | None = True,
-    proxy_ssl: ssl_module.SSLContext | None = None,
+    proxy_ssl: ssl_module.SSLContext | Literal[True] | None = None,
     proxy_server_hostname: str | None = None,
     open_timeout: float | None = 10,
     ping_interval: float | None = 20,
@@ -325,7 +325,7 @@ def _connect_through_proxy(
     uri: WebSocketURI,
     deadline: Deadline,
     *,
-    proxy_ssl: ssl_module.SSLContext | None,
+    proxy_ssl: ssl_module.SSLContext | Literal[True] | None,
     proxy_server_hostname: str | None,
     user_agent_header: str | None,
     **kwargs: Any,
@@ -344,7 +344,7 @@ def _connect_through_proxy(
             " use an http:// proxy, or the asyncio API",
         )
     if proxy_ssl is not None and not proxy.tls:
-        raise ValueError("proxy_ssl is only for https:// proxies")
+        raise ValueError("proxy_ssl argument is incompatible with an http:// proxy")
     kwargs.setdefault("timeout", deadline.timeout())
     sock = socket.create_connection((proxy.host, proxy.port), **kwargs)
     try:
@@ -353,7 +353,11 @@ def _connect_through_proxy(
         if proxy.tls:
             transport = TLSTransport.handshake(
                 sock,
-                proxy_ssl or ssl_module.create_default_context(),
+                (
+                    ssl_module.create_default_context()
+                    if proxy_ssl is None or proxy_ssl is True
+                    else proxy_ssl
+                ),
                 server_side=False,
                 server_hostname=proxy_server_hostname or proxy.host,
                 deadline=deadline,
