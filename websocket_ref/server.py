@@ -110,6 +110,8 @@ class ServerProtocol(Protocol):
         self.response: Response | None = None
         #: The subprotocol selected in the handshake, if any.
         self.subprotocol: Subprotocol | None = None
+        # select_subprotocol() chose a subprotocol the client didn't offer (a bug: 500).
+        self._selected_not_offered = False
         # More than EARLY_DATA_LIMIT bytes arrived before the response was sent.
         self._early_data_dropped = False
         # The ACCEPTANCE_HEADERS of the 101 that accept() built, once it did.
@@ -220,10 +222,16 @@ class ServerProtocol(Protocol):
                 http.HTTPStatus.BAD_REQUEST, f"Failed to open a WebSocket connection: {exc}.\n"
             )
         except NegotiationError as exc:
-            # Extension factories' NegotiationErrors decline offers and don't get here:
-            # this is select_subprotocol choosing a value the client didn't offer, which
-            # is a bug of the server, not a bad request.
+            # Extension factories' NegotiationErrors decline offers and don't get here.
             self.handshake_exc = exc
+            if not self._selected_not_offered:
+                # select_subprotocol refused the client's offers (as in websockets): 400
+                return self.reject(
+                    http.HTTPStatus.BAD_REQUEST,
+                    f"Failed to open a WebSocket connection: {exc}.\n",
+                )
+            # select_subprotocol chose a value the client didn't offer: a bug of the
+            # server, not a bad request.
             self.logger.error("opening handshake failed: %s", exc)
             return self.reject(
                 http.HTTPStatus.INTERNAL_SERVER_ERROR,
@@ -361,6 +369,7 @@ class ServerProtocol(Protocol):
         if subprotocol is not None and subprotocol not in offered:
             # RFC 6455 §4.2.2 [R6455-4.2.2-9]: the value MUST be one the client offered
             # (select_subprotocol broke that: accept() answers 500)
+            self._selected_not_offered = True
             raise NegotiationError(f"selected subprotocol not offered: {subprotocol}")
         return subprotocol
 

@@ -1,0 +1,91 @@
+"""Behaviours websockets' users rely on, found by running websockets' public-API tests
+against websocket_ref (issue 14): the same answers, the same exceptions and messages."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+import pytest
+
+from websocket_ref import InvalidProxy, InvalidProxyMessage, InvalidStatus, NegotiationError
+from websocket_ref.asyncio.client import connect, unix_connect
+from websocket_ref.asyncio.server import ServerConnection, serve
+from websocket_ref.proxy import ProxyHandshake, parse_proxy
+from websocket_ref.uri import parse_uri
+
+FAST = {"ping_interval": None, "close_timeout": 1, "open_timeout": 5}
+
+
+async def handler(ws: ServerConnection) -> None:
+    await ws.wait_closed()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("error", "status"), [(NegotiationError, 400), (RuntimeError, 500)])
+async def test_select_subprotocol_refusal_is_400_and_failure_500(
+    error: type[Exception], status: int
+) -> None:
+    def select_subprotocol(ws: ServerConnection, offered: object) -> str:
+        raise error("no")
+
+    async with serve(handler, "127.0.0.1", 0, select_subprotocol=select_subprotocol, **FAST) as s:
+        with pytest.raises(InvalidStatus) as raised:
+            await connect(f"ws://127.0.0.1:{s.sockets[0].getsockname()[1]}/", **FAST)
+    assert raised.value.response.status_code == status
+
+
+@pytest.mark.asyncio
+async def test_client_usage_errors() -> None:
+    with pytest.raises(ValueError, match=r"^ssl=None is incompatible with a wss:// URI$"):
+        await connect("wss://localhost/", ssl=None)
+    with pytest.raises(ValueError, match=r"^ssl argument is incompatible with a ws:// URI$"):
+        await connect("ws://localhost/", ssl=ssl.create_default_context())
+    with pytest.raises(ValueError, match=r"^no path and sock were specified$"):
+        await unix_connect()
+    with socket.socket(socket.AF_UNIX) as sock:
+        with pytest.raises(ValueError, match="at the same time"):
+            await unix_connect(path="/", sock=sock)
+    with pytest.raises(TypeError, match=r"^subprotocols must be a list, not a str$"):
+        connect("ws://localhost/", subprotocols="chat")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^unsupported compression: False$"):
+        connect("ws://localhost/", compression=False)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="incompatible with an http:// proxy"):
+        await connect("ws://localhost/", proxy="http://localhost:8080", proxy_ssl=True)
+    with pytest.raises(InvalidProxy) as raised:
+        await connect("ws://example.com/", proxy="other://localhost:51080")
+    assert str(raised.value) == (
+        "other://localhost:51080 isn't a valid proxy: scheme other isn't supported"
+    )
+
+
+@pytest.mark.asyncio
+async def test_connect_isnt_reentrant() -> None:
+    async with serve(handler, "127.0.0.1", 0, **FAST) as server:
+        connecter = connect(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/", **FAST)
+        async with connecter:
+            with pytest.raises(RuntimeError, match=r"^connect\(\) isn't reentrant$"):
+                async with connecter:
+                    pytest.fail("did not raise")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://proxy/path", "path is meaningless"),
+        ("http://proxy/?q", "query is meaningless"),
+        ("http://proxy/#f", "fragment is meaningless"),
+        ("http://:8080", "hostname isn't provided"),
+    ],
+)
+def test_invalid_proxy_messages(url: str, message: str) -> None:
+    with pytest.raises(InvalidProxy) as raised:
+        parse_proxy(url)
+    assert str(raised.value) == f"{url} isn't a valid proxy: {message}"
+
+
+def test_invalid_proxy_answer_message() -> None:
+    exchange = ProxyHandshake(parse_proxy("http://p"), parse_uri("ws://example.com/"))
+    exchange.receive_data(b"220 smtp.invalid ESMTP\r\n\r\n")
+    assert isinstance(exchange.exc, InvalidProxyMessage)
+    assert str(exchange.exc) == "did not receive a valid HTTP response from proxy"
