@@ -89,3 +89,18 @@ def test_invalid_proxy_answer_message() -> None:
     exchange.receive_data(b"220 smtp.invalid ESMTP\r\n\r\n")
     assert isinstance(exchange.exc, InvalidProxyMessage)
     assert str(exchange.exc) == "did not receive a valid HTTP response from proxy"
+
+
+@pytest.mark.asyncio
+async def test_server_usage_errors() -> None:
+    from websocket_ref.asyncio.server import basic_auth
+    from websocket_ref.sync.server import serve as sync_serve
+
+    with pytest.raises(TypeError, match=r"^subprotocols must be a list, not a str$"):
+        serve(handler, "127.0.0.1", 0, subprotocols="chat")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^subprotocols must be a list, not a str$"):
+        sync_serve(lambda ws: None, "127.0.0.1", 0, subprotocols="chat")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^provide either credentials or check_credentials$"):
+        basic_auth()
+    with pytest.raises(TypeError, match=r"^invalid credentials argument: 42$"):
+        basic_auth(credentials=42)  # type: ignore[arg-type]

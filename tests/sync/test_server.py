@@ -413,11 +413,11 @@ def test_basic_auth(auth: dict[str, object]) -> None:
 
 
 def test_basic_auth_arguments() -> None:
-    # The same errors as the asyncio API's basic_auth (and websockets'): ValueError for
-    # the either/or, TypeError for credentials of the wrong shape.
-    with pytest.raises(ValueError):
+    # The same errors as the asyncio API's basic_auth and websockets': TypeError, for
+    # the either/or and for credentials of the wrong shape.
+    with pytest.raises(TypeError, match="provide either credentials or check_credentials"):
         basic_auth()
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="provide either credentials or check_credentials"):
         basic_auth(credentials=("a", "b"), check_credentials=lambda u, p: True)
     with pytest.raises(TypeError):
         basic_auth(credentials=[("a",)])  # type: ignore[list-item]

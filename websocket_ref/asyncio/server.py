@@ -23,7 +23,7 @@ from typing import Any
 from ..exceptions import ConnectionClosed
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
-from ..headers import Subprotocol
+from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import Request, Response
 from ..protocol import MAX_FRAGMENTS, LoggerLike, State
 from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
@@ -374,6 +374,8 @@ class serve:
         create_connection: type[ServerConnection] | None = None,
         **kwargs: Any,
     ) -> None:
+        if subprotocols is not None:
+            validate_subprotocols(subprotocols)  # errors show at once, not per connection
         self.handler = handler
         self.host = host
         self.port = port

@@ -33,9 +33,7 @@ from ..auth import MissingCredentials, challenge, password_checker, request_cred
 from ..exceptions import ConnectionClosed, InvalidMessage
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
-from ..headers import (
-    Subprotocol,
-)
+from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import Request, Response
 from ..protocol import MAX_FRAGMENTS, Event, LoggerLike
 from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
@@ -404,6 +402,8 @@ def serve(
       :func:`~websocket_ref.sync.client.connect`.
     * Other keyword arguments go to :func:`socket.create_server`.
     """
+    if subprotocols is not None:
+        validate_subprotocols(subprotocols)  # errors show at once, not per connection
     factories = server_extensions(compression, extensions)
     if create_connection is None:
         create_connection = ServerConnection
