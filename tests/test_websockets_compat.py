@@ -104,3 +104,28 @@ async def test_server_usage_errors() -> None:
         basic_auth()
     with pytest.raises(TypeError, match=r"^invalid credentials argument: 42$"):
         basic_auth(credentials=42)  # type: ignore[arg-type]
+
+
+def test_eof_during_handshake_is_transient_on_both_apis() -> None:
+    # The core's exception carries websockets' message and an EOFError cause, so that
+    # process_exception() retries it in both reconnection loops.
+    from websocket_ref import ClientProtocol, InvalidMessage
+    from websocket_ref.client import process_exception
+
+    client = ClientProtocol(parse_uri("ws://example.com/"))
+    client.send_request(client.connect())
+    client.receive_eof()
+    exc = client.handshake_exc
+    assert isinstance(exc, InvalidMessage)
+    assert str(exc) == "did not receive a valid HTTP response"
+    assert isinstance(exc.__cause__, EOFError)
+    assert process_exception(exc) is None
+
+
+def test_sync_handshake_timeout_message() -> None:
+    from websocket_ref.sync.client import connect as sync_connect
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        host, port = listener.getsockname()[:2]
+        with pytest.raises(TimeoutError, match=r"^timed out while waiting for handshake response$"):
+            sync_connect(f"ws://{host}:{port}/", open_timeout=0.2)

@@ -306,7 +306,11 @@ class ClientProtocol(Protocol):
             else:
                 self._refused()
         elif reading is Reading.HANDSHAKE and self.handshake_exc is None:
-            self.handshake_exc = InvalidMessage("connection closed during the opening handshake")
+            # websockets' words, and its cause: an EOFError tells reconnection loops that
+            # the failure may be transient (see process_exception()).
+            error = InvalidMessage("did not receive a valid HTTP response")
+            error.__cause__ = EOFError("connection closed while reading HTTP status line")
+            self.handshake_exc = error
         super()._receive_eof_while(reading)
 
     def _handshake_failed(self, exc: Exception) -> None:

@@ -76,7 +76,7 @@ class ClientConnection(Connection):
             exc = protocol.handshake_exc
             if exc is None:  # pragma: no cover - the core always explains a failure
                 exc = InvalidHandshake("connection closed during the opening handshake")
-            if self.handshake_eof:
+            if self.handshake_eof and exc.__cause__ is None:
                 raise exc from EOFError("connection closed during the opening handshake")
             raise exc
         self.start_keepalive()

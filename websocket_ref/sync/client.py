@@ -65,7 +65,10 @@ class ClientConnection(Connection):
         protocol.send_request(request)
         transport.write(protocol.data_to_send(), deadline)
         while True:
-            data = transport.recv(deadline.timeout())
+            try:
+                data = transport.recv(deadline.timeout())
+            except TimeoutError as exc:
+                raise TimeoutError("timed out while waiting for handshake response") from exc
             if data:
                 protocol.receive_data(data)
             else:
