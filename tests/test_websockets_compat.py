@@ -129,3 +129,32 @@ def test_sync_handshake_timeout_message() -> None:
         host, port = listener.getsockname()[:2]
         with pytest.raises(TimeoutError, match=r"^timed out while waiting for handshake response$"):
             sync_connect(f"ws://{host}:{port}/", open_timeout=0.2)
+
+
+def test_sync_unix_serve_arguments(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from websocket_ref.sync.client import unix_connect as sync_unix_connect
+    from websocket_ref.sync.server import unix_serve as sync_unix_serve
+
+    with pytest.raises(TypeError, match=r"^missing path argument$"):
+        sync_unix_serve(lambda ws: None)
+    with socket.socket(socket.AF_UNIX) as sock:
+        with pytest.raises(TypeError, match=r"^path and sock arguments are incompatible$"):
+            sync_unix_serve(lambda ws: None, path="/", sock=sock)
+    # A listening Unix socket given as sock, as websockets allows.
+    path = str(Path(str(tmp_path)) / "ws.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen()
+    server = sync_unix_serve(lambda ws: ws.send("hi"), sock=listener, ping_interval=None)
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with sync_unix_connect(path, ping_interval=None) as ws:
+            assert ws.recv(timeout=5) == "hi"
+    finally:
+        server.shutdown()
+        thread.join(5)

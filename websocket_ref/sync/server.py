@@ -425,8 +425,10 @@ def serve(
                 raise
         else:
             sock = socket.create_server((host or "", port or 0), **kwargs)
-    elif host is not None or port is not None or unix or kwargs:
-        raise TypeError("sock can't be combined with host, port, unix, path or socket arguments")
+    elif path is not None:
+        raise TypeError("path and sock arguments are incompatible")
+    elif host is not None or port is not None or kwargs:
+        raise TypeError("sock can't be combined with host, port or socket arguments")
 
     def handle(conn_sock: socket.socket, address: Any) -> None:
         """One connection, start to end, in its own thread."""
