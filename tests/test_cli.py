@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -394,3 +395,84 @@ def test_format_message() -> None:
 )
 def test_describe_frame(frame: Frame, masked: bool, expected: str) -> None:
     assert describe_frame(">", frame, masked=masked) == expected
+
+
+# Piped input and the echo server
+
+
+def run_client(uri: str, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "websocket_ref", *args, uri],
+        input=text,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=3 * TIMEOUT,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+
+
+def slow_echo(ws: ServerConnection) -> None:
+    """Echo, after a delay: the replies arrive after the client's input ended."""
+    for message in ws:
+        time.sleep(0.5)
+        ws.send(message)
+
+
+def test_piped_input_waits_for_replies() -> None:
+    with run_server(slow_echo) as server:
+        server_uri = uri(server)
+        result = run_client(server_uri, "one\ntwo\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"Connected to {server_uri}.",
+        "< one",
+        "< two",
+        "Connection closed: 1000 (OK).",
+    ]
+
+
+def test_piped_input_stops_waiting_after_wait_seconds() -> None:
+    def silent(ws: ServerConnection) -> None:
+        for _ in ws:
+            pass
+
+    with run_server(silent) as server:
+        result = run_client(uri(server), "anyone?\n", "--wait", "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "Connection closed: 1000 (OK)."
+
+
+def test_serve_echoes_and_traces(cli_factory: type[CLI]) -> None:
+    server = cli_factory("serve", "127.0.0.1", "0", "--trace")
+    line = server.lines.get(timeout=TIMEOUT)
+    assert line is not None and line.startswith("Listening on ws://127.0.0.1:"), line
+    server_uri = line.split()[2]
+    result = run_client(server_uri, "hi\nthere\n", "--no-compression")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1:] == ["< hi", "< there", "Connection closed: 1000 (OK)."]
+    server.process.send_signal(signal.SIGINT)
+    status, rest, stderr = server.finish()
+    assert status == 0, stderr
+    assert rest[-1] == "Stopped."
+    traced = [line.split("] ", 1)[1] for line in rest if line.startswith("# [")]
+    assert traced[0] == "< GET / HTTP/1.1  [RFC 6455 §4.1 opening handshake: client request]"
+    assert (
+        "< TEXT fin=1 rsv=000 mask=1 len=2  [RFC 6455 §5.6 text (UTF-8), "
+        "§5.3 masked (client to server), §5.2 7-bit length]"
+    ) in traced
+    assert (
+        "> TEXT fin=1 rsv=000 mask=0 len=5  [RFC 6455 §5.6 text (UTF-8), "
+        "§5.1 unmasked (from server), §5.2 7-bit length]"
+    ) in traced
+    assert "= connection is CLOSED" in traced
+
+
+def test_serve_port_in_use(cli_factory: type[CLI]) -> None:
+    with run_server() as server:
+        port = str(server.socket.getsockname()[1])
+        status, _, stderr = cli_factory("serve", "127.0.0.1", port).finish()
+    assert status == 1
+    assert stderr.startswith(f"Failed to listen on 127.0.0.1:{port}")

@@ -1,9 +1,16 @@
-"""The interactive client: ``python -m websocket_ref ws://host:port/``.
+"""The interactive client, ``python -m websocket_ref ws://host:port/``, and an echo server,
+``python -m websocket_ref serve [HOST] [PORT]``.
 
 Lines typed on the terminal are sent as text messages; incoming messages are printed as
 ``< message``. Ctrl-D or Ctrl-C closes the connection with 1000. ``--trace`` shows every
-frame that crosses the wire, with the section of RFC 6455 that governs it: a way to
-watch the protocol at work.
+frame and handshake line that crosses the wire, with the section of RFC 6455 that governs
+it (the protocol's ``trace=`` hook, :mod:`websocket_ref.trace`): a way to watch the
+protocol at work. When stdin isn't a terminal (``echo hi | python -m websocket_ref …``),
+the client sends its lines, then waits for as many messages as it sent (at most
+``--wait`` seconds) before closing, so the replies are printed.
+
+The server echoes every message back; with ``--trace`` it prints what every connection
+sends and receives, each line tagged with the connection.
 
 Two threads share the terminal: the main thread reads lines (it must: only the main
 thread gets Ctrl-C, and readline wants it), a receiver thread prints messages. When
@@ -16,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import logging
 import signal
 import sys
 import threading
@@ -25,11 +31,13 @@ from types import FrameType
 from typing import TextIO
 
 from .exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from .frames import Close, CloseCode, Frame, Opcode
+from .frames import Close, CloseCode
 from .sync.client import ClientConnection, connect
+from .sync.server import ServerConnection, serve
+from .trace import TraceEvent, TraceHook, describe_frame
 from .version import version
 
-__all__ = ["main", "describe_frame", "format_message"]
+__all__ = ["main", "serve_main", "describe_frame", "format_message", "tracer", "Console"]
 
 #: Bytes shown in the hex preview of a binary message.
 HEX_PREVIEW = 16
@@ -119,98 +127,21 @@ def format_close(connection: ClientConnection, *, reason: bool = False) -> str:
 # --trace
 
 
-def _length_encoding(length: int) -> str:
-    # RFC 6455 §5.2 [R6455-5.2-5]: payload length in 7 bits, or 126 + 16 bits, or
-    # 127 + 64 bits (the trace names the encoding; the sender picks the minimal one)
-    if length < 126:
-        return "7-bit length"
-    if length < 65536:
-        return "16-bit extended length"
-    return "64-bit extended length"
+def tracer(console: Console, *, tag_connections: bool = False) -> TraceHook:
+    """A ``trace=`` hook that prints each event as ``# …`` lines.
 
-
-_OPCODE_RULES = {
-    Opcode.TEXT: "§5.6 text (UTF-8)",
-    Opcode.BINARY: "§5.6 binary",
-    Opcode.CONT: "§5.4 continuation",
-    Opcode.CLOSE: "§5.5.1 close",
-    Opcode.PING: "§5.5.2 ping",
-    Opcode.PONG: "§5.5.3 pong",
-}
-
-
-def describe_frame(direction: str, frame: Frame, *, masked: bool) -> str:
-    """One line describing a frame on the wire: its header fields and the rules behind them.
-
-    ``direction`` is ``">"`` for sent frames and ``"<"`` for received ones; ``masked``
-    says whether the frame was masked (RFC 6455 §5.3: all frames from a client are).
-    """
-    rsv = f"{frame.rsv1:d}{frame.rsv2:d}{frame.rsv3:d}"
-    length = len(frame.data)
-    fields = (
-        f"{direction} {frame.opcode.name} fin={frame.fin:d} rsv={rsv} mask={masked:d} len={length}"
-    )
-    rules = [_OPCODE_RULES[frame.opcode]]
-    if frame.opcode is Opcode.CLOSE:
-        try:
-            close = Close.parse(frame.data)
-        except Exception as exc:  # the core reports it; the trace only describes
-            fields += f" (invalid close payload: {exc})"
-        else:
-            fields += f" code={close}"
-            rules.append("§7.4.1 status code" if frame.data else "§7.1.5 no code: 1005")
-    if not frame.fin:
-        rules.append("§5.4 fragment, more follow")
-    if frame.rsv1:
-        rules.append("RFC 7692 §6 compressed")
-    rules.append("§5.3 masked (client to server)" if masked else "§5.1 unmasked (from server)")
-    rules.append(f"§5.2 {_length_encoding(length)}")
-    return f"{fields}  [RFC 6455 {', '.join(rules)}]"
-
-
-_HANDSHAKE_RULES = {
-    "> GET ": "RFC 6455 §4.1 opening handshake: client request",
-    "< HTTP/1.1 101 ": "RFC 6455 §4.2.2 server accepts: 101 Switching Protocols",
-    "< HTTP/1.1 ": "RFC 6455 §4.2.2 server refuses the upgrade",
-}
-
-
-class TraceHandler(logging.Handler):
-    """Print the core's debug log as a commented view of the wire.
-
-    The core logs each frame as ``"> %s"`` (sent) or ``"< %s"`` (received) with the
-    :class:`~websocket_ref.frames.Frame` as argument, after extensions encoded it or
-    before they decode it: what crosses the wire. Other debug lines (handshake headers,
-    state changes) are printed as they are.
+    With ``tag_connections`` (the server, which has several), each line names the
+    connection by the first characters of its id. Header values and close reasons come
+    from the peer: control characters are escaped.
     """
 
-    def __init__(self, console: Console) -> None:
-        super().__init__(logging.DEBUG)
-        self.console = console
+    def trace(event: TraceEvent) -> None:
+        prefix = "# "
+        if tag_connections and event.connection_id is not None:
+            prefix += f"[{event.connection_id.hex[:8]}] "
+        console.print_above("\n".join(prefix + _printable(line) for line in event.lines()))
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            args = record.args
-            if (
-                isinstance(args, tuple)
-                and len(args) == 1
-                and isinstance(args[0], Frame)
-                and record.msg in ("> %s", "< %s")
-            ):
-                direction = record.msg[0]
-                # The client masks what it sends and the server never masks:
-                # RFC 6455 §5.1 [R6455-5.1-1, R6455-5.1-4]
-                line = describe_frame(direction, args[0], masked=direction == ">")
-            else:
-                line = record.getMessage()
-                for prefix, rule in _HANDSHAKE_RULES.items():
-                    if line.startswith(prefix):
-                        line += f"  [{rule}]"
-                        break
-            # Header values and reasons come from the peer: escape control characters.
-            self.console.print_above("# " + _printable(line))
-        except Exception:  # pragma: no cover - logging must not break the connection
-            self.handleError(record)
+    return trace
 
 
 # The interactive loop
@@ -231,6 +162,16 @@ class _Input:
         self.interrupted = False
         #: Set once the main thread left the input loop.
         self.finished = threading.Event()
+        #: Messages sent and received, and a condition to wait for replies with.
+        self.sent = 0
+        self.received = 0
+        self.receiver_done = False
+        self.replies = threading.Condition()
+
+    def wait_for_replies(self, timeout: float) -> None:
+        """Wait until as many messages arrived as were sent, or the connection closed."""
+        with self.replies:
+            self.replies.wait_for(lambda: self.received >= self.sent or self.receiver_done, timeout)
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
         self.interrupted = True
@@ -253,9 +194,15 @@ def _receive(connection: ClientConnection, console: Console, state: _Input) -> N
     try:
         for message in connection:
             console.print_above(format_message(message, escape=console.interactive))
+            with state.replies:
+                state.received += 1
+                state.replies.notify_all()
     except ConnectionClosed:
         pass
     finally:
+        with state.replies:
+            state.receiver_done = True
+            state.replies.notify_all()
         if state.can_interrupt:
             # A signal that arrives just before the main thread enters its blocking read
             # is handled before the read starts and doesn't interrupt it: repeat it until
@@ -275,7 +222,8 @@ def _parse_header(value: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="websocket_ref",
-        description="Interactive WebSocket client: type messages, see replies.",
+        description="Interactive WebSocket client: type messages, see replies. "
+        "'websocket_ref serve --help': an echo server.",
     )
     parser.add_argument("uri", metavar="ws[s]://host:port/path")
     parser.add_argument(
@@ -301,26 +249,79 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print every frame sent and received, with the RFC 6455 rules behind it",
     )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="when stdin isn't a terminal: how long to wait, after the input ends, for "
+        "as many messages as were sent (default: 10)",
+    )
     parser.add_argument("--version", action="version", version=f"websocket_ref {version}")
     return parser
 
 
+def build_serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="websocket_ref serve",
+        description="WebSocket echo server: every message goes back to its sender.",
+    )
+    parser.add_argument("host", nargs="?", default="127.0.0.1", help="default: 127.0.0.1")
+    parser.add_argument(
+        "port", nargs="?", type=int, default=8765, help="default: 8765; 0 picks a free port"
+    )
+    parser.add_argument(
+        "--no-compression", action="store_true", help="don't accept permessage-deflate"
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print every frame sent and received, with the RFC 6455 rules behind it",
+    )
+    return parser
+
+
+def _echo(connection: ServerConnection) -> None:
+    for message in connection:
+        connection.send(message)
+
+
+def serve_main(argv: Sequence[str]) -> int:
+    """Run the echo server until Ctrl-C; return the exit status."""
+    args = build_serve_parser().parse_args(argv)
+    console = Console(sys.stdout, interactive=False)
+    try:
+        server = serve(
+            _echo,
+            args.host,
+            args.port,
+            compression=None if args.no_compression else "deflate",
+            trace=tracer(console, tag_connections=True) if args.trace else None,
+        )
+    except OSError as exc:
+        print(f"Failed to listen on {args.host}:{args.port}: {exc}.", file=sys.stderr)
+        return 1
+    with server:
+        host, port = server.socket.getsockname()[:2]
+        console.print(f"Listening on ws://{host}:{port}/ (Ctrl-C to stop).")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    console.print("Stopped.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the interactive client; return the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the interactive client (or, for ``serve …``, the echo server); return the exit
+    status."""
+    if argv is None:
+        argv = sys.argv[1:]
     if isinstance(sys.stdout, io.TextIOWrapper):
         # Messages may hold any character; don't die on a terminal that can't show one.
         sys.stdout.reconfigure(errors="backslashreplace")
+    if argv and argv[0] == "serve":
+        return serve_main(argv[1:])
+    args = build_parser().parse_args(argv)
     console = Console(sys.stdout, interactive=sys.stdin.isatty() and sys.stdout.isatty())
-
-    logger: logging.Logger | None = None
-    if args.trace:
-        logger = logging.getLogger("websocket_ref.cli.trace")
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False
-        for old in list(logger.handlers):
-            logger.removeHandler(old)
-        logger.addHandler(TraceHandler(console))
 
     try:
         connection = connect(
@@ -328,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             additional_headers=args.header,
             subprotocols=args.subprotocol or None,
             compression=None if args.no_compression else "deflate",
-            logger=logger,
+            trace=tracer(console) if args.trace else None,
         )
     except (OSError, InvalidURI, InvalidHandshake, ValueError) as exc:
         # The message may quote the server's headers: escape control characters.
@@ -355,6 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     receiver.start()
     try:
         _input_loop(connection, console, state)
+        if not console.interactive and not state.interrupted:
+            # Piped input ended: the replies to the last lines may still be on their way.
+            state.wait_for_replies(args.wait)
     except KeyboardInterrupt:  # pragma: no cover - a narrow race with the handler
         pass
     finally:
@@ -394,3 +398,5 @@ def _input_loop(connection: ClientConnection, console: Console, state: _Input) -
             connection.send(line)
         except ConnectionClosed:
             return
+        with state.replies:
+            state.sent += 1

@@ -33,6 +33,7 @@ from .headers import (
 )
 from .http11 import BodyReader, Request, Response, parse_response_head
 from .protocol import CLIENT, MAX_FRAGMENTS, LoggerLike, MaxSize, Protocol, Reading, State
+from .trace import TraceHook
 from .uri import WebSocketURI
 from .version import version as websocket_ref_version
 
@@ -149,9 +150,15 @@ class ClientProtocol(Protocol):
         max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
         logger: LoggerLike | None = None,
+        trace: TraceHook | None = None,
     ) -> None:
         super().__init__(
-            CLIENT, state=state, max_size=max_size, max_fragments=max_fragments, logger=logger
+            CLIENT,
+            state=state,
+            max_size=max_size,
+            max_fragments=max_fragments,
+            logger=logger,
+            trace=trace,
         )
         self.uri = uri
         self.origin = origin
@@ -221,9 +228,7 @@ class ClientProtocol(Protocol):
     def send_request(self, request: Request) -> None:
         """Send the handshake request."""
         if self.debug:
-            self.logger.debug("> GET %s HTTP/1.1", request.path)
-            for key, value in request.headers.raw_items():
-                self.logger.debug("> %s: %s", key, value)
+            self._observe_head(">", request)
         self.request = request
         # RFC 6455 §4.1 [R6455-4.1-18, R6455-4.1-19, R6455-4.1-20]: once connected, send
         # the opening handshake: a valid HTTP/1.1 GET request
@@ -242,9 +247,7 @@ class ClientProtocol(Protocol):
             return False
         status_code, reason, headers = head
         if self.debug:
-            self.logger.debug("< HTTP/1.1 %d %s", status_code, reason)
-            for key, value in headers.raw_items():
-                self.logger.debug("< %s: %s", key, value)
+            self._observe_head("<", Response(status_code, reason, headers))
         if 100 <= status_code < 200 and status_code != 101:
             # RFC 6455 §4.1 [R6455-4.1-38]: a status other than 101 is handled per HTTP:
             # RFC 7231 §6.2: a client MUST parse interim 1xx responses before the final
@@ -315,7 +318,7 @@ class ClientProtocol(Protocol):
 
     def _handshake_failed(self, exc: Exception) -> None:
         if self.debug:
-            self.logger.debug("! opening handshake failed: %s", exc)
+            self._observe("!", "opening handshake failed: %s", exc)
         self.handshake_exc = exc
         # RFC 6455 §4.1 [R6455-4.1-44]: if the server's response doesn't conform, the
         # client MUST _Fail the WebSocket Connection_: before OPEN, that's closing TCP

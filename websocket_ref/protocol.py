@@ -39,6 +39,7 @@ from .exceptions import (
 from .extensions.base import Extension
 from .frames import Close, CloseCode, Frame, FrameParser, Opcode, serialize_frame
 from .http11 import Request, Response
+from .trace import TraceEvent, TraceHook
 from .utf8 import Utf8Validator
 
 if TYPE_CHECKING:
@@ -159,6 +160,7 @@ class Protocol:
         max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
         logger: LoggerLike | None = None,
+        trace: TraceHook | None = None,
     ) -> None:
         if max_fragments is not None and max_fragments < 1:
             raise ValueError("max_fragments must be at least 1 (or None)")
@@ -167,7 +169,12 @@ class Protocol:
         if logger is None:
             logger = logging.getLogger(f"websocket_ref.{side.name.lower()}")
         self.logger: LoggerLike = logger
-        self.debug = logger.isEnabledFor(logging.DEBUG)
+        #: Called with a :class:`~websocket_ref.trace.TraceEvent` for everything this side
+        #: sends, receives, or goes through (see :mod:`websocket_ref.trace`).
+        self.trace = trace
+        #: Whether anything observes the connection: debug logging or ``trace``. Every
+        #: logging and tracing call sits behind this one check.
+        self.debug = trace is not None or logger.isEnabledFor(logging.DEBUG)
         self.side = side
         self._state = state
         #: Largest message accepted, in bytes, once decoded; None: no limit.
@@ -235,7 +242,7 @@ class Protocol:
     @state.setter
     def state(self, state: State) -> None:
         if self.debug:
-            self.logger.debug("= connection is %s", state.name)
+            self._observe("=", "connection is %s", state.name)
         self._state = state
 
     @property
@@ -454,7 +461,7 @@ class Protocol:
             wire = message.frames[key] = header + payload
         elif self.debug:
             # What _encode() would have logged, had this connection framed it.
-            self.logger.debug("> %s [prepared]", Frame(message.opcode, message.data))
+            self._observe_frame(">", Frame(message.opcode, message.data), prepared=True)
         self._writes.append(wire)
 
     def _encoding_key(self, compress: bool) -> tuple[object, ...] | None:
@@ -567,20 +574,63 @@ class Protocol:
             if compress or not extension.compresses_messages:
                 frame = extension.encode(frame)
         if self.debug:
-            self.logger.debug("> %s", frame)
+            self._observe_frame(">", frame)
         return frame
 
     def _send_frame(self, frame: Frame, compress: bool = True) -> None:
         if self._extensions:
             frame = self._encode(frame, compress)
         elif self.debug:
-            self.logger.debug("> %s", frame)
+            self._observe_frame(">", frame)
         header, payload = serialize_frame(frame, mask=self.side is CLIENT)
         if len(payload) < 1024:
             self._writes.append(header + payload)
         else:
             self._writes.append(header)
             self._writes.append(payload)
+
+    # Observing: debug logs and the trace hook, only called when ``self.debug`` is set
+
+    def _observe(self, direction: str, message: str, *args: object) -> None:
+        """A state change (``"="``) or a failure (``"!"``): ``message % args``."""
+        self.logger.debug(f"{direction} {message}", *args)
+        if self.trace is not None:
+            text = message % args
+            side = self.side.name.lower()
+            self.trace(TraceEvent(side, direction, message=text, connection_id=self.id))
+
+    def _observe_frame(self, direction: str, frame: Frame, *, prepared: bool = False) -> None:
+        """A frame sent (``">"``) or received (``"<"``), as on the wire."""
+        self.logger.debug(f"{direction} %s [prepared]" if prepared else f"{direction} %s", frame)
+        if self.trace is not None:
+            # Frames from a client are masked, frames from a server aren't:
+            # RFC 6455 §5.1 [R6455-5.1-1, R6455-5.1-4]
+            masked = (direction == ">") == (self.side is CLIENT)
+            side = self.side.name.lower()
+            self.trace(
+                TraceEvent(
+                    side,
+                    direction,
+                    frame=frame,
+                    masked=masked,
+                    prepared=prepared,
+                    connection_id=self.id,
+                )
+            )
+
+    def _observe_head(self, direction: str, head: Request | Response) -> None:
+        """A handshake request or response sent (``">"``) or received (``"<"``)."""
+        if isinstance(head, Request):
+            self.logger.debug("%s GET %s HTTP/1.1", direction, head.path)
+        else:
+            self.logger.debug("%s HTTP/1.1 %d %s", direction, head.status_code, head.reason_phrase)
+        for key, value in head.headers.raw_items():
+            self.logger.debug("%s %s: %s", direction, key, value)
+        if isinstance(head, Response) and head.body:
+            self.logger.debug("%s [body] (%d bytes)", direction, len(head.body))
+        if self.trace is not None:
+            side = self.side.name.lower()
+            self.trace(TraceEvent(side, direction, head=head, connection_id=self.id))
 
     # Receiving
 
@@ -613,10 +663,13 @@ class Protocol:
             # RFC 6455 §7.1.7 [R6455-7.1.7-2]: the server SHOULD log the problem: at INFO,
             # once per connection (reading stops here), with the close code and the rule
             self.logger.info("failing connection with code %d: %s", exc.close_code, exc)
+            if self.trace is not None:
+                message = f"failing connection: {exc}"
+                self.trace(TraceEvent("server", "!", message=message, connection_id=self.id))
         elif self.debug:
             # RFC 6455 §7.1.7 [R6455-7.1.7-1]: the client MAY report the problem to the
             # user: the application gets it (ConnectionClosedError.__cause__); logged at DEBUG
-            self.logger.debug("! failing connection: %s", exc)
+            self._observe("!", "failing connection: %s", exc)
         self.parser_exc = exc
         self.fail(exc.close_code, str(exc))
 
@@ -636,7 +689,7 @@ class Protocol:
     def _receive_eof_while(self, reading: Reading) -> None:
         """React to EOF according to what was expected (overridden for handshakes)."""
         if reading is Reading.FRAMES and self.debug:
-            self.logger.debug("! connection closed without a closing handshake")
+            self._observe("!", "connection closed without a closing handshake")
 
     def _receive_frames(self) -> None:
         buf = self._buffer
@@ -648,7 +701,7 @@ class Protocol:
                     self._check_partial_frame()
                 return
             if self.debug:
-                self.logger.debug("< %s", frame)
+                self._observe_frame("<", frame)
             if frame.opcode >= 0x8:
                 self._receive_control_frame(frame)
             else:

@@ -36,6 +36,7 @@ from .headers import (
 )
 from .http11 import Request, RequestLineError, Response, parse_request
 from .protocol import MAX_FRAGMENTS, SERVER, LoggerLike, MaxSize, Protocol, Reading, State
+from .trace import TraceHook
 from .version import version as websocket_ref_version
 
 __all__ = ["ServerProtocol", "SERVER_HEADER"]
@@ -90,9 +91,15 @@ class ServerProtocol(Protocol):
         max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
         logger: LoggerLike | None = None,
+        trace: TraceHook | None = None,
     ) -> None:
         super().__init__(
-            SERVER, state=state, max_size=max_size, max_fragments=max_fragments, logger=logger
+            SERVER,
+            state=state,
+            max_size=max_size,
+            max_fragments=max_fragments,
+            logger=logger,
+            trace=trace,
         )
         self.origins = origins
         self.available_extensions = list(extensions or [])
@@ -139,9 +146,7 @@ class ServerProtocol(Protocol):
             self._head_scanned = len(self._buffer)
             return False
         if self.debug:
-            self.logger.debug("< GET %s HTTP/1.1", request.path)
-            for key, value in request.headers.raw_items():
-                self.logger.debug("< %s: %s", key, value)
+            self._observe_head("<", request)
         self.request = request
         self._reading = Reading.ACCEPTING
         self._events.append(request)
@@ -425,11 +430,7 @@ class ServerProtocol(Protocol):
                     f"its {', '.join(ACCEPTANCE_HEADERS)} headers must be unchanged"
                 )
         if self.debug:
-            self.logger.debug("> HTTP/1.1 %d %s", response.status_code, response.reason_phrase)
-            for key, value in response.headers.raw_items():
-                self.logger.debug("> %s: %s", key, value)
-            if response.body:
-                self.logger.debug("> [body] (%d bytes)", len(response.body))
+            self._observe_head(">", response)
         self.response = response
         self._writes.append(response.serialize())
         if response.status_code == 101 and self.handshake_exc is None:

@@ -11,7 +11,8 @@ each section it shows
 * the tests that prove them: every test marked ``@pytest.mark.rfc(<id>)``, linked likewise;
 * the Autobahn|Testsuite cases that cover them; and
 * a transcript of an exchange that exercises the section: a client and a server of the
-  Sans-I/O core talking in memory, every frame and handshake line annotated as
+  Sans-I/O core talking in memory, recorded with the protocol's ``trace=`` hook
+  (:mod:`websocket_ref.trace`), every frame and handshake line annotated as
   ``python -m websocket_ref --trace`` prints it.
 
 Nothing here is typed by hand but the short introductions of :data:`INTROS`: the pages are
@@ -23,7 +24,6 @@ OUTDIR`` writes the same Markdown outside a build.
 from __future__ import annotations
 
 import html
-import logging
 import sys
 import textwrap
 from collections import defaultdict
@@ -42,11 +42,11 @@ if str(ROOT) not in sys.path:
 
 from conformance.rfc import check, registry, spec, trace  # noqa: E402
 from websocket_ref import ClientProtocol, Frame, ServerProtocol, parse_uri  # noqa: E402
-from websocket_ref.cli import describe_frame  # noqa: E402
 from websocket_ref.extensions.permessage_deflate import (  # noqa: E402
     ClientPerMessageDeflateFactory,
     ServerPerMessageDeflateFactory,
 )
+from websocket_ref.trace import TraceEvent, TraceHook  # noqa: E402
 
 #: What each top-level section of RFC 6455 is about, and where to look in the code.
 INTROS: dict[str, str] = {
@@ -116,25 +116,14 @@ TRANSCRIPTS: dict[str, list[str]] = {
 # Transcripts: a client and a server of the Sans-I/O core, talking in memory
 
 
-class _Capture(logging.Handler):
-    """Collects the core's debug log of one side as annotated lines."""
+def _recorder(side: str, lines: list[str]) -> TraceHook:
+    """A ``trace=`` hook that records one side's events as transcript lines."""
 
-    def __init__(self, side: str, lines: list[str]) -> None:
-        super().__init__(logging.DEBUG)
-        self.side = side
-        self.lines = lines
+    def record(event: TraceEvent) -> None:
+        for line in event.lines():
+            lines.append(f"{side:6} {line}")
 
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 1 and isinstance(args[0], Frame):
-            direction = record.msg[0]
-            masked = (direction == ">") == (self.side == "client")
-            line = describe_frame(direction, args[0], masked=masked)
-        else:
-            line = record.getMessage()
-            if not line.startswith(("<", ">")):
-                line = "  " + line
-        self.lines.append(f"{self.side:6} {line}")
+    return record
 
 
 @dataclass
@@ -164,26 +153,16 @@ class Exchange:
             self.client.events_received()
 
 
-def _logger(name: str, lines: list[str]) -> logging.Logger:
-    logger = logging.getLogger(f"websocket_ref.docs.learn.{name}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    for old in list(logger.handlers):
-        logger.removeHandler(old)
-    logger.addHandler(_Capture(name, lines))
-    return logger
-
-
 def connect(*, compression: bool = False) -> Exchange:
     lines: list[str] = []
     client = ClientProtocol(
         parse_uri("ws://example.com/chat"),
         extensions=[ClientPerMessageDeflateFactory()] if compression else None,
-        logger=_logger("client", lines),
+        trace=_recorder("client", lines),
     )
     server = ServerProtocol(
         extensions=[ServerPerMessageDeflateFactory()] if compression else None,
-        logger=_logger("server", lines),
+        trace=_recorder("server", lines),
     )
     exchange = Exchange(client, server, lines)
     client.send_request(client.connect(user_agent_header=None))
@@ -243,8 +222,10 @@ def _bad_utf8() -> Exchange:
     from websocket_ref.frames import Opcode, serialize_frame
 
     header, payload = serialize_frame(Frame(Opcode.TEXT, b"caf\xc3"), mask=True)
+    exchange.lines.append(
+        "client > TEXT fin=1 rsv=000 mask=1 len=4  (caf\\xc3: not UTF-8, sent by hand)"
+    )
     exchange.server.receive_data(header + payload)
-    exchange.lines.append("client > TEXT fin=1 rsv=000 mask=1 len=4  (b'caf\\xc3': not UTF-8)")
     exchange.pump()
     return exchange
 

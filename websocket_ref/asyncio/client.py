@@ -31,6 +31,7 @@ from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
 from ..protocol import MAX_FRAGMENTS, LoggerLike
 from ..proxy import resolve_proxy
+from ..trace import TraceHook
 from ..uri import WebSocketURI, parse_uri
 from .connection import Connection
 from .options import client_extensions, resolve_logger
@@ -105,9 +106,11 @@ class connect:
     reconnection: see :func:`~websocket_ref.client.backoff`), ``open_timeout``,
     ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``,
     ``max_queue``, ``write_limit``, ``logger`` and ``create_connection`` (a
-    :class:`ClientConnection` subclass). Other keyword arguments go to
-    :meth:`~asyncio.loop.create_connection`, e.g. ``ssl``, ``server_hostname``,
-    ``sock``, ``host`` and ``port`` (which override the URI's), ``local_addr``.
+    :class:`ClientConnection` subclass). ``trace`` is called with every frame and
+    handshake line of the connection, annotated (see :mod:`websocket_ref.trace`).
+    Other keyword arguments go to :meth:`~asyncio.loop.create_connection`, e.g.
+    ``ssl``, ``server_hostname``, ``sock``, ``host`` and ``port`` (which override the
+    URI's), ``local_addr``.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class connect:
         write_limit: int | tuple[int, int | None] = 2**15,
         logger: LoggerLike | str | None = None,
         create_connection: type[ClientConnection] | None = None,
+        trace: TraceHook | None = None,
         **kwargs: Any,
     ) -> None:
         self.uri = uri
@@ -161,6 +165,7 @@ class connect:
         self.max_size = max_size
         self.max_fragments = max_fragments
         self.logger = resolve_logger(logger, "websocket_ref.client")
+        self.trace = trace
         self.create_connection = create_connection or ClientConnection
         self.kwargs = kwargs
         #: The connection, once opened by ``await`` or ``async with``.
@@ -179,6 +184,7 @@ class connect:
                 max_size=self.max_size,
                 max_fragments=self.max_fragments,
                 logger=logging.LoggerAdapter(self.logger, extra),
+                trace=self.trace,
             )
             connection = self.create_connection(protocol, **self.connection_options)
             extra["websocket"] = connection

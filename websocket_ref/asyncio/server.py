@@ -27,6 +27,7 @@ from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import Request, Response
 from ..protocol import MAX_FRAGMENTS, LoggerLike, State
 from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
+from ..trace import TraceHook
 from .auth import basic_auth
 from .broadcast import broadcast
 from .connection import Connection
@@ -343,7 +344,9 @@ class serve:
     ``process_response``, ``server_header``, ``open_timeout``, ``ping_interval``,
     ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``, ``max_queue``,
     ``write_limit``, ``logger`` and ``create_connection`` (a
-    :class:`ServerConnection` subclass). Other keyword arguments go to
+    :class:`ServerConnection` subclass). ``trace`` is called with every frame and
+    handshake line of every connection, annotated (see :mod:`websocket_ref.trace`).
+    Other keyword arguments go to
     :meth:`~asyncio.loop.create_server`, e.g. ``ssl``, ``sock``, ``reuse_port``,
     ``backlog``, ``start_serving``.
     """
@@ -372,6 +375,7 @@ class serve:
         write_limit: int | tuple[int, int | None] = 2**15,
         logger: LoggerLike | str | None = None,
         create_connection: type[ServerConnection] | None = None,
+        trace: TraceHook | None = None,
         **kwargs: Any,
     ) -> None:
         if subprotocols is not None:
@@ -399,6 +403,7 @@ class serve:
         }
         self.max_size = max_size
         self.max_fragments = max_fragments
+        self.trace = trace
         self.create_connection = create_connection or ServerConnection
         self.kwargs = kwargs
         self.server: Server | None = None
@@ -415,6 +420,7 @@ class serve:
                 max_size=self.max_size,
                 max_fragments=self.max_fragments,
                 logger=logging.LoggerAdapter(server.logger, extra),
+                trace=self.trace,
             )
             connection = self.create_connection(protocol, server, **self.connection_options)
             extra["websocket"] = connection

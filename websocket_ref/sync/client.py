@@ -25,6 +25,7 @@ from ..headers import Subprotocol
 from ..http11 import Response
 from ..protocol import MAX_FRAGMENTS, LoggerLike
 from ..proxy import Proxy, ProxyHandshake, resolve_proxy, socks_url
+from ..trace import TraceHook
 from ..uri import WebSocketURI, parse_uri
 from .connection import Connection
 from .transport import TLSTransport, Transport
@@ -109,6 +110,7 @@ def connect(
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
     create_connection: type[ClientConnection] | None = None,
+    trace: TraceHook | None = None,
     **kwargs: Any,
 ) -> ClientConnection:
     """Connect to the WebSocket server at ``uri`` and return the open connection.
@@ -140,6 +142,8 @@ def connect(
       ``max_queue``: received frames buffered before reading stops (flow control).
     * ``logger``: a logger or its name; ``create_connection``: a subclass of
       :class:`ClientConnection` to instantiate.
+    * ``trace``: called with every frame and handshake line, annotated (see
+      :mod:`websocket_ref.trace`); it runs in the thread that sends or receives.
     * Other keyword arguments go to :func:`socket.create_connection`.
 
     Raises :exc:`~websocket_ref.exceptions.InvalidURI`, :exc:`OSError` if the connection
@@ -221,6 +225,7 @@ def connect(
             max_size=max_size,
             max_fragments=max_fragments,
             logger=resolve_logger(logger, "websocket_ref.client"),
+            trace=trace,
         )
         connection = create_connection(
             transport,

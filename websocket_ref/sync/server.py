@@ -37,6 +37,7 @@ from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import Request, Response
 from ..protocol import MAX_FRAGMENTS, Event, LoggerLike
 from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
+from ..trace import TraceHook
 from .broadcast import broadcast
 from .connection import Connection
 from .transport import TLSTransport, Transport
@@ -379,6 +380,7 @@ def serve(
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
     create_connection: type[ServerConnection] | None = None,
+    trace: TraceHook | None = None,
     **kwargs: Any,
 ) -> Server:
     """Create a WebSocket server listening on ``host`` and ``port``.
@@ -400,6 +402,8 @@ def serve(
     * ``open_timeout``, ``close_timeout``, ``ping_interval``, ``ping_timeout``,
       ``max_size``, ``max_fragments``, ``max_queue``, ``logger``, ``create_connection``: as for
       :func:`~websocket_ref.sync.client.connect`.
+    * ``trace``: called with every frame and handshake line of every connection,
+      annotated (see :mod:`websocket_ref.trace`); it runs in the connections' threads.
     * Other keyword arguments go to :func:`socket.create_server`.
     """
     if subprotocols is not None:
@@ -468,6 +472,7 @@ def serve(
                 max_size=max_size,
                 max_fragments=max_fragments,
                 logger=log,
+                trace=trace,
             )
             connection = connection_class(
                 transport,
