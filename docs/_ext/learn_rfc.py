@@ -24,6 +24,7 @@ OUTDIR`` writes the same Markdown outside a build.
 from __future__ import annotations
 
 import html
+import logging
 import sys
 import textwrap
 from collections import defaultdict
@@ -153,16 +154,25 @@ class Exchange:
             self.client.events_received()
 
 
+#: The exchanges' own logs (e.g. the server's INFO line when it fails a connection) stay
+#: out of the build's output: the transcripts show the same events.
+_QUIET = logging.getLogger("websocket_ref.docs.learn")
+_QUIET.propagate = False
+_QUIET.addHandler(logging.NullHandler())
+
+
 def connect(*, compression: bool = False) -> Exchange:
     lines: list[str] = []
     client = ClientProtocol(
         parse_uri("ws://example.com/chat"),
         extensions=[ClientPerMessageDeflateFactory()] if compression else None,
         trace=_recorder("client", lines),
+        logger=_QUIET,
     )
     server = ServerProtocol(
         extensions=[ServerPerMessageDeflateFactory()] if compression else None,
         trace=_recorder("server", lines),
+        logger=_QUIET,
     )
     exchange = Exchange(client, server, lines)
     client.send_request(client.connect(user_agent_header=None))
