@@ -240,3 +240,23 @@ async def test_asyncio_client_and_server() -> None:
     assert frame_lines(client_events) == ["> TEXT", "< TEXT", "> CLOSE", "< CLOSE"]
     assert frame_lines(server_events)[:2] == ["< TEXT", "> TEXT"]
     assert client_events[0].head is not None and client_events[0].side == "client"
+
+
+def test_fragments_are_traced_as_on_the_wire() -> None:
+    """The core may join small fragments into one event; the trace shows every frame."""
+    client, server, _, server_events = connected()
+    server_events.clear()
+    client.send_text(b"a", fin=False)
+    for _ in range(8):
+        client.send_continuation(b"b", fin=False)
+    client.send_continuation(b"c", fin=True)
+    for data in client.data_to_send():
+        server.receive_data(data)
+    traced = [e.frame for e in server_events if e.frame is not None]
+    assert [(f.opcode.name, f.data, f.fin) for f in traced] == [
+        ("TEXT", b"a", False),
+        *[("CONT", b"b", False)] * 8,
+        ("CONT", b"c", True),
+    ]
+    delivered = server.events_received()
+    assert b"".join(f.data for f in delivered if isinstance(f, Frame)) == b"abbbbbbbbc"

@@ -607,11 +607,13 @@ class Protocol:
             # RFC 6455 §5.1 [R6455-5.1-1, R6455-5.1-4]
             masked = (direction == ">") == (self.side is CLIENT)
             side = self.side.name.lower()
+            # A copy: the core may join later fragments into a received frame's event.
+            wire = Frame(frame.opcode, frame.data, frame.fin, frame.rsv1, frame.rsv2, frame.rsv3)
             self.trace(
                 TraceEvent(
                     side,
                     direction,
-                    frame=frame,
+                    frame=wire,
                     masked=masked,
                     prepared=prepared,
                     connection_id=self.id,
