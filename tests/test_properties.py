@@ -35,7 +35,14 @@ from websocket_ref.masking import apply_mask, apply_mask_python
 from websocket_ref.protocol import Protocol, Reading
 from websocket_ref.utf8 import Utf8Validator
 
-from .utils import MASK, build_frame, client_frame, open_client, open_server
+from .utils import (
+    MASK,
+    build_frame,
+    canonical_events,
+    client_frame,
+    open_client,
+    open_server,
+)
 
 # Strategies
 
@@ -118,7 +125,7 @@ def outcome(protocol: Protocol, chunks: list[bytes]) -> tuple[object, ...]:
         events.extend(protocol.events_received())
     exc = protocol.parser_exc
     return (
-        events,
+        canonical_events(events),
         b"".join(protocol.data_to_send()) if protocol.side else protocol.data_to_send(),
         type(exc),
         getattr(exc, "close_code", None),

@@ -816,6 +816,84 @@ def test_ping_answered_after_close_sent(side: Side) -> None:
     assert protocol.close_rcvd == Close(1000, "")
 
 
+@pytest.mark.rfc("R6455-5.5.3-1")
+def test_pings_answered_by_one_pong_for_the_most_recent(side: Side) -> None:
+    # RFC 6455 §5.5.3: with earlier pings not answered yet, a pong for the most recent
+    # is enough. A pong not yet taken by data_to_send() is replaced in place.
+    protocol = make(side)
+    protocol.receive_data(b"".join(peer_frame(protocol, 0x9, b"%d" % i) for i in range(5)))
+    assert protocol.pong_pending
+    # The run of pings is reported by the most recent one, too.
+    assert protocol.events_received() == [Frame(Opcode.PING, b"4")]
+    [pong] = written(protocol).frames
+    assert (pong.opcode, pong.payload) == (0xA, b"4")
+    assert not protocol.pong_pending
+
+
+@pytest.mark.rfc("R6455-5.5.3-1")
+def test_pong_replaced_only_until_taken(side: Side) -> None:
+    protocol = make(side)
+    protocol.receive_data(peer_frame(protocol, 0x9, b"a"))
+    protocol.send_text(b"sent after the first pong")
+    protocol.receive_data(peer_frame(protocol, 0x9, b"b"))
+    # The pong stays where the first one was queued: before the message.
+    assert [(f.opcode, f.payload) for f in written(protocol).frames] == [
+        (0xA, b"b"),
+        (0x1, b"sent after the first pong"),
+    ]
+    # Once the bytes were taken, the next ping gets a pong of its own.
+    protocol.receive_data(peer_frame(protocol, 0x9, b"c"))
+    assert [(f.opcode, f.payload) for f in written(protocol).frames] == [(0xA, b"c")]
+
+
+def test_runs_of_pings_and_pongs_reported_by_the_most_recent(side: Side) -> None:
+    protocol = make(side)
+    protocol.receive_data(
+        peer_frame(protocol, 0xA, b"p1")
+        + peer_frame(protocol, 0xA, b"p2")
+        + peer_frame(protocol, 0x9, b"a")
+        + peer_frame(protocol, 0x9, b"b")
+        + peer_frame(protocol, 0x1, b"text")
+        + peer_frame(protocol, 0x9, b"c")
+    )
+    assert protocol.events_received() == [
+        Frame(Opcode.PONG, b"p2"),
+        Frame(Opcode.PING, b"b"),
+        Frame(Opcode.TEXT, b"text"),
+        Frame(Opcode.PING, b"c"),
+    ]
+    # Events already handed out aren't replaced.
+    protocol.receive_data(peer_frame(protocol, 0x9, b"d"))
+    assert protocol.events_received() == [Frame(Opcode.PING, b"d")]
+
+
+def test_response_then_pings_in_one_read() -> None:
+    # The event before a run of control frames may be the handshake response.
+    client = ClientProtocol(websocket_ref.parse_uri("ws://localhost/"))
+    server = ServerProtocol()
+    client.send_request(client.connect())
+    for data in client.data_to_send():
+        server.receive_data(data)
+    [request] = server.events_received()
+    server.send_response(server.accept(request))  # type: ignore[arg-type]
+    for data in server.data_to_send():
+        client.receive_data(data + server_frame(0x9, b"a") + server_frame(0x9, b"b"))
+    events = client.events_received()
+    assert len(events) == 2 and events[1] == Frame(Opcode.PING, b"b")
+
+
+def test_ping_flood_queues_one_pong(side: Side) -> None:
+    # 100,000 pings that nobody reads the answers of: one pong waits, not 100,000.
+    protocol = make(side)
+    ping = peer_frame(protocol, 0x9, b"flood")
+    for _ in range(100):
+        protocol.receive_data(ping * 1000)
+        protocol.events_received()
+    [wire] = protocol.data_to_send()
+    [pong] = decode_frames(wire)
+    assert (pong.opcode, pong.payload) == (0xA, b"flood")
+
+
 @pytest.mark.rfc("R6455-5.5.2-2")
 def test_ping_not_answered_after_close_received(side: Side) -> None:
     # The ping follows the peer's Close frame: it isn't even processed (§5.5.1, §7.1.7).

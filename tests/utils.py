@@ -48,6 +48,7 @@ __all__ = [
     "connected_pair",
     "do_handshake",
     "relay",
+    "canonical_events",
     "FakeExtension",
     "FakeClientFactory",
     "FakeServerFactory",
@@ -356,3 +357,26 @@ class FakeServerFactory(ServerExtensionFactory):
             if name not in self.accept:
                 raise InvalidParameterName(name)
         return list(params), FakeExtension(self.name, self.reserved_bits, params)
+
+
+def canonical_events(events: Sequence[object]) -> list[object]:
+    """Events in the form the core delivers when everything arrives in one read.
+
+    The core joins the fragments of a message that arrive together into one event and
+    reports a run of pings (or pongs) by the most recent one, but never joins across
+    calls of ``events_received()``: how the bytes were split changes the events, not
+    their meaning. This form is the same whatever the split: runs of a message's frames
+    joined, runs of pings or of pongs reduced to the last.
+    """
+    result: list[object] = []
+    for event in events:
+        last = result[-1] if result else None
+        if isinstance(event, Frame) and isinstance(last, Frame):
+            if event.opcode is Opcode.CONT and last.opcode < 0x8 and not last.fin:
+                result[-1] = dataclasses.replace(last, data=last.data + event.data, fin=event.fin)
+                continue
+            if event.opcode in (Opcode.PING, Opcode.PONG) and last.opcode is event.opcode:
+                result[-1] = event
+                continue
+        result.append(event)
+    return result

@@ -194,6 +194,8 @@ class Protocol:
         self._frames = FrameParser(mask_expected=side is SERVER, max_size=self._frame_limit())
         self._events: list[Event] = []
         self._writes: list[bytes] = []
+        # Index in _writes of a pong not handed to data_to_send() yet (see _answer_ping()).
+        self._pending_pong: int | None = None
 
         # RFC 6455 §5.4 [R6455-5.4-4]: fragmentation state of each direction.
         self._recv_opcode: Opcode | None = None  # TEXT/BINARY while a message is incomplete
@@ -357,7 +359,23 @@ class Protocol:
     def data_to_send(self) -> list[bytes]:
         """Bytes to write to the network, in order. ``b""`` means: close the write side."""
         writes, self._writes = self._writes, []
+        self._pending_pong = None
         return writes
+
+    @property
+    def has_data_to_send(self) -> bool:
+        """Whether :meth:`data_to_send` would return anything (a cheap check)."""
+        return bool(self._writes)
+
+    @property
+    def pong_pending(self) -> bool:
+        """Whether a pong answering a ping waits in :meth:`data_to_send`.
+
+        While one does, a newer ping replaces it rather than add another (see
+        :meth:`_answer_ping`): an I/O layer whose write buffer is full may leave the
+        bytes here, where a flood of pings can't pile up pongs.
+        """
+        return self._pending_pong is not None
 
     def events_received(self) -> list[Event]:
         """Events that arrived since the last call, in order."""
@@ -861,11 +879,41 @@ class Protocol:
             # frame is read after the peer's Close, so only a closed write side stops it.
             # The pong carries the ping's data (RFC 6455 §5.5.2, §5.5.3 [R6455-5.5.2-2]).
             if not self.eof_sent:
-                self._send_frame(Frame(Opcode.PONG, frame.data))
+                self._answer_ping(frame.data)
         elif opcode is Opcode.CLOSE:
             self._receive_close(frame)
         # RFC 6455 §5.5.3 [R6455-5.5.3-2]: a pong may be unsolicited; no response is expected
-        self._events.append(frame)
+        events = self._events
+        if opcode is not Opcode.CLOSE and events:
+            last = events[-1]
+            if type(last) is Frame and last.opcode is opcode:
+                # A run of pings (or of pongs) that arrive between two calls of
+                # events_received() is reported by the most recent: one pong answers
+                # them all (RFC 6455 §5.5.3), and a pong acknowledges every ping sent
+                # before the one it answers. A flood can't make an event per frame.
+                events[-1] = frame
+                return
+        events.append(frame)
+
+    def _answer_ping(self, data: bytes) -> None:
+        """Queue the pong for a ping, replacing a pong that nobody took yet, if any."""
+        pending = self._pending_pong
+        if pending is None:
+            self._pending_pong = len(self._writes)
+            self._send_frame(Frame(Opcode.PONG, data))
+            return
+        # RFC 6455 §5.5.3 [R6455-5.5.3-1]: with a pong for an earlier ping still unsent, a
+        # pong for only the most recent ping is enough (a choice the RFC leaves open, made
+        # so that a peer that sends pings and never reads can't make pongs pile up).
+        pong = Frame(Opcode.PONG, data)
+        if self._extensions:
+            pong = self._encode(pong)
+        elif self.debug:
+            self.logger.debug("> %s", pong)
+        header, payload = serialize_frame(pong, mask=self.side is CLIENT)
+        self._writes[pending] = header + payload  # a control frame: one piece
+        if self.debug:
+            self.logger.debug("= the pong replaces the unsent pong of an earlier ping")
 
     def _receive_close(self, frame: Frame) -> None:
         close = Close.parse(frame.data)

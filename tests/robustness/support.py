@@ -47,6 +47,9 @@ APIS = ["asyncio", "sync"]
 #: Bound for waits that only end on a bug (not a timing goal).
 TIMEOUT = 20.0
 
+#: What the ``blast`` handler sends, again and again.
+BLAST = b"x" * 65536
+
 #: Messages the ``ticker`` handler sends before it gives up waiting for send() to raise.
 TICKS = 1_000_000
 
@@ -60,7 +63,16 @@ class Handlers:
         self.closed: list[ConnectionClosed] = []
         self.errors: list[BaseException] = []
         self.messages = 0
+        self.sending = 0  # send() calls started by the "blast" handler
         self.connections: list[Any] = []
+
+    def blocked_in_send(self) -> bool:
+        """Whether the "blast" handler's send() waits (its count stops moving)."""
+        with self.lock:
+            before = self.sending
+        threading.Event().wait(0.2)
+        with self.lock:
+            return self.sending > 1 and self.sending == before
 
     def _record(self, exc: BaseException) -> None:
         with self.lock:
@@ -85,6 +97,21 @@ class Handlers:
                     with self.lock:
                         self.messages += 1
                     await ws.send(message)
+            elif kind == "blast":  # sends until it blocks, then waits in send()
+                await ws.recv()
+                while True:
+                    with self.lock:
+                        self.sending += 1
+                    await ws.send(BLAST)
+            elif kind == "flood-then-read":  # fills the write buffer, then only reads
+                from websocket_ref.asyncio.server import broadcast
+
+                await ws.recv()
+                broadcast([ws], BLAST * 128)  # 8 MiB, written without waiting
+                while True:
+                    await ws.recv()
+                    with self.lock:
+                        self.messages += 1
             elif kind == "ticker":  # sends, without pausing, until send() raises
                 await ws.recv()
                 for _ in range(TICKS):
@@ -114,6 +141,12 @@ class Handlers:
                     with self.lock:
                         self.messages += 1
                     ws.send(message)
+            elif kind == "blast":
+                ws.recv()
+                while True:
+                    with self.lock:
+                        self.sending += 1
+                    ws.send(BLAST)
             elif kind == "ticker":
                 ws.recv()
                 for _ in range(TICKS):

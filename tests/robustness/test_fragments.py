@@ -30,15 +30,23 @@ from .support import (
 ONE_BYTE = client_frame(0x0, b"x", fin=False)
 
 
-def flood(sock: socket.socket, count: int, fin: bool = True) -> None:
-    """Send a binary message of ``count`` one-byte frames, until the server closes."""
+def message(count: int) -> list[bytes]:
+    """A binary message of ``count`` one-byte frames, in chunks of 64 KiB.
+
+    Built before memory is traced: the test's own bytes don't count.
+    """
     batch = 9362  # 64 KiB of 7-byte frames
     chunks = [client_frame(0x2, b"x", fin=False)]
     remaining = count - 2
     while remaining > 0:
         chunks.append(ONE_BYTE * min(batch, remaining))
         remaining -= batch
-    chunks.append(client_frame(0x0, b"x", fin=fin))
+    chunks.append(client_frame(0x0, b"x"))
+    return chunks
+
+
+def flood(sock: socket.socket, chunks: list[bytes]) -> None:
+    """Send the chunks, until the server closes."""
     try:
         for chunk in chunks:
             sock.sendall(chunk)
@@ -48,12 +56,12 @@ def flood(sock: socket.socket, count: int, fin: bool = True) -> None:
 
 @pytest.mark.parametrize("api", APIS)
 def test_fragment_flood_fails_with_1009_in_bounded_memory(api: str) -> None:
-    count = MAX_FRAGMENTS + 1000
+    chunks = message(MAX_FRAGMENTS + 1000)
     with running_server(api) as (port, handlers):
         sock = handshake(port)
         with traced_peak() as peak:
             with sock:
-                flood(sock, count)
+                flood(sock, chunks)
                 assert read_close_code(sock) == 1009
             assert wait_until(lambda: len(handlers.closed) == 1)
             growth = peak()
@@ -69,10 +77,11 @@ def test_fragment_flood_fails_with_1009_in_bounded_memory(api: str) -> None:
 @pytest.mark.parametrize("api", APIS)
 def test_many_fragments_within_limits_make_one_message(api: str) -> None:
     # The most fragments allowed, each of one byte: accepted, in bounded memory.
+    chunks = message(20_000)
     with running_server(api, max_fragments=20_000) as (port, handlers):
         sock = handshake(port)
         with sock, traced_peak() as peak:
-            flood(sock, 20_000)
+            flood(sock, chunks)
             assert wait_until(lambda: handlers.messages == 1, TIMEOUT)
             growth = peak()
         assert not handlers.closed and not handlers.errors
@@ -83,6 +92,6 @@ def test_many_fragments_within_limits_make_one_message(api: str) -> None:
 def test_max_fragments_is_an_argument(api: str) -> None:
     with running_server(api, max_fragments=100) as (port, handlers):
         with handshake(port) as sock:
-            flood(sock, 101)
+            flood(sock, message(101))
             assert read_close_code(sock) == 1009
         assert wait_until(lambda: len(handlers.closed) == 1)

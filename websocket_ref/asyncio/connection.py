@@ -107,6 +107,11 @@ class Connection(asyncio.Protocol):
         self.handshake_eof = False
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Reading from the transport is paused when the assembler's queue is full, or
+        # when the write buffer is above write_limit and nobody waits in send().
+        self._queue_full = False
+        self._writes_backed_up = False
+        self._reading_paused = False
         self._closing = False  # the core expects the TCP connection to end
         self._close_timer: asyncio.TimerHandle | None = None
         self._keepalive_handle: asyncio.TimerHandle | None = None
@@ -461,6 +466,10 @@ class Connection(asyncio.Protocol):
         :exc:`~websocket_ref.exceptions.ConnectionClosedError` at once, rather than
         returning as if the data had been sent while the transport drops it.
         """
+        if self._writes_backed_up:
+            # send() waits: read again (see data_received()).
+            self._writes_backed_up = False
+            self._update_reading()
         waiter: asyncio.Future[None] = self.loop.create_future()
         self._drain_waiters.append(waiter)
         try:
@@ -480,14 +489,15 @@ class Connection(asyncio.Protocol):
 
     # Writing
 
-    def _send_data(self) -> None:
+    def _send_data(self, *, hold: bool = False) -> None:
         """Write what the core has to send; arm the close timer once closing starts.
 
+        With ``hold``, nothing is written: the bytes stay in the core until the next call.
         Once the transport is closing (a write failed, or it was aborted), what's left is
         dropped: nobody can receive it, and each write would make asyncio log
         "socket.send() raised exception." again.
         """
-        writes = self.protocol.data_to_send()
+        writes = [] if hold else self.protocol.data_to_send()
         if writes and not (self.transport.is_closing() or self._under.is_closing()):
             if len(writes) == 1 and writes[0]:
                 self.transport.write(writes[0])
@@ -551,6 +561,9 @@ class Connection(asyncio.Protocol):
         self._closing = True
         # The peer's close frame may be queued behind frames nobody reads: read on.
         self.recv_messages.stop_pausing()
+        if self._writes_backed_up:
+            self._writes_backed_up = False
+            self._update_reading()
         if self._keepalive_handle is not None:
             self._keepalive_handle.cancel()
             self._keepalive_handle = None
@@ -566,10 +579,24 @@ class Connection(asyncio.Protocol):
     # Reading
 
     def _pause_reading(self) -> None:
-        self.transport.pause_reading()
+        """The assembler's queue is full (``max_queue``)."""
+        self._queue_full = True
+        self._update_reading()
 
     def _resume_reading(self) -> None:
-        if not self.transport.is_closing():
+        """The application took enough frames from the assembler's queue."""
+        self._queue_full = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        """Read from the transport unless the queue is full or the peer doesn't read."""
+        pause = self._queue_full or self._writes_backed_up
+        if pause is self._reading_paused:
+            return
+        self._reading_paused = pause
+        if pause:
+            self.transport.pause_reading()
+        elif not self.transport.is_closing():
             self.transport.resume_reading()
 
     def _dispatch(self, events: list[Event]) -> None:
@@ -637,7 +664,20 @@ class Connection(asyncio.Protocol):
             self._dispatch(events)
         if protocol.pending_failure is not None and not self._failure_held:
             self._hold_failure()
-        self._send_data()
+        if self._write_paused:
+            # The peer doesn't read what's written already. What this read produced —
+            # replies the core makes on its own: a pong, a close frame — stays in the
+            # core, where pongs coalesce (Protocol.pong_pending), until the buffer drains.
+            self._send_data(hold=True)
+            if not self._drain_waiters and not self._closing:
+                # Nobody waits in send(): stop reading too, so that a peer that sends and
+                # never reads gets TCP backpressure rather than more of our CPU. (While
+                # send() waits, reading goes on: two peers that both wait in send() for
+                # the other to read would otherwise wait forever.)
+                self._writes_backed_up = True
+                self._update_reading()
+        else:
+            self._send_data()
         if self._handshake_waiter is not None and protocol.handshake_exc is not None:
             # The core refused the handshake without an event (e.g. a malformed message).
             self._handshake_progress()
@@ -699,7 +739,11 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._send_data()  # what data_received() left in the core, if anything
         self._wake_drain_waiters()
+        if self._writes_backed_up:
+            self._writes_backed_up = False
+            self._update_reading()
 
     # Keepalive
 

@@ -510,6 +510,10 @@ class Connection:
                 self._write_pending(deadline)
             finally:
                 lock.release()
+        if self._pending:
+            # Queued by a thread that found the lock taken, after our last look: it
+            # counts on the holder to write them (see the module docstring).
+            self._try_flush()
 
     def _try_flush(self) -> None:
         """Write queued bytes unless another thread is writing (it'll write them too).
@@ -527,12 +531,25 @@ class Connection:
             finally:
                 lock.release()
 
+    def _take_held_writes(self) -> bool:
+        """Queue what the reader left in the core (see _read_loop()); True if anything.
+
+        The check without the lock can miss bytes the reader is leaving right now; but
+        then it left them because ``_pending`` wasn't empty, and whoever queued those
+        writes them, and these with them.
+        """
+        if not self.protocol.has_data_to_send:
+            return False
+        with self._lock:
+            self._queue_writes()
+        return bool(self._pending)
+
     def _write_pending(self, deadline: Deadline | None) -> None:
         """Write everything queued. Called with ``_send_lock`` held; never raises."""
         pending = self._pending
         transport = self.transport
         try:
-            while pending:
+            while pending or self._take_held_writes():
                 if self._transport_closed:
                     raise BrokenPipeError("connection is closed")
                 chunks: list[bytes] = []
@@ -610,7 +627,12 @@ class Connection:
                 with self._lock:
                     protocol.receive_data(data)
                     events = protocol.events_received()
-                    self._queue_writes()
+                    if not self._pending:
+                        self._queue_writes()
+                    # Else the bytes written before ours aren't out yet (the peer may not
+                    # be reading): what this read produced — a pong, a close frame —
+                    # stays in the core, where pongs coalesce (Protocol.pong_pending),
+                    # until the thread writing takes it (see _write_pending()).
                 if self._pending:
                     # If writing fails, the socket is aborted and the next read ends the loop.
                     self._try_flush()
