@@ -139,5 +139,6 @@ def read_message_frames(sock: socket.socket) -> list[tuple[int, bytes, bool]]:
             frames = decode_frames(data)
         except (AssertionError, IndexError):
             continue  # a frame is incomplete
-        if frames and frames[-1].fin:
-            return [(f.opcode, f.payload, f.fin) for f in frames]
+        for index, frame in enumerate(frames):
+            if frame.fin and frame.opcode < 0x8:  # the end of the message
+                return [(f.opcode, f.payload, f.fin) for f in frames[: index + 1]]
