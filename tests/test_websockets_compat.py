@@ -158,3 +158,38 @@ def test_sync_unix_serve_arguments(tmp_path: object) -> None:
     finally:
         server.shutdown()
         thread.join(5)
+
+
+@pytest.mark.asyncio
+async def test_https_proxy_without_ssl() -> None:
+    with pytest.raises(
+        ValueError, match=r"^proxy_ssl=None is incompatible with an https:// proxy$"
+    ):
+        await connect("ws://localhost/", proxy="https://localhost:8080", proxy_ssl=None)
+
+
+@pytest.mark.asyncio
+async def test_junk_response_fails_at_once() -> None:
+    # A server speaking another protocol: the first line says so; no waiting for a head.
+    import asyncio
+
+    from websocket_ref import InvalidMessage
+
+    async def junk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 smtp.invalid ESMTP Postfix\r\n")
+        await reader.read(4096)
+        writer.close()
+
+    server = await asyncio.start_server(junk, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(InvalidMessage) as raised:
+            await connect(f"ws://127.0.0.1:{port}/", **FAST)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert str(raised.value) == "did not receive a valid HTTP response"
+    assert isinstance(raised.value.__cause__, ValueError)
+    assert str(raised.value.__cause__) == (
+        "unsupported protocol; expected HTTP/1.1: 220 smtp.invalid ESMTP Postfix"
+    )

@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import http
 import re
+from typing import NoReturn
 
 from .datastructures import Headers
 from .exceptions import (
@@ -239,14 +240,29 @@ def parse_response_head(buf: bytearray, start: int = 0) -> tuple[int, str, Heade
     """
     head = _parse_head(buf, start, StatusLineTooLong, unfold=True)
     if head is None:
+        # Not an HTTP response at all (a server speaking another protocol): say so as
+        # soon as its first line is in, rather than wait for a head that won't come.
+        end = buf.find(b"\r\n", 0, MAX_LINE_LENGTH + 2)
+        if end >= 0 and not buf.startswith(b"HTTP/"):
+            _invalid_status_line(bytes(buf[:end]))
         return None
     status_line, headers = head
     match = _STATUS_RE.fullmatch(status_line)
     if match is None:
-        raise InvalidMessage(f"invalid HTTP status line: {status_line!r}")
+        _invalid_status_line(status_line)
     status_code = int(match.group(1))
     reason = (match.group(2) or b"").decode("latin-1")
     return status_code, reason, headers
+
+
+def _invalid_status_line(line: bytes) -> NoReturn:
+    """Raise websockets' exception for a status line that isn't HTTP/1.x's."""
+    text = line.decode("latin-1")
+    if not line.startswith(b"HTTP/1."):
+        cause = ValueError(f"unsupported protocol; expected HTTP/1.1: {text}")
+    else:
+        cause = ValueError(f"invalid HTTP status line: {text}")
+    raise InvalidMessage("did not receive a valid HTTP response") from cause
 
 
 class _BodyMode(enum.Enum):

@@ -20,7 +20,7 @@ import logging
 import ssl as ssl_module
 import urllib.parse
 from collections.abc import Callable, Generator, Iterator, Sequence
-from types import TracebackType
+from types import EllipsisType, TracebackType
 from typing import Any, Literal
 
 from ..client import USER_AGENT, ClientProtocol, backoff, dropped
@@ -124,7 +124,7 @@ class connect:
         additional_headers: HeadersLike | None = None,
         user_agent_header: str | None = USER_AGENT,
         proxy: str | Literal[True] | None = True,
-        proxy_ssl: ssl_module.SSLContext | Literal[True] | None = None,
+        proxy_ssl: ssl_module.SSLContext | Literal[True] | EllipsisType | None = ...,
         proxy_server_hostname: str | None = None,
         process_exception: Callable[[Exception], Exception | None] = process_exception,
         reconnect_delays: Callable[[], Iterator[float]] = backoff,

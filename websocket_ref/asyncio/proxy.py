@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from collections.abc import Callable
+from types import EllipsisType
 from typing import Any, Literal, TypeVar
 
 from ..exceptions import InvalidProxyMessage, ProxyError
@@ -63,7 +64,7 @@ async def create_connection_through_proxy(
     *,
     ssl: ssl_module.SSLContext | None,
     server_hostname: str | None,
-    proxy_ssl: ssl_module.SSLContext | Literal[True] | None = None,
+    proxy_ssl: ssl_module.SSLContext | Literal[True] | EllipsisType | None = ...,
     proxy_server_hostname: str | None = None,
     user_agent_header: str | None = None,
     **kwargs: Any,
@@ -87,14 +88,20 @@ async def create_connection_through_proxy(
         return protocol
 
     handshake = ProxyHandshake(proxy, uri, user_agent_header)
+    # proxy_ssl: a context, True for the default one, or ... when not given.
+    proxy_context: ssl_module.SSLContext | None = None
     if proxy.tls:
-        if proxy_ssl is None or proxy_ssl is True:
-            proxy_ssl = ssl_module.create_default_context()
+        if proxy_ssl is None:
+            raise ValueError("proxy_ssl=None is incompatible with an https:// proxy")
+        if isinstance(proxy_ssl, ssl_module.SSLContext):
+            proxy_context = proxy_ssl
+        else:
+            proxy_context = ssl_module.create_default_context()
         kwargs["server_hostname"] = proxy_server_hostname or proxy.host
-    elif proxy_ssl is not None:
+    elif proxy_ssl is not None and proxy_ssl is not ...:
         raise ValueError("proxy_ssl argument is incompatible with an http:// proxy")
     transport, tunnel = await loop.create_connection(
-        lambda: _Tunnel(handshake), proxy.host, proxy.port, ssl=proxy_ssl, **kwargs
+        lambda: _Tunnel(handshake), proxy.host, proxy.port, ssl=proxy_context, **kwargs
     )
     try:
         await tunnel.done
