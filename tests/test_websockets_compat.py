@@ -193,3 +193,29 @@ async def test_junk_response_fails_at_once() -> None:
     assert str(raised.value.__cause__) == (
         "unsupported protocol; expected HTTP/1.1: 220 smtp.invalid ESMTP Postfix"
     )
+
+
+def test_sync_client_usage_errors() -> None:
+    from websocket_ref.sync.client import connect as sync_connect
+    from websocket_ref.sync.client import unix_connect as sync_unix_connect
+
+    with pytest.raises(ValueError, match=r"^missing path argument$"):
+        sync_unix_connect()
+    with socket.socket(socket.AF_UNIX) as sock:
+        with pytest.raises(ValueError, match=r"^path and sock arguments are incompatible$"):
+            sync_unix_connect(path="/", sock=sock)
+    with pytest.raises(TypeError, match=r"^subprotocols must be a list, not a str$"):
+        sync_connect("ws://localhost/", subprotocols="chat")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="incompatible with an http:// proxy"):
+        sync_connect(
+            "ws://localhost/", proxy="http://localhost:8080", proxy_ssl=ssl.create_default_context()
+        )
+
+
+def test_sync_silent_proxy_times_out() -> None:
+    from websocket_ref.sync.client import connect as sync_connect
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        host, port = listener.getsockname()[:2]
+        with pytest.raises(TimeoutError, match=r"^timed out while connecting to HTTP proxy$"):
+            sync_connect("ws://example.com/", proxy=f"http://{host}:{port}", open_timeout=0.2)

@@ -21,7 +21,7 @@ from ..client import USER_AGENT, ClientProtocol, backoff, dropped, process_excep
 from ..datastructures import HeadersLike
 from ..exceptions import InvalidMessage, InvalidProxy, InvalidProxyMessage, ProxyError
 from ..extensions.base import ClientExtensionFactory
-from ..headers import Subprotocol
+from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import Response
 from ..protocol import MAX_FRAGMENTS, LoggerLike
 from ..proxy import Proxy, ProxyHandshake, resolve_proxy, socks_url
@@ -157,6 +157,13 @@ def connect(
         raise ValueError("ssl argument is incompatible with a ws:// URI")
     unix: bool = kwargs.pop("unix", False)
     path: str | None = kwargs.pop("path", None)
+    if unix:
+        if path is None and sock is None:
+            raise ValueError("missing path argument")
+        if path is not None and sock is not None:
+            raise ValueError("path and sock arguments are incompatible")
+    if subprotocols is not None:
+        validate_subprotocols(subprotocols)  # errors show at once, not after connecting
     factories = client_extensions(compression, extensions)
     if create_connection is None:
         create_connection = ClientConnection
@@ -354,6 +361,31 @@ def _connect_through_proxy(
     if proxy_ssl is not None and not proxy.tls:
         raise ValueError("proxy_ssl argument is incompatible with an http:// proxy")
     kwargs.setdefault("timeout", deadline.timeout())
+    try:
+        return _http_proxy_tunnel(
+            proxy,
+            uri,
+            deadline,
+            proxy_ssl=proxy_ssl,
+            proxy_server_hostname=proxy_server_hostname,
+            user_agent_header=user_agent_header,
+            **kwargs,
+        )
+    except TimeoutError as exc:
+        raise TimeoutError(f"timed out while connecting to {proxy.scheme.upper()} proxy") from exc
+
+
+def _http_proxy_tunnel(
+    proxy: Proxy,
+    uri: WebSocketURI,
+    deadline: Deadline,
+    *,
+    proxy_ssl: ssl_module.SSLContext | Literal[True] | None,
+    proxy_server_hostname: str | None,
+    user_agent_header: str | None,
+    **kwargs: Any,
+) -> tuple[socket.socket, Transport | None]:
+    """The CONNECT exchange with an HTTP(S) proxy; see :func:`_connect_through_proxy`."""
     sock = socket.create_connection((proxy.host, proxy.port), **kwargs)
     try:
         sock.settimeout(None)  # transports wait with the deadline, not socket timeouts
