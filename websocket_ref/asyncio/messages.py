@@ -200,11 +200,12 @@ class Assembler:
                 continue
             return frame
 
-    def _enter(self) -> None:
+    def _enter(self, method: str = "recv") -> None:
         if self.reading:
+            # websockets' words, which applications may match
             raise ConcurrencyError(
-                "cannot call recv() or recv_streaming() while another coroutine "
-                "is already receiving a message"
+                f"cannot call {method} while another coroutine "
+                "is already running recv or recv_streaming"
             )
         self.reading = True
 
@@ -253,7 +254,7 @@ class Assembler:
 
     def begin_stream(self) -> None:
         """Start reading a message fragment by fragment."""
-        self._enter()
+        self._enter("recv_streaming")
         self.consumed = 0
         self.stream_fin = False
 

@@ -171,7 +171,10 @@ class Assembler:
         deadline = None if timeout is None else Deadline(timeout)
         with self._mutex:
             if self._reading:
-                raise ConcurrencyError("recv() or recv_streaming() is already running")
+                raise ConcurrencyError(
+                    "cannot call recv while another thread "
+                    "is already running recv or recv_streaming"
+                )
             self._reading = True
             try:
                 message = self._partial
@@ -193,7 +196,10 @@ class Assembler:
         """
         with self._mutex:
             if self._reading:
-                raise ConcurrencyError("recv() or recv_streaming() is already running")
+                raise ConcurrencyError(
+                    "cannot call recv_streaming while another thread "
+                    "is already running recv or recv_streaming"
+                )
             self._reading = True
         finished = False
         try:
