@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -202,19 +203,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     peers = [PEERS_BY_NAME[n] for n in names] if names else list(PEERS)
     out = Path(args.out)
+    suites = list(runner.SUITES) if args.suite == "all" else [args.suite]
+    peer_dirs = {s: out / s for s in runner.SUITES}
     if not args.table_only:
-        options = runner.Options(
-            stall_timeout=args.stall_timeout,
-            progress_interval=args.progress_interval,
-            reports_dir=out,
-        )
-        try:
-            compare.run_peers(peers, _split(args.cases) or ["*"], args.jobs, options)
-        except (_setup.SetupError, runner.HarnessError) as exc:
-            print(f"conformance compare failed: {exc}", file=sys.stderr)
-            return 2
-        cmd_summary(argparse.Namespace(testee=None, quiet=True, out=args.out))
-    table = compare.comparison_table(REPORTS_DIR, out)
+        for suite in suites:
+            options = runner.Options(
+                stall_timeout=args.stall_timeout,
+                progress_interval=args.progress_interval,
+                reports_dir=peer_dirs[suite],
+            )
+            try:
+                compare.run_peers(peers, _split(args.cases) or ["*"], args.jobs, options, suite)
+            except (_setup.SetupError, runner.HarnessError) as exc:
+                print(f"conformance compare failed: {exc}", file=sys.stderr)
+                return 2
+            summary = argparse.Namespace(testee=None, quiet=True, out=str(peer_dirs[suite]))
+            cmd_summary(summary)
+    table = compare.comparison_table(runner.SUITE_REPORTS, peer_dirs)
     print(table)
     if args.readme:
         try:
@@ -348,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the suite against websockets and aiohttp (conformance/peers), print the table",
     )
     p.add_argument("--peer", nargs="+", metavar="NAME", help="default: every peer")
+    p.add_argument("--suite", choices=("autobahn", "handshake", "all"), default="all")
     p.add_argument("--cases", nargs="+", metavar="PATTERN", help="wstest case patterns: 1.*")
     p.add_argument("--jobs", type=int, default=int(os.environ.get("CONFORMANCE_JOBS", "3")))
     p.add_argument("--out", default=str(ROOT / "reports" / "compare"), metavar="DIR")
@@ -362,7 +368,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.set_defaults(func=cmd_list)
 
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    # SIGTERM (a CI timeout, `timeout`, kill) stops a run like Ctrl-C: processes stopped,
+    # reports written, run.json saying what was interrupted.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return int(args.func(args))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

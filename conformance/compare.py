@@ -24,6 +24,12 @@ from .report import BEHAVIORS, build_summary, gate_problems, replace_block
 from .testees import TESTEES, Testee
 
 COMPARE_DIR = ROOT / "reports" / "compare"
+#: Where each suite's peer reports go under the compare folder.
+TITLES = {
+    "autobahn": "Autobahn|Testsuite, every case, compression on, 16 MiB messages",
+    "handshake": "Handshake suite (conformance/handshake/): server cases for servers, "
+    "client cases for clients",
+}
 START = "<!-- conformance-comparison:start -->"
 END = "<!-- conformance-comparison:end -->"
 
@@ -64,8 +70,9 @@ def run_peers(
     cases: Sequence[str],
     jobs: int,
     options: runner.Options,
+    suite: str = "autobahn",
 ) -> dict[str, Any]:
-    """Run the suite against every peer, servers by URL and clients by command."""
+    """Run a suite against every peer, servers by URL and clients by command."""
     with ExitStack() as stack:
         targets = []
         for peer in peers:
@@ -75,7 +82,7 @@ def run_peers(
             else:
                 cmd = f"{sys.executable} {peer.script} --url {{url}} --agent {{agent}}"
                 targets.append(runner.Target(peer.name, "client", client_cmd=cmd))
-        return runner.run(targets, cases=cases, jobs=jobs, options=options)
+        return runner.run(targets, cases=cases, jobs=jobs, options=options, suite=suite)
 
 
 def _row(name: str, kind: str, library: str, t: Mapping[str, Any] | None) -> list[str]:
@@ -86,8 +93,8 @@ def _row(name: str, kind: str, library: str, t: Mapping[str, Any] | None) -> lis
     return [library, kind, f"`{name}`", status, *[str(t["behavior"].get(b, 0)) for b in BEHAVIORS]]
 
 
-def comparison_table(ours_dir: Path, peers_dir: Path) -> str:
-    """Markdown: one row per implementation and role, Autobahn outcomes per column."""
+def suite_table(suite: str, ours_dir: Path, peers_dir: Path) -> list[str]:
+    """Markdown lines: one row per implementation and role, one column per outcome."""
     ours = build_summary(ours_dir, [t.name for t in TESTEES])
     theirs = build_summary(peers_dir, [p.name for p in PEERS])
     version = importlib.metadata.version  # websocket_ref may run from the source tree
@@ -97,12 +104,11 @@ def comparison_table(ours_dir: Path, peers_dir: Path) -> str:
         own = "websocket_ref"
     rows = [_row(t.name, t.kind, own, ours["testees"].get(t.name)) for t in TESTEES]
     rows += [_row(p.name, p.kind, library_version(p), theirs["testees"].get(p.name)) for p in PEERS]
-    header = ["library", "role", "program", "Autobahn cases", *BEHAVIORS]
+    header = ["library", "role", "program", "cases", *BEHAVIORS]
     lines = [
-        f"Autobahn|Testsuite, every case, compression on, 16 MiB messages; websocket_ref from "
-        f"its last run ({str(ours.get('started', ''))[:10] or '?'}), the others from "
-        f"`python3 -m conformance compare` ({str(theirs.get('started', ''))[:10] or '?'}). "
-        "Regenerate with `python3 -m conformance compare --readme` (not run in CI).",
+        f"**{TITLES[suite]}**: websocket_ref from its last run "
+        f"({str(ours.get('started', ''))[:10] or '?'}), the others from "
+        f"`python3 -m conformance compare` ({str(theirs.get('started', ''))[:10] or '?'}).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -112,6 +118,19 @@ def comparison_table(ours_dir: Path, peers_dir: Path) -> str:
     notes = [f"- `{name}`: {'; '.join(ps)}" for name, ps in problems.items() if ps]
     if notes:
         lines += ["", "Where the others fall short of the gate websocket_ref passes:", "", *notes]
+    return lines
+
+
+def comparison_table(ours: dict[str, Path], peers: dict[str, Path]) -> str:
+    """Both suites' tables (those with reports), and how to regenerate them."""
+    lines: list[str] = []
+    for suite in ("autobahn", "handshake"):
+        if suite in peers and (peers[suite] / "run.json").exists():
+            lines += [*suite_table(suite, ours[suite], peers[suite]), ""]
+    lines.append(
+        "Regenerate with `python3 -m conformance compare --suite all --readme` (not run in "
+        "CI: it needs the peer libraries and a full Autobahn run per peer)."
+    )
     return "\n".join(lines)
 
 

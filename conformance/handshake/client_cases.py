@@ -257,7 +257,9 @@ client_case(
 def _redirect(status: str) -> Callable[[ClientSession], Outcome]:
     def run(s: ClientSession) -> Outcome:
         location = f"/runCase?case={s.case}&agent={s.agent}&redirected=1"
-        s.peer.send(response(status, [("Location", location), ("Content-Length", "0")]))
+        headers = [("Location", location), ("Content-Length", "0"), ("Connection", "close")]
+        s.peer.send(response(status, headers))
+        s.peer.close()  # as an HTTP server does after a redirect: the client reconnects
         follow = s.next_connection(STEP_TIMEOUT)
         if follow is None:
             return Outcome(

@@ -176,6 +176,7 @@ accepted(
     "HTTP/1.2 (a higher minor version)",
     (*HS_OK, "R6455-4.2.1-2"),
     lambda t, k: std(t, k, start=f"GET {t.path} HTTP/1.2"),
+    refusal=NON_STRICT,  # "HTTP/1.1 or higher" is allowed, but a server may refuse anything
 )
 accepted(
     "1.1",

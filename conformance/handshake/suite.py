@@ -135,6 +135,7 @@ class ScriptedServer:
         self.port = int(self.sock.getsockname()[1])
         self.redirects: dict[int, queue.Queue[client_cases.ClientSession]] = {}
         self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
         self.closed = False
         self.acceptor = threading.Thread(target=self._accept, daemon=True)
         self.acceptor.start()
@@ -189,10 +190,15 @@ class ScriptedServer:
                     return
                 session = client_cases.ClientSession(peer, head, number, agent)
                 if "redirected" in query:
-                    self.redirects.setdefault(number, queue.Queue()).put(session)
+                    with self.lock:
+                        box = self.redirects.get(number)
+                        if box is None:  # the case is over: nobody would answer
+                            return
+                        box.put(session)
                     peer = None  # type: ignore[assignment]  # the case owns it now
                     return
-                box = self.redirects.setdefault(number, queue.Queue())
+                with self.lock:
+                    box = self.redirects[number] = queue.Queue()
 
                 def next_connection(timeout: float) -> client_cases.ClientSession | None:
                     try:
@@ -201,7 +207,13 @@ class ScriptedServer:
                         return None
 
                 session.next_connection = next_connection
-                _run_case(BY_ID[self.ids[number - 1]], session, self.reports)
+                try:
+                    _run_case(BY_ID[self.ids[number - 1]], session, self.reports)
+                finally:
+                    with self.lock:
+                        self.redirects.pop(number, None)
+                    while not box.empty():  # a redirect followed too late
+                        box.get().peer.close()
         finally:
             if peer is not None:
                 peer.close()

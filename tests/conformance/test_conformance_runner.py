@@ -270,7 +270,7 @@ def test_comparison_table_joins_ours_and_the_peers(tmp_path: Path) -> None:
     peers = {p.name: all_ok() for p in PEERS}
     peers["aiohttp_client"] = all_ok(**{"6_4_1": {"behavior": "FAILED"}})
     theirs = write_reports(tmp_path / "theirs", peers)
-    table = compare.comparison_table(ours, theirs)
+    table = compare.comparison_table({"autobahn": ours}, {"autobahn": theirs})
     assert "| `sansio_server` | 6/6 | 6 | 0 | 0 | 0 | 0 |" in table
     assert "| `aiohttp_client` | 6/6 | 5 | 0 | 0 | 0 | 1 |" in table
     assert "- `aiohttp_client`: aiohttp_client: 1 case(s) with behavior FAILED" in table
