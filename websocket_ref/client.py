@@ -211,6 +211,9 @@ class ClientProtocol(Protocol):
             # RFC 6455 §4.1 [R6455-4.1-35], §9 [R6455-9-1]: the client MAY request
             # extensions, in order of preference (§9.1), in one header although
             # RFC 6455 §11.3.2 [R6455-11.3.2-1] would allow several
+            # RFC 6455 §5.8 [R6455-5.8-1]: extensions are negotiated in the opening
+            # handshake; RFC 7692 §5 [R7692-5-1]: several offers may name the same
+            # extension (e.g. permessage-deflate with different parameters)
             headers["Sec-WebSocket-Extensions"] = build_extension(
                 [(f.name, list(f.get_request_params())) for f in self.available_extensions]
             )
@@ -321,7 +324,9 @@ class ClientProtocol(Protocol):
             self._observe("!", "opening handshake failed: %s", exc)
         self.handshake_exc = exc
         # RFC 6455 §4.1 [R6455-4.1-44]: if the server's response doesn't conform, the
-        # client MUST _Fail the WebSocket Connection_: before OPEN, that's closing TCP
+        # client MUST _Fail the WebSocket Connection_: before OPEN, that's closing TCP;
+        # RFC 6455 §7.2.1 [R6455-7.2.1-1]: as §7.1.7 defines it (no Close frame: the
+        # connection was never established)
         if not self.eof_sent:
             self.send_eof()
         self._stop_reading()
@@ -370,12 +375,14 @@ class ClientProtocol(Protocol):
             else:
                 # RFC 6455 §4.1 [R6455-4.1-42]: an extension not in the client's handshake
                 # (or with parameters its factory refuses: RFC 6455 §9 [R6455-9-4]) fails
-                # the connection
+                # the connection; RFC 7692 §5 [R7692-5-5]: e.g. accepting a PMCE the client
+                # didn't offer
                 raise NegotiationError(f"Unsupported extension: name = {name}, params = {params}")
             if extension.reserved_bits & used_bits:
                 # RFC 6455 §5.2 [R6455-5.2-1]: a reserved bit means what the extension that
                 # defines it says; two extensions claiming one bit would make it ambiguous,
-                # so our choice is to refuse the second
+                # so our choice is to refuse the second; RFC 7692 §5 [R7692-5-4]: a response
+                # accepting a PMCE with another extension using RSV1 fails the connection
                 raise NegotiationError(f"extension {name} reuses a reserved bit")
             used_bits |= extension.reserved_bits
             extensions.append(extension)

@@ -428,6 +428,8 @@ class Protocol:
 
         The data of a text message is checked as :meth:`send_text` does.
         """
+        # RFC 6455 §6.1 [R6455-6.1-2]: the connection must be OPEN for each frame;
+        # RFC 6455 §5.4 [R6455-5.4-6]: fragments of any size, the caller's choice
         self._check_open()
         if self._send_opcode is None:
             # RFC 6455 §5.4 [R6455-5.4-4]: a continuation frame continues a fragmented message
@@ -441,13 +443,21 @@ class Protocol:
         self._send_frame(Frame(Opcode.CONT, data, fin), self._send_compress)
 
     def _start_message(self, opcode: Opcode, data: bytes, fin: bool, compress: bool) -> None:
+        # RFC 6455 §6.1 [R6455-6.1-1, R6455-6.1-2]: sending a message starts by making sure
+        # the connection is OPEN; RFC 6455 §5.1 [R6455-5.1-7]: data frames go out after
+        # the opening handshake and before our Close frame
         self._check_open()
         if self._send_opcode is not None:
             # RFC 6455 §5.4 [R6455-5.4-4]: fragments of different messages MUST NOT be interleaved
             raise InvalidState("a fragmented message is in progress (RFC 6455 §5.4)")
         if not fin:
+            # RFC 6455 §6.1 [R6455-6.1-5]: a message may go out as a series of frames
+            # (§5.4): this one, then send_continuation() until fin
             self._send_opcode = opcode
             self._send_compress = compress
+        # RFC 6455 §6.1 [R6455-6.1-6]: the first frame's opcode says text or binary;
+        # RFC 6455 §6.1 [R6455-6.1-7]: FIN set on the last frame;
+        # RFC 6455 §5.2 [R6455-5.2-7]: the first fragment may be the final one (fin=True)
         self._send_frame(Frame(opcode, data, fin), compress)
 
     def send_prepared(self, message: PreparedMessage) -> None:
@@ -507,12 +517,17 @@ class Protocol:
         Without ``code`` the close frame is empty and the peer reports 1005.
         """
         self._check_open()
+        # RFC 6455 §7.3 [R6455-7.3-1]: a server may close whenever desired (and a client's
+        # application may: RFC 6455 §7.3 [R6455-7.3-2] binds the library, which never
+        # starts a closing handshake on its own); RFC 6455 §7.1.2 [R6455-7.1.2-1]
         if code is None:
+            # RFC 6455 §5.5.1 [R6455-5.5.1-1]: the body is optional: none without a code
             if reason:
                 raise ValueError("a close reason requires a close code (RFC 6455 §5.5.1)")
             close = Close(CloseCode.NO_STATUS_RCVD, "")
             payload = b""
         else:
+            # RFC 6455 §7.4 [R6455-7.4-1]: a code (and a reason) may say why
             close = Close(code, reason)
             payload = close.serialize()
         self._send_frame(Frame(Opcode.CLOSE, payload))
@@ -521,6 +536,10 @@ class Protocol:
 
     def send_ping(self, data: bytes) -> None:
         """Send a ping (RFC 6455 §5.5.2); the peer answers with a pong of the same data."""
+        # RFC 6455 §5.5.2 [R6455-5.5.2-4]: a ping may go out any time the connection is
+        # established and not closed; our choice: while OPEN, since no pong can be relied
+        # on once a Close frame was sent or received. RFC 6455 §5.5.2 [R6455-5.5.2-1]:
+        # with application data, or none
         self._check_open()
         self._send_control(Opcode.PING, data)
 
@@ -530,6 +549,8 @@ class Protocol:
         self._send_control(Opcode.PONG, data)
 
     def _send_control(self, opcode: Opcode, data: bytes) -> None:
+        # RFC 6455 §5.4 [R6455-5.4-1]: control frames may be injected in the middle of a
+        # fragmented message being sent: no check of _send_opcode here
         if len(data) > 125:
             # RFC 6455 §5.5 [R6455-5.5-1]: control frames have a payload length of 125 bytes or less
             raise InvalidFrame("control frame too long", rule="RFC 6455 §5.5")
@@ -542,16 +563,21 @@ class Protocol:
         incoming data, and, on the server, closes the TCP connection (§7.1.1).
         """
         # RFC 6455 §7.1.7 [R6455-7.1.7-3, R6455-7.1.7-4]: send a close frame (if open, always:
-        # the MAY to omit it isn't taken), then close the connection
+        # the MAY to omit it isn't taken), then close the connection;
+        # RFC 6455 §10.7 [R6455-10.7-3]: after invalid data, with an appropriate code
         if self._state is State.OPEN and code != CloseCode.ABNORMAL_CLOSURE:
             close = Close(code, _truncate_reason(reason))
             self._send_frame(Frame(Opcode.CLOSE, close.serialize()))
             self.close_sent = close
             self.state = State.CLOSING
         # RFC 6455 §7.1.1 [R6455-7.1.1-5], §7.1.7 [R6455-7.1.7-2]: the server closes the TCP
-        # connection first; the client waits for it (close_expected())
+        # connection first; the client waits for it (close_expected()):
+        # RFC 6455 §7.1.7 [R6455-7.1.7-1, R6455-7.1.7-6]: the client _Closes the WebSocket
+        # Connection_, which for a client means waiting for the server's TCP close
         if self.side is SERVER and not self.eof_sent:
             self.send_eof()
+        # RFC 6455 §7.1.7 [R6455-7.1.7-5]: no more processing of the peer's data, not
+        # even of its responding Close frame
         self._stop_reading()
 
     def fail_pending(self) -> None:
@@ -584,11 +610,10 @@ class Protocol:
     def _encode(self, frame: Frame, compress: bool = True) -> Frame:
         """Pass an outgoing frame through the extensions, in negotiation order."""
         for extension in self._extensions:
-            # RFC 7692 §1: the RSV1 bit tells whether a message is compressed, "so that
-            # an endpoint can choose not to compress messages with incompressible
-            # contents"; RFC 7692 §6 [R7692-6-1]: it's never set on non-first fragments.
-            # Skipping the compressing extension for a whole message (compress=False)
-            # leaves RSV1 clear on all its frames.
+            # RFC 7692 §6 [no keyword]: the RSV1 bit "indicates whether a message is
+            # compressed or not", and RFC 7692 §6 [R7692-6-1]: it's set on the first frame
+            # of a compressed message only. Skipping the compressing extension for a
+            # whole message (compress=False) leaves RSV1 clear on all its frames.
             if compress or not extension.compresses_messages:
                 frame = extension.encode(frame)
         if self.debug:
@@ -600,7 +625,11 @@ class Protocol:
             frame = self._encode(frame, compress)
         elif self.debug:
             self._observe_frame(">", frame)
+        # RFC 6455 §6.1 [R6455-6.1-4]: the data is encapsulated in a frame (§5.2);
+        # RFC 6455 §6.1 [R6455-6.1-8]: masked when the client sends it (§5.3)
         header, payload = serialize_frame(frame, mask=self.side is CLIENT)
+        # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are queued for transmission, and
+        # the I/O layer writes data_to_send() in order: RFC 6455 §5.4 [R6455-5.4-3]
         if len(payload) < 1024:
             self._writes.append(header + payload)
         else:
@@ -715,6 +744,8 @@ class Protocol:
         buf = self._buffer
         parser = self._frames
         while self._reading is Reading.FRAMES:
+            # RFC 6455 §6.2 [R6455-6.2-1]: incoming data is parsed as frames (§5.2);
+            # RFC 6455 §6.2 [R6455-6.2-7]: the parser removes a client's masking
             frame = parser.parse(buf)
             if frame is None:
                 if parser.header is not None:
@@ -723,8 +754,12 @@ class Protocol:
             if self.debug:
                 self._observe_frame("<", frame)
             if frame.opcode >= 0x8:
+                # RFC 6455 §6.2 [R6455-6.2-2]: a control frame is handled as §5.5 says;
+                # RFC 6455 §5.4 [R6455-5.4-5]: also between the fragments of a message,
+                # whose reassembly state it leaves alone
                 self._receive_control_frame(frame)
             else:
+                # RFC 6455 §5.4 [R6455-5.4-7]: fragmented and unfragmented messages alike
                 self._receive_data_frame(frame)
 
     def _check_partial_frame(self) -> None:
@@ -787,6 +822,7 @@ class Protocol:
                     f"expected a continuation frame, got {frame.opcode.name}",
                     rule="RFC 6455 §5.4",
                 )
+            # RFC 6455 §6.2 [R6455-6.2-3]: the first frame's opcode gives the message's type
             self._recv_opcode = frame.opcode
             fragments = 1
             size = 0
@@ -799,6 +835,8 @@ class Protocol:
             if max_frame_size is not None and (remaining is None or remaining > max_frame_size):
                 remaining = max_frame_size
             for extension in reversed(self._extensions):
+                # RFC 6455 §6.2 [R6455-6.2-6]: extensions may modify the application data
+                # (permessage-deflate inflates it)
                 frame = extension.decode(frame, max_size=remaining)
             if max_frame_size is not None and len(frame.data) > max_frame_size:
                 # RFC 6455 §10.4 [R6455-10.4-1]: an implementation-specific limit, here on
@@ -816,6 +854,8 @@ class Protocol:
             data = frame.data
             self._utf8.feed(data[validated:] if validated else data, frame.fin)
         if frame.fin:
+            # RFC 6455 §6.2 [R6455-6.2-4]: the data frames after the final one belong to
+            # a new message
             self._recv_opcode = None
             self._recv_size = 0
             self._recv_fragments = 0
@@ -823,6 +863,7 @@ class Protocol:
         else:
             self._recv_size = size
             self._recv_fragments = fragments
+        # RFC 6455 §5.4 [R6455-5.4-3]: fragments reach the application in the order sent
         if self._joined_event is not None and self._join(frame):
             return
         self._events.append(frame)
@@ -878,6 +919,7 @@ class Protocol:
             # already received a Close frame" -- also after sending ours (CLOSING). No
             # frame is read after the peer's Close, so only a closed write side stops it.
             # The pong carries the ping's data (RFC 6455 §5.5.2, §5.5.3 [R6455-5.5.2-2]).
+            # RFC 6455 §5.5.2 [R6455-5.5.2-3]: as soon as practical: queued at once
             if not self.eof_sent:
                 self._answer_ping(frame.data)
         elif opcode is Opcode.CLOSE:
@@ -930,11 +972,17 @@ class Protocol:
         elif self.close_rcvd_then_sent is None:
             self.close_rcvd_then_sent = False
         # RFC 6455 §5.5.1 [R6455-5.5.1-9, R6455-5.5.1-10]: once the closing handshake is
-        # done, the server closes TCP at once; the client waits (close_expected())
+        # done, the server closes TCP at once; the client waits (close_expected()):
+        # RFC 6455 §7.1.2 [R6455-7.1.2-2]: _Close the WebSocket Connection_, which is
+        # RFC 6455 §7.1.1 [R6455-7.1.1-3, R6455-7.1.1-5]: TCP closed first by the server;
+        # RFC 6455 §5.5.1 [R6455-5.5.1-11]: the client waits for it (with close_timeout in
+        # the I/O layer); RFC 6455 §7.2.1 [R6455-7.2.1-3]: it doesn't close on its own
         if self.side is SERVER and not self.eof_sent:
             self.send_eof()
         # RFC 6455 §5.5.1 [R6455-5.5.1-5]: after a close frame, the peer sends no more data
-        # frames; a choice: anything that still arrives is ignored
+        # frames; a choice: anything that still arrives is ignored:
+        # RFC 6455 §7.1.1 [R6455-7.1.1-1]: "discarding any trailing bytes that may have been
+        # received"
         self._stop_reading()
 
 

@@ -154,6 +154,8 @@ class ServerProtocol(Protocol):
 
     def _refuse_unparsable_request(self, exc: InvalidHandshake) -> None:
         """Answer a request that can't be parsed with an HTTP error, then close."""
+        # RFC 6455 §10.7 [R6455-10.7-4]: invalid data in the handshake gets an appropriate
+        # HTTP status code
         self.handshake_exc = exc
         if isinstance(exc, RequestLineError):
             status = exc.status
@@ -350,13 +352,15 @@ class ServerProtocol(Protocol):
                     continue
                 if extension.reserved_bits & used_bits:
                     # RFC 6455 §5.2 [R6455-5.2-1]: a reserved bit means what the extension
-                    # that defines it says: our choice is to decline a second claimant
+                    # that defines it says: our choice is to decline a second claimant;
+                    # RFC 7692 §5 [R7692-5-3]: never a PMCE with another extension on RSV1
                     continue
                 used_bits |= extension.reserved_bits
                 # RFC 6455 §9 [R6455-9-2]: the server MAY accept some or all offers;
                 # RFC 6455 §4.2.2 [R6455-4.2.2-11, R6455-4.2.2-12]: derived from the
                 # client's offers (the name is the offer's), none the client didn't list;
-                # RFC 6455 §9 [R6455-9-3]: never an extension not requested
+                # RFC 6455 §9 [R6455-9-3]: never an extension not requested;
+                # RFC 7692 §5 [R7692-5-2]: accepting a PMCE names it in the response
                 accepted.append((name, response_params))
                 extensions.append(extension)
                 break
@@ -456,6 +460,9 @@ class ServerProtocol(Protocol):
                     f"server rejected the connection: HTTP {response.status_code}"
                 )
             # RFC 6455 §4.2.1 [R6455-4.2.1-1], §4.2.2 [R6455-4.2.2-6]: an error response
-            # aborts the handshake; closing the connection after it is our choice
+            # aborts the handshake; closing the connection after it is our choice:
+            # RFC 6455 §7.2.2 [R6455-7.2.2-1]: to abort, the server simply closes the
+            # connection; RFC 6455 §10.7 [R6455-10.7-2]: it may drop TCP on a handshake it
+            # doesn't expect
             self.send_eof()
             self._stop_reading()

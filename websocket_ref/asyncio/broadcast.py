@@ -53,7 +53,8 @@ def broadcast(
             continue
         try:
             if connection._fragmented_send is not None:
-                # RFC 6455 §5.4: a frame can't be slipped between a message's fragments
+                # RFC 6455 §5.4 [R6455-5.4-4]: a frame can't be slipped between a message's
+                # fragments
                 raise ConcurrencyError("sending a fragmented message")
             protocol.send_prepared(prepared)
             connection._send_data()

@@ -497,6 +497,7 @@ class Connection(asyncio.Protocol):
         dropped: nobody can receive it, and each write would make asyncio log
         "socket.send() raised exception." again.
         """
+        # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are transmitted, in order
         writes = [] if hold else self.protocol.data_to_send()
         if writes and not (self.transport.is_closing() or self._under.is_closing()):
             if len(writes) == 1 and writes[0]:
@@ -516,6 +517,8 @@ class Connection(asyncio.Protocol):
             # b"": the core closes its side of the TCP connection.
             self._write_buffers(pending)
             pending = []
+            # RFC 6455 §7.1.1 [R6455-7.1.1-1]: a method that cleanly closes the TCP
+            # connection, and the TLS session: a FIN after the data, or close_notify
             if transport.can_write_eof():
                 transport.write_eof()
             else:
@@ -567,6 +570,11 @@ class Connection(asyncio.Protocol):
         if self._keepalive_handle is not None:
             self._keepalive_handle.cancel()
             self._keepalive_handle = None
+        # RFC 6455 §5.5.1 [R6455-5.5.1-11]: the client waits for the server to close TCP
+        # but may close it when that doesn't come in a reasonable time: close_timeout;
+        # RFC 6455 §7.1.1 [R6455-7.1.1-4]: the client may initiate the TCP close then;
+        # RFC 6455 §7.1.1 [R6455-7.1.1-2]: and a server whose client doesn't close
+        # aborts the connection ("any means available when necessary")
         if self.close_timeout is not None:
             self._close_timer = self.loop.call_later(self.close_timeout, self._close_timed_out)
 

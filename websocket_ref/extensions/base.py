@@ -34,8 +34,8 @@ class Extension(ABC):
     reserved_bits: int = 0
 
     #: Whether this extension compresses messages, and so may be left out for a
-    #: message sent with ``compress=False`` (RFC 7692 §1 lets a sender choose not to
-    #: compress a message).
+    #: message sent with ``compress=False`` (permessage-deflate's RSV1 bit says whether
+    #: each message is compressed: a sender may leave one uncompressed).
     compresses_messages: bool = False
 
     @abstractmethod

@@ -51,13 +51,14 @@ __all__ = [
 
 NAME: ExtensionName = "permessage-deflate"
 
-# RFC 7692 §7.2.1: a sender strips these 4 octets, which end every sync flush, from each
-# compressed message; RFC 7692 §7.2.2: the receiver appends them back before inflating.
+# A sender strips these 4 octets, which end every sync flush, from each compressed
+# message (RFC 7692 §7.2.1 [no keyword]: step 3 of the compression algorithm); the
+# receiver appends them back before inflating (RFC 7692 §7.2.2 [no keyword]: step 1).
 _EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
 # Payloads up to this size are joined with that tail and inflated in one call.
 _JOIN_TAIL_LIMIT = 4096
-# RFC 7692 §7.1.2.1, §7.1.2.2: a window size is a decimal integer from 8 to 15 without
-# leading zeroes.
+# RFC 7692 §7.1.2.1 [R7692-7.1.2.1-3], §7.1.2.2 [R7692-7.1.2.2-4]: a window size is a
+# decimal integer from 8 to 15 without leading zeroes.
 _WINDOW_BITS_RE = re.compile(r"[89]|1[0-5]")
 
 # The zlib options a user may set for the encoder. ``wbits`` is negotiated, not chosen;
@@ -86,16 +87,18 @@ class PerMessageDeflate(Extension):
     """Compress and decompress the messages of one connection (RFC 7692 §7).
 
     Every message sent is compressed; a message received is inflated only if RSV1 is
-    set on its first frame (RFC 7692 §6.2 lets a peer send any message uncompressed).
+    set on its first frame (RFC 7692 §6: the bit "indicates whether a message is
+    compressed or not", so a peer may send any message uncompressed).
     ``compress_settings`` are keyword arguments for :func:`zlib.compressobj` other than
     ``wbits``: ``level``, ``memLevel`` and ``strategy``.
     """
 
     name = NAME
-    # RFC 7692 §6: the "Per-Message Compressed" bit is RSV1
+    # RFC 7692 §6 [no keyword]: the "Per-Message Compressed" bit is RSV1
     reserved_bits = RSV1
-    # RFC 7692 §1: RSV1 tells whether a message is compressed, so that an endpoint can
-    # choose not to compress one: send(..., compress=False) skips this extension.
+    # RFC 7692 §6 [no keyword]: RSV1 "indicates whether a message is compressed or not",
+    # so an endpoint may leave one uncompressed: send(..., compress=False) skips this
+    # extension.
     compresses_messages = True
 
     def __init__(
@@ -127,7 +130,7 @@ class PerMessageDeflate(Extension):
         # The latest output of the decoder, at least one window of it when there is that
         # much (references to the frames' data, compacted at the end of each message):
         # what a new inflater needs as its window when the peer ends a DEFLATE stream
-        # with a BFINAL block and goes on (RFC 7692 §7.2.1, §7.2.2).
+        # with a BFINAL block and goes on (see _inflate()).
         self._history: list[bytes] = []
         self._history_size = 0
         # Whether the message being received (sent) in fragments is compressed.
@@ -161,7 +164,8 @@ class PerMessageDeflate(Extension):
                 return frame
         else:
             if not frame.rsv1:
-                # RFC 7692 §6.2: a message whose first frame has RSV1 clear isn't compressed
+                # RFC 7692 §6 [no keyword]: the bit "indicates whether a message is
+                # compressed or not": RSV1 clear on the first frame, not compressed
                 self._decoding = False
                 return frame
             self._decoding = True
@@ -184,7 +188,8 @@ class PerMessageDeflate(Extension):
         return Frame(opcode, data, frame.fin, False, frame.rsv2, frame.rsv3)
 
     def decodes_unchanged(self, opcode: Opcode, rsv: int) -> bool:
-        # RFC 7692 §6.1: a message is compressed iff RSV1 is set on its first frame.
+        # RFC 7692 §6 [no keyword]: a message is compressed iff RSV1 is set on its first
+        # frame.
         # A continuation frame with RSV1 is an error that decode() reports (1002).
         if opcode is Opcode.CONT:
             return not rsv and not self._decoding
@@ -197,9 +202,10 @@ class PerMessageDeflate(Extension):
         # no limit), so the output stays within the budget plus one byte however much the
         # input would inflate; the byte past the budget tells "too big" from "exactly full".
         budget = 0 if max_size is None else max(max_size, 0) + 1
-        # RFC 7692 §7.2.2: append 0x00 0x00 0xff 0xff to the payload of the message: to a
-        # small one at once (copying a few bytes costs less than a second zlib call), fed
-        # apart after a large one, so that it isn't copied.
+        # RFC 7692 §7.2.2 [no keyword]: append 0x00 0x00 0xff 0xff to the payload of the
+        # message (step 1 of the decompression algorithm): to a small one at once (copying
+        # a few bytes costs less than a second zlib call), fed apart after a large one, so
+        # that it isn't copied.
         tail = fin and len(data) > _JOIN_TAIL_LIMIT
         if fin and not tail:
             data += _EMPTY_BLOCK_TAIL
@@ -239,7 +245,9 @@ class PerMessageDeflate(Extension):
                     continue
                 break
         except zlib.error as exc:
-            # RFC 7692 §7.2.2: the payload must be valid DEFLATE data; fail the connection
+            # RFC 7692 §7.2.2 [no keyword]: "Decompress the resulting data using DEFLATE"
+            # (step 2): data that isn't valid DEFLATE fails the connection (a choice:
+            # RFC 6455 §10.7 [R6455-10.7-1, R6455-10.7-3], 1002)
             raise InvalidFrame(f"invalid compressed data: {exc}", rule="RFC 7692 §7.2.2") from None
         if max_size is not None and produced > max_size:
             raise PayloadTooBig(
@@ -299,7 +307,8 @@ class PerMessageDeflate(Extension):
             rsv1 = False  # RFC 7692 §6 [R7692-6-1]: RSV1 only on the first frame
         else:
             self._encoding = True
-            rsv1 = True  # RFC 7692 §6.1: RSV1 set on the first frame of a compressed message
+            # RFC 7692 §6 [R7692-6-1]: RSV1 on the first frame of a compressed message only
+            rsv1 = True
             if self._encoder is None:
                 self._encoder = zlib.compressobj(
                     wbits=_zlib_window_bits(self.local_max_window_bits),
@@ -307,17 +316,19 @@ class PerMessageDeflate(Extension):
                 )
         encoder = self._encoder
         head = encoder.compress(frame.data)
-        # RFC 7692 §7.2.1 [R7692-7.2.1-6]: each frame ends on a sync flush (BFINAL 0) so the peer
-        # can inflate it
-        # whole: a fragmented message is compressed once and split at flush points.
+        # RFC 7692 §7.2.1 [R7692-7.2.1-6]: each frame ends on a sync flush (BFINAL 0) so the
+        # peer can inflate it whole: a fragmented message is compressed once and split at
+        # flush points.
         tail = encoder.flush(zlib.Z_SYNC_FLUSH)
         if frame.fin:
-            # RFC 7692 §7.2.1: remove the 0x00 0x00 0xff 0xff that ends the message
+            # RFC 7692 §7.2.1 [no keyword]: remove the 0x00 0x00 0xff 0xff that ends the
+            # message (step 3 of the compression algorithm)
             tail = tail[:-4]
             self._encoding = False
-            # RFC 7692 §7.2.1 [R7692-7.2.1-1, R7692-7.2.1-3]: without context takeover, the next
-            # message
-            # starts with an empty window
+            # RFC 7692 §7.2.1 [R7692-7.2.1-1, R7692-7.2.1-3]: without context takeover, the
+            # next message starts with an empty window;
+            # RFC 7692 §7.2.1 [R7692-7.2.1-2, R7692-7.2.1-4]: otherwise our choice is to take
+            # the window over (the encoder is kept): better compression
             if self.local_no_context_takeover:
                 self._encoder = None
         data = head + tail if head else tail
@@ -385,19 +396,23 @@ def _parse_params(params: Sequence[ExtensionParameter], *, is_offer: bool) -> _P
     for name, value in params:
         if name in ("server_no_context_takeover", "client_no_context_takeover"):
             if value is not None:
-                # RFC 7692 §7.1.1.1, §7.1.1.2: the no_context_takeover parameters have no value
+                # RFC 7692 §7.1.1.1, §7.1.1.2 [no keyword]: the no_context_takeover
+                # parameters have no value; RFC 7692 §7 [R7692-7-1, R7692-7-2]: an invalid
+                # value
                 raise InvalidParameterValue(name, value)
             values[name] = True
         elif name == "server_max_window_bits" or (
             name == "client_max_window_bits" and (value is not None or not is_offer)
         ):
             if value is None or _WINDOW_BITS_RE.fullmatch(value) is None:
-                # RFC 7692 §7.1.2.1, §7.1.2.2: a window size is an integer from 8 to 15;
-                # only client_max_window_bits in an offer may come without a value
+                # RFC 7692 §7.1.2.1 [R7692-7.1.2.1-3], §7.1.2.2 [R7692-7.1.2.2-4]: a window
+                # size is an integer from 8 to 15 without leading zeroes; only
+                # client_max_window_bits in an offer may come without a value
                 raise InvalidParameterValue(name, value)
             values[name] = int(value)
         elif name == "client_max_window_bits":
-            values[name] = True  # RFC 7692 §7.1.2.2: an offer's may have no value
+            # RFC 7692 §7.1.2.2 [no keyword]: in an offer, it may have no value
+            values[name] = True
         else:
             # RFC 7692 §7 [R7692-7-1, R7692-7-2]: a parameter this extension doesn't define
             # RFC 6455 §9.1 [R6455-9.1-5]: parameters MUST be defined for the extension
@@ -462,11 +477,17 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
     def get_request_params(self) -> list[ExtensionParameter]:
         params: list[ExtensionParameter] = []
         if self.server_no_context_takeover:
+            # RFC 7692 §7.1.1.1 [R7692-7.1.1.1-2]: a client MAY include it in an offer
             params.append(("server_no_context_takeover", None))
         if self.client_no_context_takeover:
+            # RFC 7692 §7.1.1.2 [R7692-7.1.1.2-2]: a client MAY include it in an offer
             params.append(("client_no_context_takeover", None))
         if self.server_max_window_bits is not None:
+            # RFC 7692 §7.1.2.1 [R7692-7.1.2.1-1]: a client MAY include it in an offer;
+            # RFC 7692 §7.1.2.1 [R7692-7.1.2.1-3]: 8-15 in decimal, no leading zeroes
             params.append(("server_max_window_bits", str(self.server_max_window_bits)))
+        # RFC 7692 §7.1.2.2 [R7692-7.1.2.2-3]: a client MAY include client_max_window_bits
+        # in an offer; RFC 7692 §7.1.2.2 [R7692-7.1.2.2-4]: a value, if any, as above
         if self.client_max_window_bits is True:
             params.append(("client_max_window_bits", None))
         elif self.client_max_window_bits is not None:
@@ -487,17 +508,19 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
         # RFC 7692 §7 [R7692-7-2]: ... or on a response whose configuration the client doesn't
         # support, i.e. one that doesn't accept what this offer asked for.
         if self.server_no_context_takeover and not response.server_no_context_takeover:
-            # RFC 7692 §7.1.1.1: the server accepts this parameter by including it
+            # RFC 7692 §7.1.1.1 [no keyword]: a server accepts this parameter by including it
             raise NegotiationError("server_no_context_takeover missing from the response")
         # RFC 7692 §7.1.1.1 [R7692-7.1.1.1-1]: the server may include it unasked.
 
         server_max_window_bits = response.server_max_window_bits
         if self.server_max_window_bits is not None:
             if server_max_window_bits is None:
-                # RFC 7692 §7.1.2.1: the server accepts this parameter by including it
+                # RFC 7692 §7.1.2.1 [no keyword]: a server accepts this parameter by
+                # including it
                 raise NegotiationError("server_max_window_bits missing from the response")
             if server_max_window_bits > self.server_max_window_bits:
-                # RFC 7692 §7.1.2.1: with the same or a smaller value than the offer
+                # RFC 7692 §7.1.2.1 [no keyword]: with the same or a smaller value than the
+                # offer
                 raise NegotiationError(
                     f"server_max_window_bits={server_max_window_bits} exceeds the offer"
                 )
@@ -514,18 +537,20 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
                 self.client_max_window_bits is not True
                 and client_max_window_bits > self.client_max_window_bits
             ):
-                # RFC 7692 §7.1.2.2: equal to or smaller than the value offered
+                # RFC 7692 §7.1.2.2 [no keyword]: equal to or smaller than the value offered
                 raise NegotiationError(
                     f"client_max_window_bits={client_max_window_bits} exceeds the offer"
                 )
         elif self.client_max_window_bits is not True:
-            # RFC 7692 §7.1.2.2: a value in the offer limits our window in any case
+            # RFC 7692 §7.1.2.2 [no keyword]: a value in the offer is a hint that we won't
+            # use a larger window, even if the response doesn't mention it
             client_max_window_bits = self.client_max_window_bits
 
         return PerMessageDeflate(
             remote_no_context_takeover=response.server_no_context_takeover,
-            # RFC 7692 §7.1.1.2 [R7692-7.1.1.2-1]: a server that includes client_no_context_takeover
-            # forbids context takeover; our own offer of it binds us too.
+            # RFC 7692 §7.1.1.2 [R7692-7.1.1.2-1]: a server that includes
+            # client_no_context_takeover forbids context takeover; our own offer of it
+            # binds us too (RFC 7692 §7.1.1.2 [R7692-7.1.1.2-2]: "a hint").
             local_no_context_takeover=(
                 response.client_no_context_takeover or self.client_no_context_takeover
             ),
@@ -602,35 +627,34 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
         offer = _parse_params(params, is_offer=True)
         response: list[ExtensionParameter] = []
 
-        # RFC 7692 §7.1.1.1 [R7692-7.1.1.1-1]: accepting server_no_context_takeover means including
-        # it; the
-        # server may also include it unasked.
+        # RFC 7692 §7.1.1.1 [R7692-7.1.1.1-1]: accepting server_no_context_takeover means
+        # including it; the server may also include it unasked.
         server_no_context_takeover = (
             offer.server_no_context_takeover or self.server_no_context_takeover
         )
         if server_no_context_takeover:
             response.append(("server_no_context_takeover", None))
 
-        # RFC 7692 §7.1.1.2 [R7692-7.1.1.2-1]: the server may require client_no_context_takeover,
-        # and may
-        # echo a client's offer of it so that neither side keeps the window.
+        # RFC 7692 §7.1.1.2 [R7692-7.1.1.2-1]: the server may require
+        # client_no_context_takeover, and our choice is to echo a client's offer of it, so
+        # that neither side keeps the window: RFC 7692 §7.2.2 [R7692-7.2.2-5]: the server
+        # then never has to decompress with a window the client's hint said it won't use
         client_no_context_takeover = (
             offer.client_no_context_takeover or self.client_no_context_takeover
         )
         if client_no_context_takeover:
             response.append(("client_no_context_takeover", None))
 
-        # RFC 7692 §7.1.2.1 [R7692-7.1.2.1-2]: answer server_max_window_bits with the same or a
-        # smaller
-        # value; the server may include it even if the offer didn't.
+        # RFC 7692 §7.1.2.1 [R7692-7.1.2.1-2]: answer server_max_window_bits with the same
+        # or a smaller value; the server may include it even if the offer didn't.
         limits = [offer.server_max_window_bits, self.server_max_window_bits]
         server_max_window_bits = min((b for b in limits if b is not None), default=None)
         if server_max_window_bits is not None:
             response.append(("server_max_window_bits", str(server_max_window_bits)))
 
-        # RFC 7692 §7.1.2.2 [R7692-7.1.2.2-1, R7692-7.1.2.2-2]: client_max_window_bits may be in the
-        # response only if it's
-        # in the offer, with a value no larger than the offer's.
+        # RFC 7692 §7.1.2.2 [R7692-7.1.2.2-1, R7692-7.1.2.2-2]: client_max_window_bits may
+        # be in the response only if it's in the offer, with a value no larger than the
+        # offer's.
         offered = offer.client_max_window_bits
         client_max_window_bits: int | None
         if offered is None:

@@ -60,7 +60,8 @@ def broadcast(
             if connection.protocol.state is not State.OPEN:
                 continue
             if connection._fragmenting is not None:
-                # RFC 6455 §5.4: a frame can't be slipped between a message's fragments
+                # RFC 6455 §5.4 [R6455-5.4-4]: a frame can't be slipped between a message's
+                # fragments
                 error: Exception | None = ConcurrencyError("sending a fragmented message")
             else:
                 error = None

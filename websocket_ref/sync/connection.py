@@ -610,8 +610,10 @@ class Connection:
                 self._fail_pending()
             while True:
                 if close_deadline is None and protocol.close_expected():
-                    # RFC 6455 §7.1.1 [R6455-7.1.1-2, R6455-7.1.1-4]: the TCP connection should end
-                    # soon; don't wait forever: after close_timeout, close it.
+                    # RFC 6455 §7.1.1 [R6455-7.1.1-2, R6455-7.1.1-4]: the TCP connection should
+                    # end soon; don't wait forever: after close_timeout, close it.
+                    # RFC 6455 §5.5.1 [R6455-5.5.1-11]: a client waits that long for the
+                    # server's TCP close, then closes it itself
                     close_deadline = Deadline(self.close_timeout)
                 try:
                     data = transport.recv(

@@ -132,6 +132,8 @@ class Transport:
         if not self._eof_sent:
             self._eof_sent = True
             # OSError: the connection is already gone; there's nothing left to close.
+            # RFC 6455 §7.1.1 [R6455-7.1.1-1]: a method that cleanly closes the TCP
+            # connection: a FIN after the data (TLSTransport sends close_notify first)
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_WR)
 
