@@ -47,6 +47,7 @@ from websocket_ref.headers import ExtensionParameter, build_extension, parse_ext
 
 from .utils import (
     RSV1,
+    RSV2,
     FakeClientFactory,
     FakeServerFactory,
     client_frame,
@@ -233,6 +234,14 @@ def test_names_are_reexported_lazily() -> None:
 # Negotiation: the client's offer (RFC 7692 §7.1)
 
 
+@pytest.mark.rfc(
+    "R7692-7.1.1.1-2",
+    "R7692-7.1.1.2-2",
+    "R7692-7.1.2.1-1",
+    "R7692-7.1.2.1-3",
+    "R7692-7.1.2.2-3",
+    "R7692-7.1.2.2-4",
+)
 @pytest.mark.parametrize(
     ("kwargs", "header"),
     [
@@ -341,6 +350,9 @@ def test_negotiation_of_every_combination() -> None:
 # Negotiation: the server's answer to an offer (RFC 7692 §7)
 
 
+@pytest.mark.rfc(
+    "R7692-7.1.1.1-1", "R7692-7.1.1.2-1", "R7692-7.1.2.1-2", "R7692-7.1.2.2-1", "R7692-7.1.2.2-2"
+)
 @pytest.mark.parametrize(
     ("offer", "kwargs", "response"),
     [
@@ -400,6 +412,7 @@ INVALID_PARAMETERS: list[tuple[str, type[NegotiationError]]] = [
 ]
 
 
+@pytest.mark.rfc("R7692-7-1", "R7692-7.1.2.1-3", "R7692-7.1.2.2-4")
 @pytest.mark.parametrize(("offer", "error"), INVALID_PARAMETERS)
 def test_server_declines_invalid_offers(offer: str, error: type[NegotiationError]) -> None:
     factory = ServerPerMessageDeflateFactory()
@@ -425,6 +438,7 @@ def handshake_request(extensions: str) -> Request:
     return Request("/", headers)
 
 
+@pytest.mark.rfc("R7692-5-1", "R7692-5-2", "R7692-7-1")
 @pytest.mark.parametrize(
     ("header", "response"),
     [
@@ -490,6 +504,7 @@ def answer(client: ClientProtocol, *extensions: str) -> None:
     client.receive_data(b"HTTP/1.1 101 Switching Protocols\r\n" + headers.serialize())
 
 
+@pytest.mark.rfc("R7692-7-2", "R7692-7.1.2.1-3", "R7692-7.1.2.2-4")
 @pytest.mark.parametrize(("response", "error"), INVALID_PARAMETERS)
 def test_client_fails_on_invalid_responses(response: str, error: type[NegotiationError]) -> None:
     factory = ClientPerMessageDeflateFactory(client_max_window_bits=True)
@@ -503,6 +518,7 @@ def test_client_fails_on_invalid_responses(response: str, error: type[Negotiatio
     assert client.state is not State.OPEN
 
 
+@pytest.mark.rfc("R7692-7-2", "R7692-7.1.2.2-2")
 @pytest.mark.parametrize(
     ("kwargs", "response", "match"),
     [
@@ -529,6 +545,7 @@ def test_client_fails_on_unacceptable_responses(
     assert isinstance(client.handshake_exc, NegotiationError)
 
 
+@pytest.mark.rfc("R7692-7.1.1.1-1", "R7692-7.1.1.2-1", "R7692-7.1.2.1-2", "R7692-7.1.2.2-1")
 @pytest.mark.parametrize(
     ("kwargs", "response", "agreed"),
     [
@@ -561,6 +578,7 @@ def test_client_accepts(
     ) == agreed
 
 
+@pytest.mark.rfc("R7692-5-1")
 def test_client_with_several_offers_matches_the_answer() -> None:
     small = ClientPerMessageDeflateFactory(server_max_window_bits=10)
     fallback = ClientPerMessageDeflateFactory()
@@ -597,6 +615,7 @@ def test_compressed_message_on_the_wire(sender: str) -> None:
     assert inflate([frame.payload]) == [message.encode()]
 
 
+@pytest.mark.rfc("R7692-6-1")
 def test_fragmented_compressed_message() -> None:
     client, server = pair()
     client.send_text(b"Hello, ", fin=False)
@@ -621,6 +640,7 @@ def test_fragmented_compressed_message() -> None:
     ]
 
 
+@pytest.mark.rfc("R7692-6-1")
 def test_control_frames_are_never_compressed() -> None:
     client, server = pair()
     client.send_text(b"start ", fin=False)
@@ -855,6 +875,7 @@ def assert_failed(end: ServerProtocol | ClientProtocol, error: type[Exception], 
     assert end.close_sent is not None and end.close_sent.code == code
 
 
+@pytest.mark.rfc("R7692-6-2")
 def test_rsv1_on_a_continuation_frame_fails() -> None:
     _, server = pair()
     receive(
@@ -874,6 +895,7 @@ def test_rsv1_on_a_continuation_frame_fails() -> None:
     assert_failed(server, InvalidFrame, 1002)
 
 
+@pytest.mark.rfc("R7692-6-2")
 @pytest.mark.parametrize("opcode", [Opcode.PING, Opcode.PONG, Opcode.CLOSE])
 def test_rsv1_on_a_control_frame_fails(opcode: Opcode) -> None:
     client, _ = pair()
@@ -959,10 +981,15 @@ def send_twice(end: ClientProtocol | ServerProtocol, message: bytes) -> list[byt
     return [f.payload for f in written(end).frames]
 
 
-def test_context_takeover_kept() -> None:
-    client, _ = pair()
+@pytest.mark.rfc("R7692-7.2.1-2", "R7692-7.2.1-4")
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_context_takeover_kept(side: str) -> None:
+    # RFC 7692 §7.2.1: without no_context_takeover, each side MAY take over its window:
+    # this library does.
+    client, server = pair()
+    end: ClientProtocol | ServerProtocol = client if side == "client" else server
     message = random.Random(1).randbytes(1000)
-    first, second = send_twice(client, message)
+    first, second = send_twice(end, message)
     # The second message refers to the first: a few bytes only.
     assert len(first) > 1000 and len(second) < 20
     assert inflate([first, second]) == [message, message]
@@ -970,6 +997,7 @@ def test_context_takeover_kept() -> None:
         inflate([second])
 
 
+@pytest.mark.rfc("R7692-7.2.1-1", "R7692-7.2.1-3")
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_no_context_takeover_resets_the_encoder(side: str) -> None:
     if side == "client":
@@ -985,15 +1013,87 @@ def test_no_context_takeover_resets_the_encoder(side: str) -> None:
     assert inflate([second]) == [message]
 
 
-def test_no_context_takeover_decoder_accepts_independent_messages() -> None:
-    client, server = pair(ClientPerMessageDeflateFactory(server_no_context_takeover=True))
+@pytest.mark.rfc("R7692-7.2.2-1", "R7692-7.2.2-3")
+@pytest.mark.parametrize("receiver", ["client", "server"])
+def test_no_context_takeover_decoder_accepts_independent_messages(receiver: str) -> None:
+    # RFC 7692 §7.2.2: with the peer's no_context_takeover agreed, the receiver MAY
+    # decompress each message with an empty window: this library drops its inflater.
+    factory = ClientPerMessageDeflateFactory(
+        server_no_context_takeover=receiver == "client",
+        client_no_context_takeover=receiver == "server",
+    )
+    client, server = pair(factory)
+    sender, end = (server, client) if receiver == "client" else (client, server)
     for _ in range(3):
-        server.send_text(b"same text " * 20)
-    client.receive_data(written(server).data)
-    assert [e.data for e in client.events_received() if isinstance(e, Frame)] == [
+        sender.send_text(b"same text " * 20)
+    end.receive_data(written(sender).data)
+    assert [e.data for e in end.events_received() if isinstance(e, Frame)] == [
         b"same text " * 20
     ] * 3
-    assert deflate_of(client.extensions[0])._decoder is None  # dropped between messages
+    assert deflate_of(end.extensions[0])._decoder is None  # dropped between messages
+
+
+@pytest.mark.rfc("R7692-7.2.2-5")
+def test_server_keeps_its_window_unless_client_no_context_takeover_is_agreed() -> None:
+    # RFC 7692 §7.2.2: a client's client_no_context_takeover in its offer is only a hint;
+    # the server decompresses with the window unless the agreed parameters contain it.
+    # This server echoes the hint, which makes it agreed: then, and only then, it drops
+    # its window.
+    for offered in (False, True):
+        _, server = pair(ClientPerMessageDeflateFactory(client_no_context_takeover=offered))
+        assert server.response is not None
+        response = server.response.headers["Sec-WebSocket-Extensions"]
+        assert ("client_no_context_takeover" in response) is offered
+        assert deflate_of(server.extensions[0]).remote_no_context_takeover is offered
+        # A message that refers back to the previous one, as a client taking over its
+        # window sends it; the server inflates it only if it kept its window.
+        compressor = zlib.compressobj(wbits=-15)
+        payloads = [
+            (compressor.compress(b"same text " * 20) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+            for _ in range(2)
+        ]
+        assert len(payloads[1]) < 20  # refers back
+        if offered:
+            continue  # the client agreed not to send that; nothing to check on the wire
+        frames = receive(server, *(client_frame(Opcode.TEXT, p, rsv=RSV1) for p in payloads))
+        assert [f.data for f in frames] == [b"same text " * 20] * 2
+        assert server.parser_exc is None
+
+
+@pytest.mark.rfc("R7692-5-3", "R7692-5-4")
+def test_rsv1_conflict_with_another_extension() -> None:
+    # RFC 7692 §5: a server MUST NOT accept a PMCE together with an extension that also
+    # uses RSV1; a client that receives such a response MUST fail the connection.
+    other = FakeServerFactory("x-rsv1", reserved_bits=RSV1)
+    server = ServerProtocol(extensions=[other, ServerPerMessageDeflateFactory()])
+    answer_ = server.accept(handshake_request("x-rsv1, permessage-deflate"))
+    assert answer_.status_code == 101
+    assert answer_.headers["Sec-WebSocket-Extensions"] == "x-rsv1"
+    assert [e.name for e in server.extensions] == ["x-rsv1"]
+    # In the other order, permessage-deflate is accepted and x-rsv1 declined.
+    server = ServerProtocol(extensions=[other, ServerPerMessageDeflateFactory()])
+    answer_ = server.accept(handshake_request("permessage-deflate, x-rsv1"))
+    assert answer_.headers["Sec-WebSocket-Extensions"].startswith("permessage-deflate")
+    assert [e.name for e in server.extensions] == [NAME]
+    # A server that accepts both anyway: the client fails the connection.
+    client = started_client(
+        FakeClientFactory("x-rsv1", reserved_bits=RSV1), ClientPerMessageDeflateFactory()
+    )
+    answer(client, "x-rsv1, permessage-deflate")
+    assert isinstance(client.handshake_exc, NegotiationError)
+    assert client.state is not State.OPEN
+    assert client.data_to_send()[-1:] == [b""]  # the client closes TCP
+
+
+@pytest.mark.rfc("R7692-5-5")
+def test_client_fails_on_a_pmce_it_didnt_offer() -> None:
+    # RFC 7692 §5: "such as accepting a PMCE that the client did not offer"
+    for factories in ([], [FakeClientFactory("x-other", reserved_bits=RSV2)]):
+        client = started_client(*factories)
+        answer(client, "permessage-deflate")
+        assert client.handshake_exc is not None
+        assert client.state is not State.OPEN
+        assert client.extensions == []
 
 
 # Window bits (RFC 7692 §7.1.2)

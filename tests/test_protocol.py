@@ -106,7 +106,7 @@ def assert_failed(
 # Sending (RFC 6455 §5.1, §5.3, §5.4)
 
 
-@pytest.mark.rfc("R6455-5.1-4")
+@pytest.mark.rfc("R6455-5.1-4", "R6455-5.2-7", "R6455-6.1-1", "R6455-6.1-4")
 def test_server_sends_unmasked_frames() -> None:
     server = open_server()
     server.send_text("café".encode())
@@ -122,6 +122,160 @@ def test_client_sends_masked_frames() -> None:
     assert chunk[:2] == b"\x81\x85"  # RFC 6455 §5.3: MASK bit set
     [frame] = decode_frames(chunk)
     assert frame.masked and frame.payload == b"Hello"
+
+
+@pytest.mark.rfc("R6455-5.2-1")
+def test_reserved_bits_clear_without_extensions(side: Side) -> None:
+    # RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension gives them a meaning.
+    protocol = make(side)
+    protocol.send_text(b"a", fin=False)
+    protocol.send_ping(b"p")
+    protocol.send_continuation(b"b", fin=True)
+    protocol.send_binary(b"c", compress=True)
+    protocol.send_pong(b"q")
+    protocol.send_close(1000)
+    frames = written(protocol).frames
+    assert [f.opcode for f in frames] == [0x1, 0x9, 0x0, 0x2, 0xA, 0x8]
+    assert [f.rsv for f in frames] == [0] * 6
+
+
+@pytest.mark.rfc("R6455-5.5.2-1")
+def test_ping_with_or_without_application_data(side: Side) -> None:
+    protocol = make(side)
+    protocol.send_ping(b"")
+    protocol.send_ping(b"application data")
+    frames = written(protocol).frames
+    assert [(f.opcode, f.fin, f.payload) for f in frames] == [
+        (0x9, True, b""),
+        (0x9, True, b"application data"),
+    ]
+
+
+@pytest.mark.rfc("R6455-5.5.3-1")
+def test_every_ping_is_answered(side: Side) -> None:
+    # RFC 6455 §5.5.3 lets an endpoint answer only the latest of several pings; the core
+    # answers each, in order (a peer that takes the MAY is handled by the I/O layers:
+    # a pong acknowledges the pings sent before the one it echoes).
+    protocol = make(side)
+    protocol.receive_data(b"".join(peer_frame(protocol, 0x9, data) for data in (b"1", b"2", b"3")))
+    assert [(f.opcode, f.payload) for f in written(protocol).frames] == [
+        (0xA, b"1"),
+        (0xA, b"2"),
+        (0xA, b"3"),
+    ]
+
+
+@pytest.mark.rfc("R6455-5.8-1", "R6455-5.2-2")
+def test_extensions_only_when_negotiated() -> None:
+    # RFC 6455 §5.8: extensions are negotiated in the opening handshake. A client that
+    # offers permessage-deflate to a server that doesn't accept it uses none...
+    from websocket_ref.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+    client, server = connected_pair(
+        client_kwargs={"extensions": [ClientPerMessageDeflateFactory()]}
+    )
+    assert client.extensions == [] and server.extensions == []
+    client.send_text(b"Hello, " * 20)
+    [frame] = written(client).frames
+    assert frame.rsv == 0 and frame.payload == b"Hello, " * 20
+    # ... and a compressed frame, with RSV1, fails the connection (RFC 6455 §5.2).
+    server.receive_data(client_frame(0x1, bytes.fromhex("f248cdc9c90700"), rsv=RSV1))
+    assert type(server.parser_exc) is InvalidFrame
+    assert written(server).close_codes == [1002]
+
+
+@pytest.mark.rfc("R6455-7.1.7-6", "R6455-7.2.1-3", "R6455-7.3-2")
+def test_client_never_closes_tcp_on_its_own() -> None:
+    # RFC 6455 §7.1.7, §7.2.1, §7.3: clients SHOULD NOT close the connection; after a
+    # closing handshake or a failure, the client waits for the server's TCP close.
+    # It answers the server's close...
+    client = open_client()
+    client.receive_data(server_frame(0x8, close_payload(1000)))
+    assert written(client).eof is False
+    # ... starts a closing handshake that the server completes...
+    client = open_client()
+    client.send_close(1000)
+    client.receive_data(server_frame(0x8, close_payload(1000)))
+    assert written(client).eof is False
+    # ... fails the connection...
+    client = open_client()
+    client.receive_data(server_frame(0x3, b""))
+    assert written(client).close_codes == [1002]
+    # ... or receives pings and data for a long while: never an EOF of its own.
+    client = open_client()
+    for _ in range(100):
+        client.receive_data(server_frame(0x9, b"ping") + server_frame(0x1, b"data"))
+    wire = written(client)
+    assert len(wire.frames) == 100 and wire.eof is False
+    # It closes its side only once the server closed its own.
+    for client in (open_client(),):
+        client.send_close(1000)
+        client.data_to_send()
+        client.receive_data(server_frame(0x8, close_payload(1000)))
+        assert client.data_to_send() == []
+        client.receive_eof()
+        assert client.data_to_send() == [b""]
+
+
+@pytest.mark.rfc("R6455-7.3-1")
+def test_server_may_close_whenever_desired() -> None:
+    # RFC 6455 §7.3: even in the middle of a message the client is sending.
+    server = open_server()
+    server.receive_data(client_frame(0x1, b"half a ", fin=False))
+    server.send_close(1001, "restart")
+    wire = written(server)
+    assert wire.close_codes == [1001]
+    assert server.state is State.CLOSING
+    # The client's close frame completes the handshake; the server closes TCP.
+    server.receive_data(client_frame(0x8, close_payload(1001)))
+    assert written(server).eof
+
+
+@pytest.mark.rfc("R6455-7.2.1-1")
+def test_client_fails_the_connection_on_an_invalid_handshake_response() -> None:
+    # RFC 6455 §7.2.1: the client MUST _Fail the WebSocket Connection_ (§7.1.7); the
+    # connection was never established, so no Close frame: it closes TCP.
+    client = websocket_ref.ClientProtocol(websocket_ref.parse_uri("ws://example.com/"))
+    client.send_request(client.connect())
+    client.data_to_send()
+    client.receive_data(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSByaWdodCBrZXk=\r\n\r\n"
+    )
+    assert isinstance(client.handshake_exc, exceptions.InvalidHandshake)
+    assert client.state is not State.OPEN
+    assert client.data_to_send() == [b""]
+    [response] = client.events_received()  # reported, for the application to inspect
+    assert isinstance(response, websocket_ref.Response)
+    # Nothing more is processed.
+    client.receive_data(server_frame(0x1, b"ignored"))
+    assert client.events_received() == []
+
+
+@pytest.mark.rfc("R6455-7.2.2-1", "R6455-10.7-2", "R6455-10.7-4")
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        # a request without Sec-WebSocket-Key: not a valid opening handshake
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        # bytes that aren't an HTTP request
+        b"\x16\x03\x01 not http at all\r\n\r\n",
+    ],
+)
+def test_server_answers_invalid_handshake_with_400_and_closes(request_bytes: bytes) -> None:
+    # RFC 6455 §10.7: an appropriate HTTP status code; RFC 6455 §7.2.2: the server then
+    # simply closes the connection (RFC 6455 §10.7: it MAY drop the TCP connection).
+    server = ServerProtocol()
+    server.receive_data(request_bytes)
+    for event in server.events_received():
+        assert isinstance(event, websocket_ref.Request)
+        server.send_response(server.accept(event))
+    writes = server.data_to_send()
+    assert writes[0].startswith(b"HTTP/1.1 400 ")
+    assert writes[-1] == b""  # EOF: TCP closed by the server
+    assert server.state is not State.OPEN
+    assert server.handshake_exc is not None
 
 
 def test_large_payload_is_written_separately(side: Side) -> None:
@@ -1382,6 +1536,7 @@ def test_protocol_error_str_names_the_rule() -> None:
 # Extensions on a connection (RFC 6455 §9)
 
 
+@pytest.mark.rfc("R6455-5.2-1", "R6455-6.2-6")
 def test_extensions_apply_in_order_out_and_reverse_in() -> None:
     client, server = connected_pair(
         client_kwargs={

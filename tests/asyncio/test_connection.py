@@ -376,6 +376,7 @@ async def test_ping_with_same_data_twice_raises_concurrency_error() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-5.5.3-1")
 async def test_pong_acknowledges_earlier_pings_too() -> None:
     async with client_of_raw_server() as (ws, reader, writer, _):
         first = await ws.ping(b"1")
@@ -491,6 +492,7 @@ async def test_async_with_connection_closes_with_1011_on_exception() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-7.1.1-2")
 async def test_close_timeout_when_client_never_answers_close() -> None:
     closed: asyncio.Future[tuple[float, int | None]] = asyncio.get_running_loop().create_future()
 
@@ -539,6 +541,76 @@ async def test_client_waits_for_server_to_close_tcp_first() -> None:
         writer.close()
         await asyncio.wait_for(closing, 1)
         assert ws.close_code == 1000
+
+
+@pytest.mark.asyncio
+@pytest.mark.rfc("R6455-7.1.1-4", "R6455-5.5.1-11")
+async def test_client_closes_tcp_when_the_server_doesnt_after_close_timeout() -> None:
+    # The server answers the close frame but keeps the TCP connection open: after
+    # close_timeout the client closes it itself (RFC 6455 §7.1.1: "In abnormal cases").
+    async with client_of_raw_server(close_timeout=0.2) as (ws, reader, writer, _):
+        closing = asyncio.create_task(ws.close())
+        frame = await read_frame(reader)
+        assert frame.close_code == 1000
+        writer.write(server_frame(0x8, close_payload(1000)))
+        # The client's end of the stream arrives, though the server never closed.
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        await asyncio.wait_for(closing, 5)
+        assert ws.state is State.CLOSED
+        assert ws.close_code == 1000
+
+
+@pytest.mark.asyncio
+@pytest.mark.rfc("R6455-7.1.1-1")
+async def test_server_closes_tcp_cleanly_and_discards_trailing_bytes() -> None:
+    recorder = Recorder()
+    async with run_server(recorder.collect) as server:
+        async with raw_client(port_of(server)) as (reader, writer, status, _):
+            assert status.startswith("HTTP/1.1 101")
+            # A close frame followed by bytes that aren't even a frame.
+            writer.write(client_frame(0x8, close_payload(1000)) + b"\xff\xfe trailing garbage")
+            frame = await read_frame(reader)
+            assert (frame.opcode, frame.close_code) == (0x8, 1000)
+            # The server closes with a FIN (end of stream), not a reset, even though
+            # bytes it discarded arrived after the close frame.
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+        connection = recorder.connection
+        assert connection is not None
+        await asyncio.wait_for(connection.wait_closed(), 5)
+        assert recorder.exception is None  # iteration ended normally
+        assert connection.close_code == 1000
+        assert type(connection.protocol.close_exc) is ConnectionClosedOK
+        assert connection.protocol.parser_exc is None  # the garbage was never parsed
+
+
+@pytest.mark.asyncio
+@pytest.mark.rfc("R6455-6.1-3", "R6455-6.1-9")
+async def test_fragmented_send_stops_when_the_connection_closes_midway() -> None:
+    # RFC 6455 §6.1: "If at any point the state of the WebSocket connection changes, the
+    # endpoint MUST abort the following steps."
+    gate = asyncio.Event()
+
+    async def chunks() -> AsyncIterator[str]:
+        yield "first "
+        await gate.wait()
+        yield "second "
+        yield "third"
+
+    async with client_of_raw_server(close_timeout=2) as (ws, reader, writer, _):
+        sending = asyncio.create_task(ws.send(chunks()))
+        frame = await read_frame(reader)  # transmitted over the network
+        assert (frame.opcode, frame.fin, frame.payload) == (0x1, False, b"first ")
+        writer.write(server_frame(0x8, close_payload(1001, "going away")))
+        echo_ = await read_frame(reader)
+        assert (echo_.opcode, echo_.close_code) == (0x8, 1001)
+        assert ws.state is State.CLOSING
+        gate.set()
+        writer.close()
+        with pytest.raises(ConnectionClosedOK):
+            await asyncio.wait_for(sending, 5)
+        # Nothing followed the close frame: no more fragments.
+        assert await asyncio.wait_for(reader.read(), 5) == b""
 
 
 @pytest.mark.asyncio

@@ -450,6 +450,7 @@ def test_ping_duplicate_data_raises_concurrency_error() -> None:
                 ws.ping(b"same")
 
 
+@pytest.mark.rfc("R6455-5.5.3-1")
 def test_pong_acknowledges_earlier_pings() -> None:
     """RFC 6455 §5.5.3: a pong for the latest ping acknowledges the earlier ones."""
 
