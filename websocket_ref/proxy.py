@@ -113,8 +113,8 @@ def get_proxy(uri: WebSocketURI) -> str | None:
     ):
         return None
     proxies = urllib.request.getproxies()
-    # RFC 6455 §4.1 (item 3, a NOTE): without a proxy setting of their own for WebSocket,
-    # implementations "are encouraged to use a SOCKS5 [RFC1928] proxy for WebSocket
+    # RFC 6455 §4.1 [no keyword] (item 3, a NOTE): without a proxy setting of their own for
+    # WebSocket, implementations "are encouraged to use a SOCKS5 [RFC1928] proxy for WebSocket
     # connections, if available, or failing that, to prefer the proxy configured for
     # HTTPS connections over the proxy configured for HTTP connections". WSS_PROXY /
     # WS_PROXY are that setting of their own (as in websockets); HTTP_PROXY isn't used

@@ -13,7 +13,7 @@ import pytest
 from conformance.rfc import check, registry, spec, trace
 
 #: Set once every section in scope is registered, cited and tested.
-STRICT = False
+STRICT = True
 
 
 @pytest.fixture(scope="module")
