@@ -151,20 +151,6 @@ def test_ping_with_or_without_application_data(side: Side) -> None:
     ]
 
 
-@pytest.mark.rfc("R6455-5.5.3-1")
-def test_every_ping_is_answered(side: Side) -> None:
-    # RFC 6455 §5.5.3 lets an endpoint answer only the latest of several pings; the core
-    # answers each, in order (a peer that takes the MAY is handled by the I/O layers:
-    # a pong acknowledges the pings sent before the one it echoes).
-    protocol = make(side)
-    protocol.receive_data(b"".join(peer_frame(protocol, 0x9, data) for data in (b"1", b"2", b"3")))
-    assert [(f.opcode, f.payload) for f in written(protocol).frames] == [
-        (0xA, b"1"),
-        (0xA, b"2"),
-        (0xA, b"3"),
-    ]
-
-
 @pytest.mark.rfc("R6455-5.8-1", "R6455-5.2-2")
 def test_extensions_only_when_negotiated() -> None:
     # RFC 6455 §5.8: extensions are negotiated in the opening handshake. A client that
@@ -205,8 +191,8 @@ def test_client_never_closes_tcp_on_its_own() -> None:
     client = open_client()
     for _ in range(100):
         client.receive_data(server_frame(0x9, b"ping") + server_frame(0x1, b"data"))
-    wire = written(client)
-    assert len(wire.frames) == 100 and wire.eof is False
+        wire = written(client)
+        assert [f.opcode for f in wire.frames] == [0xA] and wire.eof is False
     # It closes its side only once the server closed its own.
     for client in (open_client(),):
         client.send_close(1000)

@@ -931,8 +931,9 @@ class Protocol:
             if type(last) is Frame and last.opcode is opcode:
                 # A run of pings (or of pongs) that arrive between two calls of
                 # events_received() is reported by the most recent: one pong answers
-                # them all (RFC 6455 §5.5.3), and a pong acknowledges every ping sent
-                # before the one it answers. A flood can't make an event per frame.
+                # them all (RFC 6455 §5.5.3 [R6455-5.5.3-1]), and a pong acknowledges
+                # every ping sent before the one it answers. A flood can't make an event
+                # per frame.
                 events[-1] = frame
                 return
         events.append(frame)
