@@ -249,3 +249,26 @@ def test_sync_fatal_errors_are_raised() -> None:
 def test_sync_invalid_uri_fails_at_once() -> None:
     with pytest.raises(InvalidURI):
         reconnect("http://example.com/")
+
+
+@pytest.mark.asyncio
+@pytest.mark.rfc("R6455-7.2.3-2")
+async def test_asyncio_random_delay_after_a_websockets_server_drops_us() -> None:
+    # The same with websockets' server as the peer: it closes each connection at once.
+    websockets_server = pytest.importorskip("websockets.asyncio.server")
+    delays = Delays()
+
+    async def drop(ws: Any) -> None:
+        await ws.send("hello")
+        await ws.close(1012)
+
+    async with websockets_server.serve(drop, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        connections = []
+        async for ws in connect(f"ws://127.0.0.1:{port}/", reconnect_delays=delays, **FAST):
+            connections.append(ws)
+            assert await ws.recv() == "hello"
+            await ws.wait_closed()  # dropped by the server before the loop goes on
+            if len(connections) == 2:
+                break
+    assert delays.drawn == [(1, 0)]
