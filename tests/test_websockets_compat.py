@@ -219,3 +219,55 @@ def test_sync_silent_proxy_times_out() -> None:
         host, port = listener.getsockname()[:2]
         with pytest.raises(TimeoutError, match=r"^timed out while connecting to HTTP proxy$"):
             sync_connect("ws://example.com/", proxy=f"http://{host}:{port}", open_timeout=0.2)
+
+
+def test_sync_client_follows_redirects_like_the_asyncio_one() -> None:
+    import http
+    import threading
+
+    from websocket_ref import Request, Response, SecurityError
+    from websocket_ref.sync.client import connect as sync_connect
+    from websocket_ref.sync.server import ServerConnection as SyncServerConnection
+    from websocket_ref.sync.server import serve as sync_serve
+
+    seen: list[Request] = []
+
+    def target(ws: SyncServerConnection) -> None:
+        assert ws.request is not None
+        seen.append(ws.request)
+        ws.send("ok")
+
+    def redirect(to: str) -> object:
+        def process_request(ws: SyncServerConnection, request: Request) -> Response:
+            response = ws.respond(http.HTTPStatus.FOUND, "")
+            response.headers["Location"] = to
+            return response
+
+        return process_request
+
+    servers = []
+    try:
+        other = sync_serve(target, "127.0.0.1", 0, ping_interval=None)
+        other_uri = f"ws://127.0.0.1:{other.socket.getsockname()[1]}/"
+        origin = sync_serve(
+            target, "127.0.0.1", 0, process_request=redirect(other_uri), ping_interval=None
+        )
+        loop = sync_serve(target, "127.0.0.1", 0, process_request=redirect("/"), ping_interval=None)
+        servers = [other, origin, loop]
+        threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+        for thread in threads:
+            thread.start()
+        origin_uri = f"ws://127.0.0.1:{origin.socket.getsockname()[1]}/"
+        with sync_connect(
+            origin_uri, additional_headers={"Cookie": "c", "X-Other": "kept"}, ping_interval=None
+        ) as ws:
+            assert ws.recv(timeout=5) == "ok"
+        [request] = seen
+        assert "Cookie" not in request.headers  # another origin: credentials dropped
+        assert request.headers["X-Other"] == "kept"
+        loop_uri = f"ws://127.0.0.1:{loop.socket.getsockname()[1]}/"
+        with pytest.raises(SecurityError, match="more than 10 redirects"):
+            sync_connect(loop_uri, ping_interval=None)
+    finally:
+        for server in servers:
+            server.shutdown()

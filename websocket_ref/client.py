@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import urllib.parse
 from collections.abc import Generator, Sequence
 
 from .datastructures import Headers, HeadersLike
@@ -14,6 +15,7 @@ from .exceptions import (
     InvalidProxyMessage,
     InvalidProxyStatus,
     InvalidStatus,
+    InvalidURI,
     NegotiationError,
     SecurityError,
 )
@@ -34,10 +36,19 @@ from .headers import (
 from .http11 import BodyReader, Request, Response, parse_response_head
 from .protocol import CLIENT, MAX_FRAGMENTS, LoggerLike, MaxSize, Protocol, Reading, State
 from .trace import TraceHook
-from .uri import WebSocketURI
+from .uri import WebSocketURI, parse_uri
 from .version import version as websocket_ref_version
 
-__all__ = ["ClientProtocol", "USER_AGENT", "backoff", "dropped", "process_exception"]
+__all__ = [
+    "ClientProtocol",
+    "USER_AGENT",
+    "backoff",
+    "dropped",
+    "process_exception",
+    "follow_redirect",
+    "redirect_location",
+    "without_credentials",
+]
 
 #: Default value of the User-Agent header of handshake requests.
 USER_AGENT = f"Python/3 websocket_ref/{websocket_ref_version}"
@@ -102,6 +113,84 @@ def dropped(protocol: Protocol) -> bool:
         and protocol.close_rcvd_then_sent is not True
     )
     return not closed_by_us
+
+
+def redirect_location(exc: InvalidStatus) -> str | None:
+    """The target of a redirect response (RFC 9110 §15.4), or None if it isn't one."""
+    response = exc.response
+    if not 300 <= response.status_code < 400:
+        return None
+    locations = response.headers.get_all("Location")
+    if len(locations) != 1:
+        return None
+    location = locations[0].strip()
+    # An HTTP URL points at the same resource over WebSocket: http→ws, https→wss.
+    scheme, sep, rest = location.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        location = ("ws" if scheme.lower() == "http" else "wss") + "://" + rest
+    return location
+
+
+#: Request headers that carry credentials, dropped on a redirect to another origin.
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def follow_redirect(
+    uri: str,
+    exc: Exception,
+    *,
+    socket_given: bool = False,
+    unix: bool = False,
+    address_given: bool = False,
+) -> tuple[Exception | str, bool]:
+    """Whether a failed handshake is a redirect to follow, for both clients.
+
+    Returns the new URI, or the exception to raise (``exc`` itself if it isn't a
+    redirect), and whether the new URI is another origin (then the caller drops
+    :data:`CREDENTIAL_HEADERS` from the headers it adds, so that credentials meant for
+    one server don't reach another). Refused: any redirect when the caller gave a
+    connected socket (the first attempt used it up), one from ``wss://`` to ``ws://``,
+    and one to another origin over a Unix socket or with an explicit host or port.
+    """
+    if not isinstance(exc, InvalidStatus):
+        return exc, False
+    location = redirect_location(exc)
+    if location is None:
+        return exc, False
+    old_wsuri = parse_uri(uri)
+    new_uri = urllib.parse.urljoin(uri, location)
+    try:
+        new_wsuri = parse_uri(new_uri)
+    except InvalidURI as invalid:
+        return invalid, False
+    if socket_given:
+        return ValueError(f"cannot follow redirect to {new_uri} with a preexisting socket"), False
+    # RFC 6455 §10.6 [R6455-10.6-2]: a redirect never drops TLS
+    if old_wsuri.secure and not new_wsuri.secure:
+        return SecurityError(f"cannot follow redirect to non-secure URI {new_uri}"), False
+    cross_origin = (new_wsuri.secure, new_wsuri.host, new_wsuri.port) != (
+        old_wsuri.secure,
+        old_wsuri.host,
+        old_wsuri.port,
+    )
+    if cross_origin and unix:
+        return ValueError(
+            f"cannot follow cross-origin redirect to {new_uri} with a Unix socket"
+        ), False
+    if cross_origin and address_given:
+        return ValueError(
+            f"cannot follow cross-origin redirect to {new_uri} with an explicit host or port"
+        ), False
+    return new_uri, cross_origin
+
+
+def without_credentials(headers: HeadersLike) -> Headers:
+    """``headers`` without :data:`CREDENTIAL_HEADERS`."""
+    return Headers(
+        (name, value)
+        for name, value in Headers(headers).raw_items()
+        if name.lower() not in CREDENTIAL_HEADERS
+    )
 
 
 def process_exception(exc: Exception) -> Exception | None:

@@ -18,15 +18,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as ssl_module
-import urllib.parse
 from collections.abc import Callable, Generator, Iterator, Sequence
 from types import EllipsisType, TracebackType
 from typing import Any, Literal
 
-from ..client import USER_AGENT, ClientProtocol, backoff, dropped
+from ..client import (
+    USER_AGENT,
+    ClientProtocol,
+    backoff,
+    dropped,
+    follow_redirect,
+    without_credentials,
+)
 from ..client import process_exception as _process_exception
-from ..datastructures import Headers, HeadersLike
-from ..exceptions import InvalidHandshake, InvalidStatus, InvalidURI, SecurityError
+from ..datastructures import HeadersLike
+from ..exceptions import InvalidHandshake, InvalidStatus, SecurityError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
 from ..protocol import MAX_FRAGMENTS, LoggerLike
@@ -259,51 +265,22 @@ class connect:
         """Tell whether a failed handshake is a redirect to follow: the new URI, or the
         exception to raise (``exc`` itself if it isn't a redirect).
 
-        Refused: any redirect with ``sock`` (used up by the first attempt), one from
-        ``wss://`` to ``ws://``, and one to another origin with ``unix``, ``host`` or
-        ``port`` given. On
-        a redirect to another origin, the ``Authorization``, ``Cookie`` and
-        ``Proxy-Authorization`` headers of ``additional_headers`` are dropped, so that
-        credentials meant for one server don't reach another.
+        The decision is :func:`websocket_ref.client.follow_redirect`'s, shared with the
+        threading client. On a redirect to another origin, the ``Authorization``,
+        ``Cookie`` and ``Proxy-Authorization`` headers of ``additional_headers`` are
+        dropped, so that credentials meant for one server don't reach another.
         """
-        if not isinstance(exc, InvalidStatus):
-            return exc
-        location = _redirect_location(exc)
-        if location is None:
-            return exc
-        old_wsuri = parse_uri(self.uri)
-        new_uri = urllib.parse.urljoin(self.uri, location)
-        try:
-            new_wsuri = parse_uri(new_uri)
-        except InvalidURI as invalid:
-            return invalid
-        if self.kwargs.get("sock") is not None:
-            # The socket was used by the first attempt: there's none left to redirect.
-            return ValueError(f"cannot follow redirect to {new_uri} with a preexisting socket")
-        # RFC 6455 §10.6 [R6455-10.6-2]: a redirect never drops TLS
-        if old_wsuri.secure and not new_wsuri.secure:
-            return SecurityError(f"cannot follow redirect to non-secure URI {new_uri}")
-        if (new_wsuri.secure, new_wsuri.host, new_wsuri.port) != (
-            old_wsuri.secure,
-            old_wsuri.host,
-            old_wsuri.port,
-        ):
-            if self.kwargs.get("unix"):
-                return ValueError(
-                    f"cannot follow cross-origin redirect to {new_uri} with a Unix socket"
-                )
-            if self.kwargs.get("host") is not None or self.kwargs.get("port") is not None:
-                return ValueError(
-                    f"cannot follow cross-origin redirect to {new_uri} "
-                    "with an explicit host or port"
-                )
-            if self.additional_headers is not None:
-                self.additional_headers = Headers(
-                    (name, value)
-                    for name, value in Headers(self.additional_headers).raw_items()
-                    if name.lower() not in ("authorization", "cookie", "proxy-authorization")
-                )
-        return new_uri
+        result, cross_origin = follow_redirect(
+            self.uri,
+            exc,
+            socket_given=self.kwargs.get("sock") is not None,
+            unix=bool(self.kwargs.get("unix")),
+            address_given=self.kwargs.get("host") is not None
+            or self.kwargs.get("port") is not None,
+        )
+        if cross_origin and self.additional_headers is not None:
+            self.additional_headers = without_credentials(self.additional_headers)
+        return result
 
     async def _open_following_redirects(self) -> ClientConnection:
         # RFC 6455 §4.1 [R6455-4.1-4]: an invalid URI fails before anything is opened
@@ -359,22 +336,6 @@ class connect:
 
     def __aiter__(self) -> _Reconnect:
         return _Reconnect(self)
-
-
-def _redirect_location(exc: InvalidStatus) -> str | None:
-    """The target of a redirect response (RFC 9110 §15.4), or None if it isn't one."""
-    response = exc.response
-    if not 300 <= response.status_code < 400:
-        return None
-    locations = response.headers.get_all("Location")
-    if len(locations) != 1:
-        return None
-    location = locations[0].strip()
-    # An HTTP URL points at the same resource over WebSocket: http→ws, https→wss.
-    scheme, sep, rest = location.partition("://")
-    if sep and scheme.lower() in ("http", "https"):
-        location = ("ws" if scheme.lower() == "http" else "wss") + "://" + rest
-    return location
 
 
 class _Reconnect:

@@ -17,9 +17,24 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
-from ..client import USER_AGENT, ClientProtocol, backoff, dropped, process_exception
+from ..client import (
+    USER_AGENT,
+    ClientProtocol,
+    backoff,
+    dropped,
+    follow_redirect,
+    process_exception,
+    without_credentials,
+)
 from ..datastructures import HeadersLike
-from ..exceptions import InvalidMessage, InvalidProxy, InvalidProxyMessage, ProxyError
+from ..exceptions import (
+    InvalidMessage,
+    InvalidProxy,
+    InvalidProxyMessage,
+    InvalidStatus,
+    ProxyError,
+    SecurityError,
+)
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import Response
@@ -39,6 +54,9 @@ __all__ = [
     "process_exception",
     "backoff",
 ]
+
+#: Most redirects followed by one ``connect()``.
+MAX_REDIRECTS = 10
 
 
 class ClientConnection(Connection):
@@ -169,85 +187,106 @@ def connect(
         create_connection = ClientConnection
     deadline = Deadline(open_timeout)
 
-    proxy_info = None if sock is not None or unix else resolve_proxy(proxy, ws_uri)
-    try:
-        transport: Transport | None = None
-        if proxy_info is not None:
-            sock, transport = _connect_through_proxy(
-                proxy_info,
-                ws_uri,
-                deadline,
-                proxy_ssl=proxy_ssl,
-                proxy_server_hostname=proxy_server_hostname,
-                user_agent_header=user_agent_header,
-                **kwargs,
-            )
-        elif sock is None:
-            if unix:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(deadline.timeout())
-                sock.connect(path)  # type: ignore[arg-type]
-            else:
-                # RFC 6455 §4.1 [R6455-4.1-11]: without a proxy, a direct TCP connection to
-                # /host/ and /port/; RFC 6455 §4.1 [R6455-4.1-13]: if it fails, OSError
-                # fails the connection attempt
-                kwargs.setdefault("timeout", deadline.timeout())
-                sock = socket.create_connection((ws_uri.host, ws_uri.port), **kwargs)
-        elif unix or kwargs:
-            raise TypeError("sock can't be combined with unix, path or socket arguments")
-        assert sock is not None
-        sock.settimeout(None)
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            # Frames are written whole: waiting to coalesce them only adds latency.
-            # RFC 6455 §2.1 [R6455-2.1-1]: sending MAY be delayed; our choice is not to
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+    def attempt(
+        ws_uri: WebSocketURI, sock: socket.socket | None, additional_headers: HeadersLike | None
+    ) -> ClientConnection:
+        """Open one connection to ``ws_uri`` and run the opening handshake."""
+        proxy_info = None if sock is not None or unix else resolve_proxy(proxy, ws_uri)
+        try:
+            transport: Transport | None = None
+            if proxy_info is not None:
+                sock, transport = _connect_through_proxy(
+                    proxy_info,
+                    ws_uri,
+                    deadline,
+                    proxy_ssl=proxy_ssl,
+                    proxy_server_hostname=proxy_server_hostname,
+                    user_agent_header=user_agent_header,
+                    **socket_kwargs,
+                )
+            elif sock is None:
+                if unix:
+                    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    sock.settimeout(deadline.timeout())
+                    sock.connect(path)  # type: ignore[arg-type]
+                else:
+                    # RFC 6455 §4.1 [R6455-4.1-11]: without a proxy, a direct TCP connection to
+                    # /host/ and /port/; RFC 6455 §4.1 [R6455-4.1-13]: if it fails, OSError
+                    # fails the connection attempt
+                    socket_kwargs.setdefault("timeout", deadline.timeout())
+                    sock = socket.create_connection((ws_uri.host, ws_uri.port), **socket_kwargs)
+            elif socket_kwargs:
+                raise TypeError("sock can't be combined with socket arguments")
+            assert sock is not None
+            sock.settimeout(None)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                # Frames are written whole: waiting to coalesce them only adds latency.
+                # RFC 6455 §2.1 [R6455-2.1-1]: sending MAY be delayed; our choice is not to
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
 
-        if transport is not None:
-            pass  # ws:// through an https:// proxy: the tunnel is the transport
-        elif ws_uri.secure:
-            # RFC 6455 §10.6 [R6455-10.6-1]: TLS is supported, for wss:// URIs
-            if ssl is None:
+            if transport is not None:
+                pass  # ws:// through an https:// proxy: the tunnel is the transport
+            elif ws_uri.secure:
+                # RFC 6455 §10.6 [R6455-10.6-1]: TLS is supported, for wss:// URIs
                 # RFC 6455 §4.1 [R6455-4.1-15]: by default the certificate is verified
                 # (system CAs, host name); a failure raises and fails the connection
-                ssl = ssl_module.create_default_context()
-            # RFC 6455 §4.1 [R6455-4.1-14]: the TLS handshake comes after opening the
-            # connection and before the opening handshake; RFC 6455 §4.1 [R6455-4.1-16]:
-            # everything after it goes through the TLS transport
-            transport = TLSTransport.handshake(
-                sock,
-                ssl,
-                server_side=False,
-                # RFC 6455 §4.1 [R6455-4.1-17]: Server Name Indication with the URI's host
-                server_hostname=server_hostname if server_hostname is not None else ws_uri.host,
-                deadline=deadline,
-            )
-        else:
-            transport = Transport(sock)
+                context = ssl if ssl is not None else ssl_module.create_default_context()
+                # RFC 6455 §4.1 [R6455-4.1-14]: the TLS handshake comes after opening the
+                # connection and before the opening handshake; RFC 6455 §4.1 [R6455-4.1-16]:
+                # everything after it goes through the TLS transport
+                transport = TLSTransport.handshake(
+                    sock,
+                    context,
+                    server_side=False,
+                    # RFC 6455 §4.1 [R6455-4.1-17]: Server Name Indication with the URI's host
+                    server_hostname=server_hostname if server_hostname is not None else ws_uri.host,
+                    deadline=deadline,
+                )
+            else:
+                transport = Transport(sock)
 
-        protocol = ClientProtocol(
-            ws_uri,
-            origin=origin,
-            extensions=factories,
-            subprotocols=subprotocols,
-            max_size=max_size,
-            max_fragments=max_fragments,
-            logger=resolve_logger(logger, "websocket_ref.client"),
-            trace=trace,
-        )
-        connection = create_connection(
-            transport,
-            protocol,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
-            close_timeout=close_timeout,
-            max_queue=max_queue,
-        )
-        connection.handshake(additional_headers, user_agent_header, deadline)
-    except BaseException:
-        if sock is not None:
-            sock.close()
-        raise
-    return connection
+            protocol = ClientProtocol(
+                ws_uri,
+                origin=origin,
+                extensions=factories,
+                subprotocols=subprotocols,
+                max_size=max_size,
+                max_fragments=max_fragments,
+                logger=resolve_logger(logger, "websocket_ref.client"),
+                trace=trace,
+            )
+            connection = create_connection(
+                transport,
+                protocol,
+                ping_interval=ping_interval,
+                ping_timeout=ping_timeout,
+                close_timeout=close_timeout,
+                max_queue=max_queue,
+            )
+            connection.handshake(additional_headers, user_agent_header, deadline)
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
+        return connection
+
+    socket_given = sock is not None
+    for _ in range(MAX_REDIRECTS + 1):
+        socket_kwargs = dict(kwargs)
+        try:
+            return attempt(ws_uri, sock, additional_headers)
+        except InvalidStatus as exc:
+            # RFC 6455 §4.1 [R6455-4.1-38]: a non-101 response is handled per HTTP: our
+            # choice is to follow redirects, up to MAX_REDIRECTS (as the asyncio client)
+            result, cross_origin = follow_redirect(uri, exc, socket_given=socket_given, unix=unix)
+            if isinstance(result, Exception):
+                if result is exc:
+                    raise
+                raise result from exc
+            if cross_origin and additional_headers is not None:
+                additional_headers = without_credentials(additional_headers)
+            uri, ws_uri, sock = result, parse_uri(result), None
+    raise SecurityError(f"more than {MAX_REDIRECTS} redirects")
 
 
 def unix_connect(
