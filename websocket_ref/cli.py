@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TextIO
 
+from .client import check_additional_headers
 from .exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from .frames import Close, CloseCode
 from .sync.client import ClientConnection, connect
@@ -216,7 +217,15 @@ def _parse_header(value: str) -> tuple[str, str]:
     name, sep, header_value = value.partition(":")
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"expected NAME: VALUE, got {value!r}")
-    return name.strip(), header_value.strip()
+    name, header_value = name.strip(), header_value.strip()
+    try:
+        # A CR or LF in the value would forge header lines: refused before connecting.
+        check_additional_headers([(name, header_value)])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            str(exc).replace("additional_headers", "--header")
+        ) from None
+    return name, header_value
 
 
 def build_parser() -> argparse.ArgumentParser:

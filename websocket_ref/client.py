@@ -6,7 +6,7 @@ import random
 import urllib.parse
 from collections.abc import Generator, Sequence
 
-from .datastructures import Headers, HeadersLike
+from .datastructures import Headers, HeadersLike, check_header
 from .exceptions import (
     InvalidHandshake,
     InvalidHeader,
@@ -42,6 +42,8 @@ from .version import version as websocket_ref_version
 __all__ = [
     "ClientProtocol",
     "USER_AGENT",
+    "HANDSHAKE_HEADERS",
+    "check_additional_headers",
     "backoff",
     "dropped",
     "process_exception",
@@ -218,6 +220,44 @@ def process_exception(exc: Exception) -> Exception | None:
     return exc
 
 
+#: Headers of the handshake request that only the client protocol writes: the
+#: negotiation itself (RFC 6455 §4.1). Subprotocols and extensions have arguments.
+HANDSHAKE_HEADERS = (
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Extensions",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Accept",
+)
+
+
+def check_additional_headers(additional_headers: HeadersLike) -> Headers:
+    """``additional_headers`` as :class:`Headers`, checked before anything is sent.
+
+    Raises :exc:`ValueError` for a header line that can't be written (a name that isn't
+    a token, a value with CR, LF, NUL or another control character: they would forge
+    header lines) and for a header of :data:`HANDSHAKE_HEADERS`: the client sends those
+    itself, and a second ``Sec-WebSocket-Key`` or ``Sec-WebSocket-Version`` would make
+    the request invalid. Refusing is this library's choice; replacing them would break
+    the handshake's checks of the response (the key is the client's own nonce).
+    """
+    headers = Headers(additional_headers)
+    for name in HANDSHAKE_HEADERS:
+        if name in headers:
+            # RFC 6455 §11.3.1 [R6455-11.3.1-1], §11.3.5 [R6455-11.3.5-2]:
+            # Sec-WebSocket-Key and Sec-WebSocket-Version MUST NOT appear more than once
+            # in a request; the other headers of the negotiation are the client's too
+            hint = ""
+            if name == "Sec-WebSocket-Protocol":
+                hint = "; use subprotocols="
+            elif name == "Sec-WebSocket-Extensions":
+                hint = "; use extensions= or compression="
+            raise ValueError(f"additional_headers can't set {name}: the handshake does{hint}")
+    return headers
+
+
 class ClientProtocol(Protocol):
     """Sans-I/O client: builds the handshake request, checks the response, then frames.
 
@@ -250,6 +290,8 @@ class ClientProtocol(Protocol):
             trace=trace,
         )
         self.uri = uri
+        if origin is not None:
+            check_header("Origin", origin)  # no CR/LF: checked before anything is sent
         self.origin = origin
         self.available_extensions = list(extensions or [])
         if subprotocols is not None:
@@ -273,16 +315,28 @@ class ClientProtocol(Protocol):
         additional_headers: HeadersLike | None = None,
         user_agent_header: str | None = USER_AGENT,
     ) -> Request:
-        """Build the handshake request (RFC 6455 §4.1); send it with :meth:`send_request`."""
+        """Build the handshake request (RFC 6455 §4.1); send it with :meth:`send_request`.
+
+        ``additional_headers`` go after the handshake's own; a ``Host``, ``Origin``,
+        ``Authorization`` or ``User-Agent`` among them replaces the one the client would
+        send. Those the handshake is made of can't be given there (see
+        :func:`check_additional_headers`).
+        """
         uri = self.uri
+        extra = (
+            Headers()
+            if additional_headers is None
+            else check_additional_headers(additional_headers)
+        )
         headers = Headers()
-        # RFC 6455 §4.1 [R6455-4.1-22]: Host is /host/, plus ":" /port/ unless it's the
-        # scheme's default
-        headers["Host"] = build_host(uri.host, uri.port, uri.secure)
-        if uri.user_info:
+        if "Host" not in extra:
+            # RFC 6455 §4.1 [R6455-4.1-22]: Host is /host/, plus ":" /port/ unless it's
+            # the scheme's default
+            headers["Host"] = build_host(uri.host, uri.port, uri.secure)
+        if uri.user_info and "Authorization" not in extra:
             # RFC 6455 §4.1 [R6455-4.1-36]: other headers, e.g. Authorization, may be sent
             headers["Authorization"] = build_authorization_basic(*uri.user_info)
-        if self.origin is not None:
+        if self.origin is not None and "Origin" not in extra:
             # RFC 6455 §4.1 [R6455-4.1-29]: a non-browser client MAY send Origin (only
             # when the application gives one)
             headers["Origin"] = self.origin
@@ -310,8 +364,7 @@ class ClientProtocol(Protocol):
             # RFC 6455 §4.1 [R6455-4.1-32]: the request MAY include Sec-WebSocket-Protocol
             # (one header; RFC 6455 §11.3.4 [R6455-11.3.4-1] would allow several)
             headers["Sec-WebSocket-Protocol"] = build_subprotocol(self.available_subprotocols)
-        if additional_headers is not None:
-            headers.update(additional_headers)
+        headers.update(extra)
         if user_agent_header is not None and "User-Agent" not in headers:
             headers["User-Agent"] = user_agent_header
         # RFC 6455 §4.1 [R6455-4.1-21]: the Request-URI is the /resource name/ (§3)

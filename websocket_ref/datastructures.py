@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol, TypeAlias
 
-__all__ = ["Headers", "HeadersLike", "MultipleValuesError"]
+__all__ = ["Headers", "HeadersLike", "MultipleValuesError", "check_header"]
+
+# RFC 7230 §3.2: field-name = token
+_NAME_RE = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+# RFC 7230 §3.2: a field-value is visible characters, obs-text (here: any character
+# beyond ASCII, sent as UTF-8), spaces and tabs — no control character, so no CR, LF or
+# NUL that would end the header line early and let the rest forge another.
+_VALUE_RE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
+
+
+def check_header(name: str, value: str) -> None:
+    """Raise :exc:`ValueError` unless ``name: value`` can be written as one header line.
+
+    Every header the library writes passes here, so that a value from the application
+    (``additional_headers``, a response built by ``process_request``...) holding CR, LF
+    or NUL fails with a clear error before anything is sent, instead of injecting header
+    lines (RFC 7230 §3.2: field-name is a token, field-value has no control characters).
+    """
+    if not isinstance(name, str) or _NAME_RE.fullmatch(name) is None:
+        raise ValueError(f"invalid HTTP header name: {name!r}")
+    if not isinstance(value, str):
+        raise TypeError(f"HTTP header {name} must be a str, not {type(value).__name__}")
+    if _VALUE_RE.fullmatch(value) is None:
+        raise ValueError(
+            f"invalid value for HTTP header {name}: {value!r} "
+            "(control characters such as CR, LF and NUL aren't allowed)"
+        )
 
 
 class MultipleValuesError(LookupError):
@@ -23,7 +50,9 @@ class Headers(MutableMapping[str, str]):
     HTTP allows a header to appear several times, so ``headers[name]`` returns the
     single value and raises :exc:`MultipleValuesError` when there are several; use
     :meth:`get_all` for every value. Setting ``headers[name] = value`` *adds* a value,
-    as writing a header line would; delete first to replace.
+    as writing a header line would; delete first to replace. A name that isn't an HTTP
+    token or a value with a control character (CR, LF, NUL...) raises
+    :exc:`ValueError` right there (see :func:`check_header`).
     """
 
     __slots__ = ["_dict", "_list"]
@@ -64,6 +93,7 @@ class Headers(MutableMapping[str, str]):
         raise MultipleValuesError(key)
 
     def __setitem__(self, key: str, value: str) -> None:
+        check_header(key, value)
         self._dict.setdefault(key.lower(), []).append(value)
         self._list.append((key, value))
 

@@ -63,6 +63,10 @@ _TARGET_RE = re.compile(rb"[\x21\x22\x24-\x7e]+")
 # RFC 3986 §3: "http" / "https" "://" authority path-abempty [ "?" query ]; the scheme is
 # case-insensitive and the authority not empty
 _ABSOLUTE_TARGET_RE = re.compile(rb"(?i:https?)://[^/?]+(/[^?]*)?(?:\?(.*))?")
+# What the library writes (as str): a request-target without whitespace or controls,
+# a reason phrase without controls (RFC 7230 §3.1.1, §3.1.2).
+_SERIALIZED_TARGET_RE = re.compile(r"[^\x00-\x20\x7f]+")
+_SERIALIZED_REASON_RE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
 _CHUNK_SIZE_RE = re.compile(rb"([0-9a-fA-F]+)[\t ]*(?:;[^\r\n]*)?")
 
 
@@ -74,6 +78,10 @@ class Request:
     headers: Headers
 
     def serialize(self) -> bytes:
+        """The request's bytes; :exc:`ValueError` if the path can't be one token."""
+        if not self.path or _SERIALIZED_TARGET_RE.fullmatch(self.path) is None:
+            # RFC 7230 §3.1.1: the request-target has no whitespace or control character
+            raise ValueError(f"invalid request target: {self.path!r}")
         return f"GET {self.path} HTTP/1.1\r\n".encode() + self.headers.serialize()
 
 
@@ -87,6 +95,12 @@ class Response:
     body: bytes = b""
 
     def serialize(self) -> bytes:
+        """The response's bytes; :exc:`ValueError` for a status line that can't be one."""
+        if not 100 <= self.status_code <= 999:
+            raise ValueError(f"invalid status code: {self.status_code!r}")
+        if _SERIALIZED_REASON_RE.fullmatch(self.reason_phrase) is None:
+            # RFC 7230 §3.1.2: the reason-phrase has no control character (CR, LF...)
+            raise ValueError(f"invalid reason phrase: {self.reason_phrase!r}")
         head = f"HTTP/1.1 {self.status_code} {self.reason_phrase}\r\n".encode()
         return head + self.headers.serialize() + self.body
 

@@ -371,9 +371,10 @@ class Protocol:
     def pong_pending(self) -> bool:
         """Whether a pong answering a ping waits in :meth:`data_to_send`.
 
-        While one does, a newer ping replaces it rather than add another (see
-        :meth:`_answer_ping`): an I/O layer whose write buffer is full may leave the
-        bytes here, where a flood of pings can't pile up pongs.
+        While one does, the pong for a newer ping replaces it rather than add another
+        (RFC 6455 §5.5.3 allows answering only the most recent ping): an I/O layer whose
+        write buffer is full may leave the bytes here, where a flood of pings can't
+        pile up pongs.
         """
         return self._pending_pong is not None
 

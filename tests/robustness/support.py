@@ -186,6 +186,7 @@ def _asyncio_server(handlers: Handlers, kind: str, options: dict[str, Any]) -> I
     started = threading.Event()
     stop: asyncio.Future[None] | None = None
     port = 0
+    error: list[BaseException] = []
 
     async def main() -> None:
         nonlocal stop, port
@@ -194,8 +195,14 @@ def _asyncio_server(handlers: Handlers, kind: str, options: dict[str, Any]) -> I
         async def handler(ws: Any) -> None:
             await handlers.async_handler(kind, ws)
 
-        async with serve(handler, "127.0.0.1", 0, **options) as server:
-            port = server.sockets[0].getsockname()[1]
+        try:
+            server = serve(handler, "127.0.0.1", 0, **options)
+        except BaseException as exc:  # e.g. an invalid option: raised in the test
+            error.append(exc)
+            started.set()
+            return
+        async with server as running:
+            port = running.sockets[0].getsockname()[1]
             started.set()
             await stop
 
@@ -203,6 +210,8 @@ def _asyncio_server(handlers: Handlers, kind: str, options: dict[str, Any]) -> I
     thread.start()
     try:
         assert started.wait(TIMEOUT)
+        if error:
+            raise error[0]
         yield port
     finally:
         if stop is not None:

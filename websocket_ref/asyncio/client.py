@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as ssl_module
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from types import EllipsisType, TracebackType
 from typing import Any, Literal
 
@@ -26,12 +26,13 @@ from ..client import (
     USER_AGENT,
     ClientProtocol,
     backoff,
+    check_additional_headers,
     dropped,
     follow_redirect,
     without_credentials,
 )
 from ..client import process_exception as _process_exception
-from ..datastructures import HeadersLike
+from ..datastructures import HeadersLike, check_header
 from ..exceptions import InvalidHandshake, InvalidStatus, SecurityError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
@@ -153,7 +154,17 @@ class connect:
         self.origin = origin
         self.extensions = client_extensions(compression, extensions)
         self.subprotocols = subprotocols
+        if additional_headers is not None:
+            # Checked now, before connecting (CR/LF/NUL, the handshake's own headers);
+            # kept as given unless it's an iterator, which only goes once.
+            checked = check_additional_headers(additional_headers)
+            if not isinstance(additional_headers, Mapping):
+                additional_headers = checked
         self.additional_headers = additional_headers
+        if user_agent_header is not None:
+            check_header("User-Agent", user_agent_header)  # no CR/LF: checked now
+        if origin is not None:
+            check_header("Origin", origin)
         self.user_agent_header = user_agent_header
         self.proxy = proxy
         self.proxy_ssl = proxy_ssl

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any
 
+from ..datastructures import check_header
 from ..exceptions import ConnectionClosed
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
@@ -122,7 +123,14 @@ class ServerConnection(Connection):
                 response = processed
         if protocol.state is not State.CONNECTING:
             return  # the client went away meanwhile
-        protocol.send_response(response)
+        try:
+            protocol.send_response(response)
+        except ValueError as exc:
+            # The hooks' response can't be sent as it is (a header line with CR or LF, a
+            # 101 they changed...): nothing went out; a 500 goes instead.
+            protocol.handshake_exc = exc
+            self.logger.error("invalid handshake response", exc_info=True)
+            protocol.send_response(self._internal_error())
         # Frames may have arrived right behind the request; the core parses them now.
         events = protocol.events_received()
         if events:
@@ -387,6 +395,8 @@ class serve:
         self.extensions = server_extensions(compression, extensions)
         self.subprotocols = subprotocols
         self.select_subprotocol = select_subprotocol
+        if server_header is not None:
+            check_header("Server", server_header)  # no CR/LF: checked before serving
         self.server_options: dict[str, Any] = {
             "process_request": process_request,
             "process_response": process_response,

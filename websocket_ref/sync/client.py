@@ -21,12 +21,13 @@ from ..client import (
     USER_AGENT,
     ClientProtocol,
     backoff,
+    check_additional_headers,
     dropped,
     follow_redirect,
     process_exception,
     without_credentials,
 )
-from ..datastructures import HeadersLike
+from ..datastructures import HeadersLike, check_header
 from ..exceptions import (
     InvalidMessage,
     InvalidProxy,
@@ -169,6 +170,13 @@ def connect(
     """
     # RFC 6455 §4.1 [R6455-4.1-4]: an invalid URI fails before anything is opened
     ws_uri = parse_uri(uri)
+    if additional_headers is not None:
+        # Checked before connecting (CR/LF/NUL, the handshake's own headers).
+        additional_headers = check_additional_headers(additional_headers)
+    if user_agent_header is not None:
+        check_header("User-Agent", user_agent_header)
+    if origin is not None:
+        check_header("Origin", origin)
     if not ws_uri.secure and ssl is not None:
         # RFC 6455 §10.6 [R6455-10.6-2]: TLS is used with wss:// URIs, and a ws:// URI
         # isn't silently upgraded

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import Any
 
 from ..auth import MissingCredentials, challenge, password_checker, request_credentials
+from ..datastructures import check_header
 from ..exceptions import ConnectionClosed, InvalidMessage
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
@@ -120,7 +121,12 @@ class ServerConnection(Connection):
                         response = replacement
         if server_header is not None and "Server" not in response.headers:
             response.headers["Server"] = server_header
-        protocol.send_response(response)
+        try:
+            protocol.send_response(response)
+        except ValueError as exc:
+            # The hooks' response can't be sent as it is (a header line with CR or LF, a
+            # 101 they changed...): nothing went out; a 500 goes instead.
+            protocol.send_response(self._internal_error(exc, "the handshake response"))
         # Frames pipelined behind the request are parsed once the response is sent.
         events = protocol.events_received()
         self._write_handshake(deadline)
@@ -409,6 +415,8 @@ def serve(
     if subprotocols is not None:
         validate_subprotocols(subprotocols)  # errors show at once, not per connection
     factories = server_extensions(compression, extensions)
+    if server_header is not None:
+        check_header("Server", server_header)  # no CR/LF: checked before serving
     if create_connection is None:
         create_connection = ServerConnection
     connection_class = create_connection
