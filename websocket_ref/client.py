@@ -221,7 +221,7 @@ def process_exception(exc: Exception) -> Exception | None:
 
 
 #: Headers of the handshake request that only the client protocol writes: the
-#: negotiation itself (RFC 6455 §4.1). Subprotocols and extensions have arguments.
+#: negotiation itself. Subprotocols and extensions have arguments of their own.
 HANDSHAKE_HEADERS = (
     "Upgrade",
     "Connection",
