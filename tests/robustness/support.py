@@ -88,7 +88,12 @@ class Handlers:
             self.handled += 1
             self.connections.append(ws)
         try:
-            if kind == "idle":  # never reads
+            if kind == "hello":  # sends one message, then reads until the end
+                await ws.send("ok")
+                async for _ in ws:
+                    pass
+                await ws.recv()
+            elif kind == "idle":  # never reads
                 await ws.wait_closed()
                 await ws.recv()
             elif kind == "echo":
@@ -132,7 +137,12 @@ class Handlers:
             self.handled += 1
             self.connections.append(ws)
         try:
-            if kind == "idle":
+            if kind == "hello":
+                ws.send("ok")
+                for _ in ws:
+                    pass
+                ws.recv()
+            elif kind == "idle":
                 ws._closed.wait(TIMEOUT)
                 ws.recv()
             elif kind == "echo":
