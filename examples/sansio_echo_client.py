@@ -23,6 +23,7 @@ import socket
 import sys
 
 from websocket_ref import ClientProtocol, Frame, Opcode, Response, State, parse_uri
+from websocket_ref.messages import MessageBuffer
 
 #: How many bytes to read from the socket at once.
 BUFFER_SIZE = 65536
@@ -128,14 +129,16 @@ class Connection:
         while True:
             frame = self.next_frame()
             if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-                opcode, fragments = frame.opcode, [frame.data]
+                # TEXT or BINARY starts a message, CONT frames continue it (the protocol
+                # checked their order, size and count, and the UTF-8 of text).
+                message = MessageBuffer()
+                message.add(frame)
                 while not frame.fin:
                     frame = self.next_frame()
                     if frame.opcode is Opcode.CONT:
-                        fragments.append(frame.data)
-                message = b"".join(fragments)
-                # The protocol validated text as UTF-8: decoding can't fail.
-                return message.decode() if opcode is Opcode.TEXT else message
+                        message.add(frame)
+                # str for text (validated: decoding can't fail), bytes for binary.
+                return message.message(decode=None)
             # PING (already answered by the protocol), PONG, CLOSE: not messages.
 
     def ping(self, payload: bytes) -> None:

@@ -292,7 +292,7 @@ def test_handler_fails_invalid_frame() -> None:
     assert close.close_code == 1002
     handler.peer.shutdown(socket.SHUT_WR)
     protocol = handler.finish()
-    assert protocol.parser_exc is not None
+    assert protocol.failure_exc is not None
 
 
 def test_handler_stops_waiting_for_eof_after_close_timeout() -> None:

@@ -231,7 +231,7 @@ def test_invalid_utf8_in_a_large_frame_fails_before_it_ends() -> None:
     for piece in pieces[:2]:
         protocol.receive_data(piece)
     assert protocol.state is State.CLOSING
-    assert isinstance(protocol.parser_exc, InvalidUTF8)
+    assert isinstance(protocol.failure_exc, InvalidUTF8)
     assert protocol.close_sent is not None and protocol.close_sent.code == 1007
     # What comes next is ignored, and the abandoned payload is released.
     protocol.receive_data(pieces[2])

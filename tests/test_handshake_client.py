@@ -633,8 +633,8 @@ def test_reserved_bits_follow_negotiated_extensions() -> None:
     )
     events = client.events_received()
     assert events[1:] == [Frame(Opcode.TEXT, b"hello"), Frame(Opcode.TEXT, b"plain")]
-    assert client.parser_exc is not None
-    assert "RSV2" in str(client.parser_exc)
+    assert client.failure_exc is not None
+    assert "RSV2" in str(client.failure_exc)
     wire = written(client)
     assert wire.close_codes == [1002]
 

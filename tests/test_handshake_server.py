@@ -32,7 +32,7 @@ from websocket_ref import (
     State,
     TooManyHeaders,
 )
-from websocket_ref.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, RequestLineError
+from websocket_ref.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS
 
 from .utils import (
     RFC_ACCEPT,
@@ -202,8 +202,8 @@ def test_data_before_the_response_is_bounded_and_fails_the_connection() -> None:
     assert status == 101
     assert [f.close_code for f in decode_frames(frames)] == [1002]
     assert wire.eof  # RFC 6455 §7.1.1: the server closes TCP first
-    assert type(server.parser_exc) is ProtocolError
-    assert server.parser_exc.rule == "RFC 6455 §4.1"
+    assert type(server.failure_exc) is ProtocolError
+    assert server.failure_exc.rule == "RFC 6455 §4.1"
     assert server.close_sent is not None and server.close_sent.code == 1002
     assert server.events_received() == []  # the dropped stream can't be parsed
 
@@ -216,7 +216,7 @@ def test_data_before_a_rejection_is_bounded() -> None:
         server.receive_data(bytes(1000))
     assert len(server._buffer) <= EARLY_DATA_LIMIT
     server.send_response(server.reject(403, "no"))
-    assert server.parser_exc is None
+    assert server.failure_exc is None
     assert parse_response(written(server, handshake=True).data)[0] == 403
 
 
@@ -591,12 +591,12 @@ def test_reserved_bits_follow_negotiated_extensions() -> None:
     [
         (b"POST /chat HTTP/1.1\r\nHost: x\r\n\r\n", InvalidMethod, 405),
         (b"GET /chat HTTP/1.0\r\nHost: x\r\n\r\n", InvalidProtocol, 505),
-        (b"GET /chat\r\nHost: x\r\n\r\n", RequestLineError, 400),
-        (b"GET chat HTTP/1.1\r\nHost: x\r\n\r\n", RequestLineError, 400),
-        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", RequestLineError, 400),
+        (b"GET /chat\r\nHost: x\r\n\r\n", InvalidMessage, 400),
+        (b"GET chat HTTP/1.1\r\nHost: x\r\n\r\n", InvalidMessage, 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", InvalidMessage, 400),
         (b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", InvalidMessage, 400),
         (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", InvalidMessage, 400),
-        (b"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", RequestLineError, 400),
+        (b"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", InvalidMessage, 400),
         (
             b"GET / HTTP/1.1\r\n"
             + b"".join(b"X-%d: v\r\n" % i for i in range(MAX_NUM_HEADERS + 1))
@@ -686,7 +686,7 @@ def test_invalid_request_target_400(target: bytes) -> None:
     server = ServerProtocol()
     server.receive_data(request_bytes(line=b"GET " + target + b" HTTP/1.1"))
     assert server.events_received() == []
-    assert type(server.handshake_exc) is RequestLineError
+    assert type(server.handshake_exc) is InvalidMessage
     wire = written(server, handshake=True)
     assert parse_response(wire.data)[0] == 400
     assert wire.eof
@@ -720,7 +720,7 @@ def test_http_1_1_or_higher(version: bytes) -> None:
 def test_http_version_below_1_1_or_not_http_1(version: bytes, status: int) -> None:
     server = ServerProtocol()
     server.receive_data(request_bytes(line=b"GET /chat " + version))
-    exc_type = InvalidProtocol if status == 505 else RequestLineError
+    exc_type = InvalidProtocol if status == 505 else InvalidMessage
     assert type(server.handshake_exc) is exc_type
     assert parse_response(written(server, handshake=True).data)[0] == status
 

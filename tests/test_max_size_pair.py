@@ -42,13 +42,13 @@ def test_long_message_in_short_frames() -> None:
     frames = server.events_received()
     # Small fragments received together may come out joined: count the bytes.
     assert sum(len(frame.data) for frame in frames) == 5000  # type: ignore[union-attr]
-    assert server.parser_exc is None
+    assert server.failure_exc is None
 
 
 def test_frame_over_the_frame_limit_fails_with_1009() -> None:
     server = open_server(max_size=(10_000, 100))
     server.receive_data(client_frame(Opcode.BINARY, b"x" * 101))
-    assert isinstance(server.parser_exc, PayloadTooBig)
+    assert isinstance(server.failure_exc, PayloadTooBig)
     assert written(server).close_codes == [1009]
 
 
@@ -56,7 +56,7 @@ def test_message_limit_still_applies() -> None:
     server = open_server(max_size=(150, 100))
     server.receive_data(client_frame(Opcode.BINARY, b"x" * 100, fin=False))
     server.receive_data(client_frame(Opcode.CONT, b"x" * 100))
-    assert isinstance(server.parser_exc, PayloadTooBig)
+    assert isinstance(server.failure_exc, PayloadTooBig)
     assert written(server).close_codes == [1009]
 
 
@@ -75,8 +75,8 @@ def test_frame_limit_applies_to_decompressed_frames() -> None:
         server.receive_data(chunk)
     events = server.events_received()
     assert [len(e.data) for e in events] == [999]  # type: ignore[union-attr]
-    assert isinstance(server.parser_exc, PayloadTooBig)
-    assert "1000 bytes" in str(server.parser_exc)
+    assert isinstance(server.failure_exc, PayloadTooBig)
+    assert "1000 bytes" in str(server.failure_exc)
 
 
 @pytest.mark.asyncio

@@ -657,7 +657,7 @@ def test_control_frames_are_never_compressed() -> None:
         (Opcode.CLOSE, 0, b"\x03\xe8bye bye bye bye"),
     ]
     server.receive_data(b"".join(client_frame_bytes(f) for f in frames))
-    assert server.parser_exc is None
+    assert server.failure_exc is None
 
 
 def client_frame_bytes(frame: Any) -> bytes:
@@ -763,7 +763,7 @@ def test_rfc_example_final_block(extra: bytes) -> None:
         client_frame(Opcode.TEXT, HELLO, rsv=RSV1),
     )
     assert [f.data for f in frames] == [b"Hello", b"Hel", b"lo", b"Hello"]
-    assert server.parser_exc is None
+    assert server.failure_exc is None
 
 
 def final_block(data: bytes, window: bytes = b"") -> bytes:
@@ -800,7 +800,7 @@ def test_window_kept_after_a_message_ending_with_bfinal(extra: bytes) -> None:
         client_frame(Opcode.TEXT, referring_back(b"Hello, world", b"Hello, world"), rsv=RSV1),
     )
     assert [f.data for f in frames] == [b"Hello, world"] * 2
-    assert server.parser_exc is None
+    assert server.failure_exc is None
 
 
 @pytest.mark.rfc("R7692-7.2.1-5", "R7692-7.2.1-6")
@@ -824,7 +824,7 @@ def test_blocks_after_a_bfinal_block_in_one_message(split: int | str | None) -> 
             client_frame(Opcode.CONT, payload[cut:]),
         )
     assert b"".join(f.data for f in frames) == b"Hello, world" * 2
-    assert server.parser_exc is None
+    assert server.failure_exc is None
     # And the window still serves the next message.
     [frame] = receive(
         server,
@@ -871,7 +871,7 @@ def test_rfc_example_two_blocks_and_an_empty_fragment() -> None:
 
 
 def assert_failed(end: ServerProtocol | ClientProtocol, error: type[Exception], code: int) -> None:
-    assert isinstance(end.parser_exc, error), end.parser_exc
+    assert isinstance(end.failure_exc, error), end.failure_exc
     assert end.close_sent is not None and end.close_sent.code == code
 
 
@@ -884,7 +884,7 @@ def test_rsv1_on_a_continuation_frame_fails() -> None:
         client_frame(Opcode.CONT, HELLO[3:], rsv=RSV1),
     )
     assert_failed(server, InvalidFrame, 1002)
-    assert "RFC 7692 §6" in str(server.parser_exc)
+    assert "RFC 7692 §6" in str(server.failure_exc)
     # Also within an uncompressed message.
     _, server = pair()
     receive(
@@ -901,7 +901,7 @@ def test_rsv1_on_a_control_frame_fails(opcode: Opcode) -> None:
     client, _ = pair()
     client.receive_data(server_frame(opcode, b"", rsv=RSV1))
     assert_failed(client, InvalidFrame, 1002)
-    assert "RFC 7692 §6" in str(client.parser_exc)
+    assert "RFC 7692 §6" in str(client.failure_exc)
 
 
 def test_uncompressed_messages_on_a_compressed_connection() -> None:
@@ -932,7 +932,7 @@ def test_uncompressed_messages_on_a_compressed_connection() -> None:
         (Opcode.CONT, b"ments"),
         (Opcode.TEXT, b"compressed once, twice"),
     ]
-    assert server.parser_exc is None
+    assert server.failure_exc is None
 
 
 @pytest.mark.parametrize(
@@ -948,7 +948,7 @@ def test_invalid_compressed_data_fails(payload: bytes) -> None:
     _, server = pair()
     receive(server, client_frame(Opcode.BINARY, payload, rsv=RSV1))
     assert_failed(server, InvalidFrame, 1002)
-    assert "RFC 7692 §7.2.2" in str(server.parser_exc)
+    assert "RFC 7692 §7.2.2" in str(server.failure_exc)
 
 
 @pytest.mark.usefixtures("tail_path")
@@ -1156,7 +1156,7 @@ def test_message_exactly_at_max_size() -> None:
     client.send_continuation(bytes(999), fin=True)
     frames = receive(server, written(client).data)
     assert sum(len(f.data) for f in frames) == 2000
-    assert server.parser_exc is None
+    assert server.failure_exc is None
 
 
 @pytest.mark.parametrize("size", [1000, 2**16, 2**20])
@@ -1170,7 +1170,7 @@ def test_incompressible_message_exactly_at_max_size(size: int) -> None:
     assert len(wire.frames[0].payload) > size
     frames = receive(server, wire.data)
     assert [f.data for f in frames] == [data]
-    assert server.parser_exc is None
+    assert server.failure_exc is None
     client.send_binary(data + b"!")
     receive(server, written(client).data)
     assert_failed(server, PayloadTooBig, 1009)
@@ -1313,7 +1313,7 @@ def test_compressed_text_is_not_checked_before_it_is_inflated() -> None:
     wire = written(client).data
     # Compressed bytes aren't UTF-8: only the inflated message is checked.
     server.receive_data(wire[: len(wire) // 2])
-    assert server.parser_exc is None and server.close_sent is None
+    assert server.failure_exc is None and server.close_sent is None
     frames = receive(server, wire[len(wire) // 2 :])
     assert [f.data for f in frames] == [text]
 
@@ -1334,7 +1334,7 @@ def test_continuation_of_a_compressed_message_is_checked_once_inflated() -> None
     client.send_continuation(text[10:], fin=True)
     wire = written(client).data
     server.receive_data(wire[: len(wire) - 50])
-    assert server.parser_exc is None and server.close_sent is None
+    assert server.failure_exc is None and server.close_sent is None
     frames = receive(server, wire[len(wire) - 50 :])
     assert b"".join(f.data for f in frames) == text
 
@@ -1345,6 +1345,6 @@ def test_rsv1_on_a_continuation_frame_is_reported_as_such_while_arriving() -> No
     receive(server, client_frame(Opcode.TEXT, b"ok", fin=False))
     partial = client_frame(Opcode.CONT, b"\xff" + bytes(10_000), rsv=RSV1)[:100]
     server.receive_data(partial)
-    assert server.parser_exc is None
+    assert server.failure_exc is None
     server.receive_data(client_frame(Opcode.CONT, b"\xff" + bytes(10_000), rsv=RSV1)[100:])
     assert_failed(server, InvalidFrame, 1002)

@@ -191,7 +191,7 @@ def test_control_frames_between_fragments(
                 if event.fin:
                     received.append(b"".join(parts))
                     parts = []
-    assert server.parser_exc is None
+    assert server.failure_exc is None
     assert received == sent
     # The server answered the pings with an uncompressed pong: one, for the most recent,
     # since it wrote nothing meanwhile (RFC 6455 §5.5.3).

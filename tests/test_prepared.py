@@ -79,7 +79,7 @@ def test_compress_false_sends_rsv1_clear(side: str) -> None:
         (Opcode.BINARY, MESSAGE),
         (Opcode.BINARY, MESSAGE),
     ]
-    assert receiver.parser_exc is None
+    assert receiver.failure_exc is None
 
 
 def written_frames(chunks: list[bytes]) -> list[RawFrame]:
@@ -94,7 +94,7 @@ def test_compress_false_keeps_the_window_in_step() -> None:
         server.send_text(MESSAGE, compress=compress)
     events = relay(server, client)
     assert [e.data for e in events] == [MESSAGE] * 6  # type: ignore[attr-defined]
-    assert client.parser_exc is None
+    assert client.failure_exc is None
 
 
 @pytest.mark.rfc("R7692-6-1")
@@ -209,7 +209,7 @@ def test_context_takeover_stream_stays_valid() -> None:
     server.send_text(MESSAGE)
     server.send_prepared(prepared)
     assert [e.data for e in relay(server, client)] == [MESSAGE] * 3  # type: ignore[attr-defined]
-    assert client.parser_exc is None
+    assert client.failure_exc is None
 
 
 def test_clients_never_share() -> None:

@@ -123,7 +123,7 @@ def outcome(protocol: Protocol, chunks: list[bytes]) -> tuple[object, ...]:
     for chunk in chunks:
         protocol.receive_data(chunk)
         events.extend(protocol.events_received())
-    exc = protocol.parser_exc
+    exc = protocol.failure_exc
     return (
         canonical_events(events),
         b"".join(protocol.data_to_send()) if protocol.side else protocol.data_to_send(),
@@ -193,8 +193,8 @@ MAX_HEAD_SIZE = (MAX_NUM_HEADERS + 1) * (MAX_LINE_LENGTH + 2) + 2
 def check_invariants(protocol: Protocol, events: list[object]) -> None:
     for event in events:
         assert isinstance(event, (Request, Response, Frame))
-    if protocol.parser_exc is not None:
-        assert isinstance(protocol.parser_exc, ProtocolError)
+    if protocol.failure_exc is not None:
+        assert isinstance(protocol.failure_exc, ProtocolError)
     if protocol.handshake_exc is not None:
         assert isinstance(protocol.handshake_exc, InvalidHandshake)
     # Memory stays bounded whatever arrives: at most one frame of max_size with its
@@ -308,8 +308,8 @@ def test_oversized_announcements_are_refused_from_the_header(prefix: bytes, extr
     # A frame announcing more than max_size never makes the core buffer its payload.
     server = open_server(max_size=MAX_SIZE)
     server.receive_data(build_frame(0x2, b"", length=MAX_SIZE + 1 + extra, mask=MASK) + prefix)
-    assert server.parser_exc is not None
-    assert server.parser_exc.close_code == 1009
+    assert server.failure_exc is not None
+    assert server.failure_exc.close_code == 1009
     assert len(server._buffer) == 0
 
 

@@ -1,7 +1,7 @@
 """Framing, fragmentation, control frames and closing through ClientProtocol/ServerProtocol.
 
 Each rule of RFC 6455 §5 and §7 is broken here on purpose; the tests check the
-exception (``parser_exc``), and what goes on the wire: the close code in the close
+exception (``failure_exc``), and what goes on the wire: the close code in the close
 frame and, on the server, the EOF that closes TCP first (§7.1.1).
 """
 
@@ -74,7 +74,7 @@ def assert_failed(
     protocol: Protocol, exc_type: type[ProtocolError], code: int, rule: str | None = None
 ) -> ProtocolError:
     """The protocol failed the connection with ``exc_type`` and sent a close ``code``."""
-    exc = protocol.parser_exc
+    exc = protocol.failure_exc
     assert type(exc) is exc_type, repr(exc)
     assert exc.close_code == code
     if rule is not None:
@@ -447,7 +447,7 @@ def test_receive_large_text_frame_in_64k_chunks(side: Side) -> None:
         protocol.receive_data(stream[start : start + 65536])
         events.extend(protocol.events_received())
     assert events == [Frame(Opcode.TEXT, text)]
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 # Per-frame rules (RFC 6455 §5.1, §5.2, §5.5)
@@ -679,7 +679,7 @@ def test_message_of_max_size(side: Side) -> None:
         peer_frame(protocol, 0x2, bytes(60), fin=False) + peer_frame(protocol, 0x0, bytes(40))
     )
     assert protocol.events_received() == [Frame(Opcode.BINARY, bytes(100))]
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 @pytest.mark.rfc("R6455-10.4-1", "R6455-10.4-2")
@@ -707,7 +707,7 @@ def test_message_size_counter_resets_between_messages(side: Side) -> None:
             peer_frame(protocol, 0x2, bytes(50), fin=False) + peer_frame(protocol, 0x0, bytes(50))
         )
     assert protocol.events_received() == [Frame(Opcode.BINARY, bytes(100))] * 5
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 def test_max_size_none(side: Side) -> None:
@@ -747,7 +747,7 @@ def test_message_of_max_fragments(side: Side) -> None:
     protocol = make(side, max_fragments=10)
     protocol.receive_data(fragments(protocol, 10))
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10)]
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 def test_message_in_too_many_fragments(side: Side) -> None:
@@ -756,7 +756,7 @@ def test_message_in_too_many_fragments(side: Side) -> None:
     # The ten fragments within the limit are delivered (joined), then 1009.
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10, fin=False)]
     assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
-    assert "more than 10 fragments" in str(protocol.parser_exc)
+    assert "more than 10 fragments" in str(protocol.failure_exc)
 
 
 def test_too_many_fragments_detected_from_the_header(side: Side) -> None:
@@ -780,7 +780,7 @@ def test_fragment_counter_resets_between_messages(side: Side) -> None:
     for _ in range(5):
         protocol.receive_data(fragments(protocol, 10))
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10)] * 5
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 def test_control_frames_dont_count_as_fragments(side: Side) -> None:
@@ -791,13 +791,13 @@ def test_control_frames_dont_count_as_fragments(side: Side) -> None:
         + peer_frame(protocol, 0xA, b"")
         + peer_frame(protocol, 0x0, b"b")
     )
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 def test_max_fragments_none(side: Side) -> None:
     protocol = make(side, max_fragments=None)
     protocol.receive_data(fragments(protocol, MAX_FRAGMENTS + 1))
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
     [event] = protocol.events_received()
     assert len(event.data) == MAX_FRAGMENTS + 1  # type: ignore[union-attr]
 
@@ -816,7 +816,7 @@ def test_control_frames_dont_count_towards_message_size(side: Side) -> None:
         + peer_frame(protocol, 0x0, bytes(5))
     )
     assert len(protocol.events_received()) == 3
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 # UTF-8 of text messages (RFC 6455 §5.6, §8.1): 1007 at the first invalid byte
@@ -835,7 +835,7 @@ def test_binary_isnt_validated(side: Side) -> None:
         peer_frame(protocol, 0x2, b"\xff", fin=False) + peer_frame(protocol, 0x0, b"\xfe")
     )
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"\xff\xfe")]
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 def test_character_split_across_fragments(side: Side) -> None:
@@ -847,7 +847,7 @@ def test_character_split_across_fragments(side: Side) -> None:
         + peer_frame(protocol, 0x0, euro[2:])
     )
     assert b"".join(f.data for f in protocol.events_received()) == euro  # type: ignore[union-attr]
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 def test_invalid_utf8_in_a_fragment_fails_before_the_end(side: Side) -> None:
@@ -898,7 +898,7 @@ def test_partial_validation_then_completion(side: Side) -> None:
     for chunk in (wire[:10], wire[10:cut], wire[cut:]):
         protocol.receive_data(chunk)
     assert protocol.events_received() == [Frame(Opcode.TEXT, text)]
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 def test_utf8_state_resets_between_messages(side: Side) -> None:
@@ -906,7 +906,7 @@ def test_utf8_state_resets_between_messages(side: Side) -> None:
     protocol.receive_data(peer_frame(protocol, 0x1, "é".encode()))
     protocol.receive_data(peer_frame(protocol, 0x1, b"ok"))
     assert len(protocol.events_received()) == 2
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 # Ping and pong (RFC 6455 §5.5.2, §5.5.3)
@@ -937,7 +937,7 @@ def test_unsolicited_pong(side: Side) -> None:
     protocol.receive_data(peer_frame(protocol, 0xA, b"heartbeat"))
     assert protocol.events_received() == [Frame(Opcode.PONG, b"heartbeat")]
     assert protocol.data_to_send() == []
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
 
 
 @pytest.mark.rfc("R6455-5.5.2-2")
@@ -1088,7 +1088,7 @@ def test_close_frame_with_valid_code_is_echoed(side: Side, code: int) -> None:
     protocol = make(side)
     protocol.receive_data(peer_frame(protocol, 0x8, close_payload(code, "reason")))
     assert protocol.events_received() == [Frame(Opcode.CLOSE, close_payload(code, "reason"))]
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
     wire = written(protocol)
     # RFC 6455 §5.5.1: the endpoint answers with a close frame, echoing the code
     assert wire.close_codes == [code]
@@ -1227,7 +1227,7 @@ def test_data_after_close_frame_is_ignored(side: Side) -> None:
     )
     protocol.receive_data(peer_frame(protocol, 0x1, b"later") + b"\xff\xff garbage")
     assert protocol.events_received() == [Frame(Opcode.CLOSE, close_payload(1000))]
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
     assert written(protocol).close_codes == [1000]
 
 
@@ -1372,7 +1372,7 @@ def test_client_logs_the_failure_at_debug_only(caplog: pytest.LogCaptureFixture)
     records = [r for r in caplog.records if "failing connection" in r.getMessage()]
     assert [r.levelname for r in records] == ["DEBUG"]
     client.receive_eof()
-    assert client.close_exc.__cause__ is client.parser_exc
+    assert client.close_exc.__cause__ is client.failure_exc
 
 
 @pytest.mark.rfc("R6455-7.1.7-5")
@@ -1381,7 +1381,7 @@ def test_no_processing_after_failing_not_even_the_peers_close(side: Side) -> Non
     # responding Close frame) from the remote endpoint after being instructed to _Fail".
     protocol = make(side)
     protocol.receive_data(peer_frame(protocol, 0x1, b"\xff"))  # invalid UTF-8
-    assert type(protocol.parser_exc) is InvalidUTF8
+    assert type(protocol.failure_exc) is InvalidUTF8
     assert written(protocol).close_codes == [1007]
     protocol.receive_data(
         peer_frame(protocol, 0x9, b"ping")
@@ -1409,7 +1409,7 @@ def test_fail_after_close_sent_sends_no_second_close(side: Side) -> None:
     protocol.send_close(1000)
     protocol.data_to_send()
     protocol.receive_data(peer_frame(protocol, 0x3, b""))  # reserved opcode
-    assert type(protocol.parser_exc) is InvalidFrame
+    assert type(protocol.failure_exc) is InvalidFrame
     wire = written(protocol)
     assert wire.frames == []
     assert wire.eof is (side is Side.SERVER)
@@ -1570,7 +1570,7 @@ def test_defer_failures_delivers_earlier_messages_then_fails_on_request(side: Si
     assert protocol.events_received() == [Frame(Opcode.TEXT, b"Hello")]
     # Nothing is failed yet: the application may still answer what came before.
     assert type(protocol.pending_failure) is InvalidFrame
-    assert protocol.parser_exc is None
+    assert protocol.failure_exc is None
     assert protocol.state is State.OPEN
     assert protocol.data_to_send() == []
     assert not protocol.close_expected()
@@ -1587,8 +1587,8 @@ def test_defer_failures_delivers_earlier_messages_then_fails_on_request(side: Si
     assert wire.eof is (side is Side.SERVER)
     assert protocol.state is State.CLOSING
     assert protocol.close_expected()
-    assert type(protocol.parser_exc) is InvalidFrame
-    assert protocol.parser_exc.rule == "RFC 6455 §5.2"
+    assert type(protocol.failure_exc) is InvalidFrame
+    assert protocol.failure_exc.rule == "RFC 6455 §5.2"
     protocol.fail_pending()  # once only
     assert protocol.data_to_send() == []
 
@@ -1611,7 +1611,7 @@ def test_pending_failure_is_recorded_when_the_peer_goes_away(side: Side) -> None
     assert pending is not None
     protocol.receive_eof()
     assert protocol.pending_failure is None
-    assert protocol.parser_exc is pending
+    assert protocol.failure_exc is pending
     assert protocol.state is State.CLOSED
     assert protocol.close_code == 1006
     assert protocol.close_exc.__cause__ is pending

@@ -170,7 +170,7 @@ class Conversation(RuleBasedStateMachine):
             # pings still unanswered (RFC 6455 §5.5.3): the pongs are a subsequence.
             remaining = iter(self.pings[side])
             assert all(pong in remaining for pong in self.pongs[side])
-            assert self.ends[side].parser_exc is None
+            assert self.ends[side].failure_exc is None
             assert self.ends[side].handshake_exc is None
 
     def teardown(self) -> None:

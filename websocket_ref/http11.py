@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import http
 import re
 from typing import NoReturn
 
@@ -178,14 +177,6 @@ def _parse_head(
     return lines[0], headers
 
 
-class RequestLineError(InvalidMessage):
-    """The request line is malformed; ``status`` is what a server should answer."""
-
-    def __init__(self, message: str, status: http.HTTPStatus) -> None:
-        self.status = status
-        super().__init__(message)
-
-
 def parse_request(buf: bytearray, start: int = 0) -> Request | None:
     """Consume a handshake request from ``buf`` if complete (RFC 6455 §4.2.1).
 
@@ -199,15 +190,11 @@ def parse_request(buf: bytearray, start: int = 0) -> Request | None:
     request_line, headers = head
     parts = request_line.split(b" ")
     if len(parts) != 3:
-        raise RequestLineError(
-            f"invalid HTTP request line: {request_line!r}", http.HTTPStatus.BAD_REQUEST
-        )
+        raise InvalidMessage(f"invalid HTTP request line: {request_line!r}")
     method, target, version = parts
     match = _VERSION_RE.fullmatch(version)
     if match is None:
-        raise RequestLineError(
-            f"invalid HTTP request line: {request_line!r}", http.HTTPStatus.BAD_REQUEST
-        )
+        raise InvalidMessage(f"invalid HTTP request line: {request_line!r}")
     # RFC 6455 §4.2.1 [R6455-4.2.1-2]: "An HTTP/1.1 or higher GET request"; RFC 7230
     # §2.6: HTTP/1.x with x > 1 is read as HTTP/1.1, the highest minor version we know.
     # Below 1.1 or above 1.x: 505 is our choice of "appropriate error code".
@@ -221,10 +208,10 @@ def parse_request(buf: bytearray, start: int = 0) -> Request | None:
     if path is None:
         # RFC 6455 §4.2.1 [R6455-4.2.1-3]: the Request-URI is a resource name (§3) or an
         # absolute http/https URI containing one; RFC 6455 §3 [R6455-3-2]: no fragment
-        raise RequestLineError(f"invalid request target: {target!r}", http.HTTPStatus.BAD_REQUEST)
+        raise InvalidMessage(f"invalid request target: {target!r}")
     if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
         # RFC 6455 §4.2.1 [R6455-4.2.1-1]: the handshake is a GET without a body
-        raise RequestLineError("unexpected request body", http.HTTPStatus.BAD_REQUEST)
+        raise InvalidMessage("unexpected request body")
     return Request(path, headers)
 
 

@@ -226,7 +226,7 @@ class Protocol:
         #: Whether the end of the stream was sent (the transport's write side closed).
         self.eof_sent = False
         #: The exception that made this side fail the connection after the handshake.
-        self.parser_exc: Exception | None = None
+        self.failure_exc: Exception | None = None
         #: Hold back failing the connection on a bad incoming frame (see fail_pending()).
         self.defer_failures = False
         #: The protocol violation held back while ``defer_failures`` is set, if any.
@@ -308,7 +308,7 @@ class Protocol:
             exc = ConnectionClosedOK(self.close_rcvd, self.close_sent, self.close_rcvd_then_sent)
         else:
             exc = ConnectionClosedError(self.close_rcvd, self.close_sent, self.close_rcvd_then_sent)
-        exc.__cause__ = self.parser_exc
+        exc.__cause__ = self.failure_exc
         return exc
 
     def close_expected(self) -> bool:
@@ -348,7 +348,7 @@ class Protocol:
         self._reading = Reading.EOF
         if self.pending_failure is not None:
             # The peer is gone before the held-back failure: nothing left to send it.
-            self.parser_exc, self.pending_failure = self.pending_failure, None
+            self.failure_exc, self.pending_failure = self.pending_failure, None
         self._receive_eof_while(reading)
         self._buffer.clear()
         if not self.eof_sent:
@@ -720,7 +720,7 @@ class Protocol:
             # RFC 6455 §7.1.7 [R6455-7.1.7-1]: the client MAY report the problem to the
             # user: the application gets it (ConnectionClosedError.__cause__); logged at DEBUG
             self._observe("!", "failing connection: %s", exc)
-        self.parser_exc = exc
+        self.failure_exc = exc
         self.fail(exc.close_code, str(exc))
 
     def _stop_reading(self) -> None:

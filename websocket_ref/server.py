@@ -34,7 +34,7 @@ from .headers import (
     parse_subprotocol,
     validate_subprotocols,
 )
-from .http11 import Request, RequestLineError, Response, parse_request
+from .http11 import Request, Response, parse_request
 from .protocol import MAX_FRAGMENTS, SERVER, LoggerLike, MaxSize, Protocol, Reading, State
 from .trace import TraceHook
 from .version import version as websocket_ref_version
@@ -157,9 +157,7 @@ class ServerProtocol(Protocol):
         # RFC 6455 §10.7 [R6455-10.7-4]: invalid data in the handshake gets an appropriate
         # HTTP status code
         self.handshake_exc = exc
-        if isinstance(exc, RequestLineError):
-            status = exc.status
-        elif isinstance(exc, InvalidMethod):
+        if isinstance(exc, InvalidMethod):
             status = http.HTTPStatus.METHOD_NOT_ALLOWED
         elif isinstance(exc, InvalidProtocol):
             status = http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED

@@ -167,24 +167,23 @@ class EchoMessages:
     """
 
     def __init__(self) -> None:
-        self.text = False
-        self.parts: list[bytes] = []
+        from websocket_ref.messages import MessageBuffer
+
+        self.message = MessageBuffer()
 
     def __call__(self, protocol: Any, events: list[Any]) -> None:
         from websocket_ref import Frame, Opcode, State
+        from websocket_ref.messages import MessageBuffer
 
         for event in events:
             if not isinstance(event, Frame) or event.opcode > Opcode.BINARY:
                 continue
-            if event.opcode is not Opcode.CONT:
-                self.text = event.opcode is Opcode.TEXT
-                self.parts = []
-            self.parts.append(event.data)
+            # TEXT or BINARY starts a message, CONT continues it (the core checked).
+            self.message.add(event)
             if event.fin:
-                data = b"".join(self.parts)
-                self.parts = []
+                message, self.message = self.message, MessageBuffer()
                 if protocol.state is State.OPEN:
-                    if self.text:
-                        protocol.send_text(data)
+                    if message.opcode is Opcode.TEXT:
+                        protocol.send_text(message.data())
                     else:
-                        protocol.send_binary(data)
+                        protocol.send_binary(message.data())

@@ -18,6 +18,7 @@ from conformance.testees._common import (
 
 with importing():
     from websocket_ref import ClientProtocol, Frame, Opcode, State
+    from websocket_ref.messages import MessageBuffer
     from websocket_ref.uri import parse_uri
 
 EXTENSIONS = deflate_factories("client")
@@ -41,7 +42,7 @@ def echo(uri: str) -> None:
 
 def fetch_text(uri: str) -> str:
     """First text message of the connection; then close it normally."""
-    parts: list[bytes] = []
+    message = MessageBuffer()
     done: list[str] = []
 
     def on_events(protocol: Any, events: list[Any]) -> None:
@@ -49,9 +50,9 @@ def fetch_text(uri: str) -> str:
             if not isinstance(event, Frame) or done:
                 continue
             if event.opcode in (Opcode.TEXT, Opcode.CONT):
-                parts.append(bytes(event.data))
+                message.add(event)
                 if event.fin:
-                    done.append(b"".join(parts).decode())
+                    done.append(str(message.message(decode=True)))
                     if protocol.state is State.OPEN:
                         protocol.send_close(1000)
 
