@@ -94,7 +94,7 @@ def test_broadcast_skips_closed_and_busy_connections(caplog: pytest.LogCaptureFi
         wait_for(lambda: len(connections) == 1)
         closed = client(server)
         wait_for(lambda: len(connections) == 2)
-        wait_for(lambda: connections[0]._fragmenting is not None)
+        wait_for(lambda: connections[0]._fragmented_send is not None)
         closed.close()
         wait_for(lambda: connections[1].state.name == "CLOSED")
         with caplog.at_level(logging.WARNING):

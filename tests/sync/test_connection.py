@@ -815,9 +815,9 @@ def test_keepalive_tolerates_backpressure() -> None:
             compression=None,
         ) as ws:
             deadline = time.monotonic() + TIMEOUT
-            while not ws._assembler.paused and time.monotonic() < deadline:
+            while not ws.recv_messages.paused and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert ws._assembler.paused
+            assert ws.recv_messages.paused
             # Keepalive with timeouts short enough to expire several times during the pause;
             # started now that the reader is paused, so that no healthy pong can be late.
             ws.ping_interval, ws.ping_timeout = 0.02, 0.05

@@ -59,7 +59,7 @@ def broadcast(
         with connection._lock:
             if connection.protocol.state is not State.OPEN:
                 continue
-            if connection._fragmenting is not None:
+            if connection._fragmented_send is not None:
                 # RFC 6455 §5.4 [R6455-5.4-4]: a frame can't be slipped between a message's
                 # fragments
                 error: Exception | None = ConcurrencyError("sending a fragmented message")

@@ -112,7 +112,7 @@ class Connection:
         self._lock = threading.Lock()
         # Signalled when a fragmented message is done (send() waits for it).
         self._fragments_done = threading.Condition(self._lock)
-        self._fragmenting: int | None = None  # thread sending a fragmented message
+        self._fragmented_send: int | None = None  # thread sending a fragmented message
         self._send_lock = threading.Lock()
         self._pending: deque[bytes] = deque()
         self._queued = 0  # chunks ever queued (under _lock)
@@ -121,13 +121,13 @@ class Connection:
         self._transport_closed = False  # under _send_lock
 
         high, low = queue_limits(max_queue)
-        self._assembler = Assembler(high, low)
+        self.recv_messages = Assembler(high, low)
         # A bad incoming frame fails the connection only once the application had a
         # chance to answer the messages before it (see Protocol.fail_pending()).
         protocol.defer_failures = True
 
         # Pings waiting for a pong: data -> (event, time sent, set the event on close).
-        self._pings: dict[bytes, tuple[threading.Event, float, bool]] = {}
+        self.pong_waiters: dict[bytes, tuple[threading.Event, float, bool]] = {}
         #: Round-trip time of the last acknowledged ping, in seconds (0 until then).
         self.latency: float = 0.0
 
@@ -218,7 +218,7 @@ class Connection:
         :exc:`~websocket_ref.exceptions.ConcurrencyError` if another thread is reading.
         """
         try:
-            return self._assembler.get(timeout, decode)
+            return self.recv_messages.get(timeout, decode)
         except EOFError:
             pass
         raise self._closed_exception()
@@ -230,7 +230,7 @@ class Connection:
         iterator drops the rest of the message.
         """
         try:
-            yield from self._assembler.get_iter(decode)
+            yield from self.recv_messages.get_iter(decode)
             return
         except EOFError:
             pass
@@ -284,7 +284,7 @@ class Connection:
     ) -> None:
         """Call a ``send_*`` method of the core and write what it produced."""
         with self._lock:
-            if not (control or fragment) and self._fragmenting is not None:
+            if not (control or fragment) and self._fragmented_send is not None:
                 self._wait_for_fragments()
             try:
                 method(*args)
@@ -305,9 +305,9 @@ class Connection:
 
     def _wait_for_fragments(self) -> None:
         """Wait until the fragmented message in progress is sent. Called under ``_lock``."""
-        if self._fragmenting == threading.get_ident():
+        if self._fragmented_send == threading.get_ident():
             raise ConcurrencyError("send() called while sending a fragmented message")
-        while self._fragmenting is not None:
+        while self._fragmented_send is not None:
             self._fragments_done.wait()
 
     def _send_fragmented(
@@ -332,7 +332,7 @@ class Connection:
 
         with self._lock:
             self._wait_for_fragments()
-            self._fragmenting = threading.get_ident()
+            self._fragmented_send = threading.get_ident()
         failed: BaseException | None = None
         try:
             start = functools.partial(start, compress=compress)
@@ -351,7 +351,7 @@ class Connection:
             raise
         finally:
             with self._lock:
-                self._fragmenting = None
+                self._fragmented_send = None
                 self._fragments_done.notify_all()
             if failed is not None:
                 # RFC 6455 §5.4 [R6455-5.4-4], §6.1 [R6455-6.1-3]: a fragmented message ends with a
@@ -391,15 +391,15 @@ class Connection:
         with self._lock:
             if payload is None:
                 payload = os.urandom(4)
-                while payload in self._pings:
+                while payload in self.pong_waiters:
                     payload = os.urandom(4)
-            elif payload in self._pings:
+            elif payload in self.pong_waiters:
                 raise ConcurrencyError("already waiting for a pong with the same data")
             try:
                 self.protocol.send_ping(payload)
             except InvalidState:
                 return None
-            self._pings[payload] = (event, time.monotonic(), ack_on_close)
+            self.pong_waiters[payload] = (event, time.monotonic(), ack_on_close)
             return event, self._queue_writes()
 
     def pong(self, data: str | BytesLike = b"") -> None:
@@ -416,10 +416,10 @@ class Connection:
         for the end (within the same bound) and does nothing else.
         """
         deadline = Deadline(self.close_timeout)
-        self._close_start(code, reason, deadline)
+        self._start_closing(code, reason, deadline)
         self._close_wait(deadline)
 
-    def _close_start(self, code: int, reason: str, deadline: Deadline) -> None:
+    def _start_closing(self, code: int, reason: str, deadline: Deadline) -> None:
         """Send a close frame if the connection is open, within ``deadline``."""
         with self._lock:
             if self.protocol.state is State.OPEN:
@@ -427,7 +427,7 @@ class Connection:
                 self.protocol.send_close(code, reason)
             ticket = self._queue_writes()
         # Read on until the peer's close frame, however many messages wait unread.
-        self._assembler.stop_pausing()
+        self.recv_messages.stop_pausing()
         try:
             self._flush(ticket, deadline)
         except OSError:  # including TimeoutError: the peer doesn't read
@@ -450,7 +450,7 @@ class Connection:
         with self._lock:
             self.protocol.fail(code, reason)
             ticket = self._queue_writes()
-        self._assembler.stop_pausing()
+        self.recv_messages.stop_pausing()
         try:
             self._flush(ticket, deadline)
         except OSError:
@@ -461,7 +461,7 @@ class Connection:
     def _abort(self) -> None:
         """Cut the connection: wake up the reader thread and any blocked writer."""
         self.transport.abort()
-        self._assembler.stop_pausing()
+        self.recv_messages.stop_pausing()
 
     def _closed_exception(self, cause: BaseException | None = None) -> ConnectionClosed:
         """Wait (bounded) for the connection to be closed; return the exception to raise."""
@@ -577,7 +577,7 @@ class Connection:
     def _start(self, events: list[Event]) -> None:
         """Start the threads once the opening handshake succeeded."""
         if events:
-            self._process_events(events)
+            self._dispatch(events)
         with self._lock:
             ticket = self._queue_writes()
         # If writing fails, the reader thread finds out and closes the connection.
@@ -603,7 +603,7 @@ class Connection:
         """The reader thread: socket → core → assembler, until the connection closes."""
         protocol = self.protocol
         transport = self.transport
-        assembler = self._assembler
+        assembler = self.recv_messages
         close_deadline: Deadline | None = None
         try:
             if protocol.pending_failure is not None:  # the bad frame came with the handshake
@@ -639,7 +639,7 @@ class Connection:
                     # If writing fails, the socket is aborted and the next read ends the loop.
                     self._try_flush()
                 if events:
-                    self._process_events(events)
+                    self._dispatch(events)
                 if protocol.pending_failure is not None:
                     self._fail_pending()
                 assembler.wait_for_room()
@@ -659,14 +659,14 @@ class Connection:
         answer them, so replies precede the close frame; bounded by ``close_timeout``.
         """
         timeout = 10.0 if self.close_timeout is None else self.close_timeout
-        self._assembler.wait_until_starved(timeout)
+        self.recv_messages.wait_until_starved(timeout)
         with self._lock:
             self.protocol.fail_pending()
             self._queue_writes()
         if self._pending:
             self._try_flush()
 
-    def _process_events(self, events: list[Event]) -> None:
+    def _dispatch(self, events: list[Event]) -> None:
         """Hand data frames to the assembler and pongs to waiting pings."""
         frames: list[Frame] = []
         close_received = False
@@ -681,21 +681,21 @@ class Connection:
             elif opcode is Opcode.CLOSE:
                 close_received = True
         if frames:
-            self._assembler.put(frames)
+            self.recv_messages.put(frames)
         if close_received:
             # RFC 6455 §5.5.1 [R6455-5.5.1-5]: no data frame follows a close frame; recv() can
             # stop waiting.
-            self._assembler.close()
+            self.recv_messages.close()
 
     def _acknowledge_pings(self, data: bytes) -> None:
         with self._lock:
-            if data not in self._pings:
+            if data not in self.pong_waiters:
                 return  # RFC 6455 §5.5.3 [R6455-5.5.3-2]: an unsolicited pong needs no response
             now = time.monotonic()
             # RFC 6455 §5.5.3 [R6455-5.5.3-1]: a pong may answer only the latest of several
             # pings, so it acknowledges the pings sent before the one it matches, too.
-            for key, (event, sent_at, _) in list(self._pings.items()):
-                del self._pings[key]
+            for key, (event, sent_at, _) in list(self.pong_waiters.items()):
+                del self.pong_waiters[key]
                 event.set()
                 if key == data:
                     self.latency = now - sent_at
@@ -715,10 +715,10 @@ class Connection:
                 self._write_error = BrokenPipeError("connection is closed")
             self._pending.clear()
             self.transport.close()
-        self._assembler.close()
+        self.recv_messages.close()
         with self._lock:
-            pings = list(self._pings.values())
-            self._pings.clear()
+            pings = list(self.pong_waiters.values())
+            self.pong_waiters.clear()
         for event, _, ack_on_close in pings:
             if ack_on_close:
                 event.set()
@@ -752,7 +752,7 @@ class Connection:
         outstanding = self._keepalive_pong
         if outstanding is not None and not outstanding.is_set():
             return
-        pauses = self._assembler.pauses
+        pauses = self.recv_messages.pauses
         queued = self._queue_ping(None, True)
         if queued is None:
             return  # closing: no more keepalive
@@ -773,7 +773,7 @@ class Connection:
         """``ping_timeout`` after a ping: fail the connection if its pong is missing."""
         if pong.is_set() or self.ping_timeout is None or self._closed.is_set():
             return
-        if self._assembler.paused or self._assembler.pauses != pauses:
+        if self.recv_messages.paused or self.recv_messages.pauses != pauses:
             # The pong may be waiting unread behind messages the application hasn't read
             # yet: that's backpressure, not a dead peer. The next beat pings again.
             self._keepalive_pong = None
@@ -814,7 +814,7 @@ class Connection:
         with self._lock:
             self.protocol.fail(code, reason)
             self._queue_writes()
-        self._assembler.stop_pausing()
+        self.recv_messages.stop_pausing()
         self._flush_from_timer()
         timeout = 10.0 if self.close_timeout is None else self.close_timeout
         with self._lock:

@@ -312,7 +312,7 @@ class Server:
             return
         deadline = Deadline(self.close_timeout if timeout is None else timeout)
         for connection in connections:
-            connection._close_start(code, reason, deadline)
+            connection._start_closing(code, reason, deadline)
         for connection in connections:
             connection._close_wait(deadline)
         current = threading.current_thread()
