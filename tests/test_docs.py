@@ -270,6 +270,23 @@ def test_scaling_with_redis(redis_url: str) -> None:
             assert recv(bob) == "Hello from process two"
 
 
+# Generated pages are current
+
+
+def test_state_diagram_is_current() -> None:
+    """docs/topics/states.{md,svg} are what docs/_ext/state_diagram.py makes of the table."""
+    result = subprocess.run(
+        [sys.executable, str(DOCS / "_ext" / "state_diagram.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env=_env(),
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 # Every sample runs
 
 

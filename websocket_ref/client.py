@@ -35,6 +35,7 @@ from .headers import (
 )
 from .http11 import BodyReader, Request, Response, parse_response_head
 from .protocol import CLIENT, MAX_FRAGMENTS, LoggerLike, MaxSize, Protocol, Reading, State
+from .states import Change
 from .trace import TraceHook
 from .uri import WebSocketURI, parse_uri
 from .version import version as websocket_ref_version
@@ -409,8 +410,7 @@ class ClientProtocol(Protocol):
                 self._events.append(response)
                 self._handshake_failed(exc)
                 return True
-            self.state = State.OPEN
-            self._reading = Reading.FRAMES
+            self._transition(Change.HANDSHAKE_ACCEPTED)
             self._events.append(response)
             return True
         # RFC 6455 §4.1 [R6455-4.1-38]: a status other than 101 is handled per HTTP: the
@@ -421,7 +421,7 @@ class ClientProtocol(Protocol):
             self._handshake_failed(exc)
             return True
         self._response_head = (status_code, reason, headers)
-        self._reading = Reading.RESPONSE_BODY
+        self._transition(Change.REFUSAL_RECEIVED)
         return True
 
     def _receive_response_body(self) -> bool:

@@ -15,6 +15,9 @@ Two state machines describe a connection:
   handshake, a refused handshake's response body, frames, bytes to discard after a
   close frame or a failure, or nothing at all after EOF.
 
+Both change only through ``Protocol._transition()``, which applies the table of
+:mod:`websocket_ref.states`.
+
 Fragmentation (§5.4) adds one more piece of state per direction: the opcode of the
 message being received or sent in fragments, if any.
 """
@@ -39,6 +42,7 @@ from .exceptions import (
 from .extensions.base import Extension
 from .frames import Close, CloseCode, Frame, FrameParser, Opcode, serialize_frame
 from .http11 import Request, Response
+from .states import TRANSITIONS, Change, Reading, State, next_reading
 from .trace import TraceEvent, TraceHook
 from .utf8 import Utf8Validator
 
@@ -93,26 +97,6 @@ class Side(enum.IntEnum):
 
 SERVER = Side.SERVER
 CLIENT = Side.CLIENT
-
-
-class State(enum.IntEnum):
-    """The states of a WebSocket connection (RFC 6455 §4-§7)."""
-
-    CONNECTING = 0  # opening handshake in progress
-    OPEN = 1  # data may be sent and received
-    CLOSING = 2  # a close frame was sent or received
-    CLOSED = 3  # the TCP connection is closed
-
-
-class Reading(enum.Enum):
-    """What the receiving side expects next."""
-
-    HANDSHAKE = "handshake"  # request (server) or response head (client)
-    ACCEPTING = "accepting"  # server: request received, waiting for send_response()
-    RESPONSE_BODY = "response body"  # client: body of a response that refused the upgrade
-    FRAMES = "frames"
-    DISCARD = "discard"  # after a close frame or a failure: ignore what arrives
-    EOF = "eof"  # the peer closed its side; nothing more can arrive
 
 
 #: Default of ``max_fragments``: frames in one message. Fragments cost no memory of their
@@ -241,11 +225,18 @@ class Protocol:
         """The connection's state (RFC 6455 §4-§7)."""
         return self._state
 
-    @state.setter
-    def state(self, state: State) -> None:
-        if self.debug:
-            self._observe("=", "connection is %s", state.name)
-        self._state = state
+    def _transition(self, change: Change) -> None:
+        """Apply ``change`` as :data:`websocket_ref.states.TRANSITIONS` says: the one place
+        where :attr:`state` and :attr:`reading` change after the connection is created."""
+        try:
+            transition = TRANSITIONS[self._state, change]
+        except KeyError:  # pragma: no cover - a bug: the table lists every reachable pair
+            raise AssertionError(f"no transition for {change} in {self._state!r}") from None
+        if transition.state is not self._state:
+            if self.debug:
+                self._observe("=", "connection is %s", transition.state.name)
+            self._state = transition.state
+        self._reading = next_reading(self._reading, transition.reading)
 
     @property
     def extensions(self) -> list[Extension]:
@@ -345,7 +336,6 @@ class Protocol:
         reading = self._reading
         if reading is Reading.EOF:
             return
-        self._reading = Reading.EOF
         if self.pending_failure is not None:
             # The peer is gone before the held-back failure: nothing left to send it.
             self.failure_exc, self.pending_failure = self.pending_failure, None
@@ -354,7 +344,7 @@ class Protocol:
         if not self.eof_sent:
             # The peer is gone: close our side of the TCP connection too.
             self.send_eof()
-        self.state = State.CLOSED
+        self._transition(Change.EOF_RECEIVED)
 
     def data_to_send(self) -> list[bytes]:
         """Bytes to write to the network, in order. ``b""`` means: close the write side."""
@@ -533,7 +523,7 @@ class Protocol:
             payload = close.serialize()
         self._send_frame(Frame(Opcode.CLOSE, payload))
         self.close_sent = close
-        self.state = State.CLOSING
+        self._transition(Change.CLOSE_SENT)
 
     def send_ping(self, data: bytes) -> None:
         """Send a ping (RFC 6455 §5.5.2); the peer answers with a pong of the same data."""
@@ -570,7 +560,7 @@ class Protocol:
             close = Close(code, _truncate_reason(reason))
             self._send_frame(Frame(Opcode.CLOSE, close.serialize()))
             self.close_sent = close
-            self.state = State.CLOSING
+            self._transition(Change.CLOSE_SENT)
         # RFC 6455 §7.1.1 [R6455-7.1.1-5], §7.1.7 [R6455-7.1.7-2]: the server closes the TCP
         # connection first; the client waits for it (close_expected()):
         # RFC 6455 §7.1.7 [R6455-7.1.7-1, R6455-7.1.7-6]: the client _Closes the WebSocket
@@ -723,9 +713,9 @@ class Protocol:
         self.failure_exc = exc
         self.fail(exc.close_code, str(exc))
 
-    def _stop_reading(self) -> None:
-        if self._reading is not Reading.EOF:
-            self._reading = Reading.DISCARD
+    def _stop_reading(self, change: Change = Change.READING_STOPPED) -> None:
+        """Stop processing incoming bytes (reading becomes DISCARD) and drop those kept."""
+        self._transition(change)
         self._buffer.clear()
         self._frames.header = None
 
@@ -970,7 +960,6 @@ class Protocol:
             payload = b"" if close.code == CloseCode.NO_STATUS_RCVD else frame.data[:2]
             self._send_frame(Frame(Opcode.CLOSE, payload))
             self.close_sent = Close.parse(payload)
-            self.state = State.CLOSING
         elif self.close_rcvd_then_sent is None:
             self.close_rcvd_then_sent = False
         # RFC 6455 §5.5.1 [R6455-5.5.1-9, R6455-5.5.1-10]: once the closing handshake is
@@ -985,7 +974,7 @@ class Protocol:
         # frames; a choice: anything that still arrives is ignored:
         # RFC 6455 §7.1.1 [R6455-7.1.1-1]: "discarding any trailing bytes that may have been
         # received"
-        self._stop_reading()
+        self._stop_reading(Change.CLOSE_RECEIVED)  # CLOSING, reading DISCARD
 
 
 def _truncate_reason(reason: str) -> str:

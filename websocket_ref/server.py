@@ -36,6 +36,7 @@ from .headers import (
 )
 from .http11 import Request, Response, parse_request
 from .protocol import MAX_FRAGMENTS, SERVER, LoggerLike, MaxSize, Protocol, Reading, State
+from .states import Change
 from .trace import TraceHook
 from .version import version as websocket_ref_version
 
@@ -148,7 +149,7 @@ class ServerProtocol(Protocol):
         if self.debug:
             self._observe_head("<", request)
         self.request = request
-        self._reading = Reading.ACCEPTING
+        self._transition(Change.REQUEST_RECEIVED)
         self._events.append(request)
         return True
 
@@ -436,9 +437,8 @@ class ServerProtocol(Protocol):
         self.response = response
         self._writes.append(response.serialize())
         if response.status_code == 101 and self.handshake_exc is None:
-            self.state = State.OPEN
-            if self._reading is Reading.ACCEPTING:
-                self._reading = Reading.FRAMES
+            self._transition(Change.HANDSHAKE_ACCEPTED)
+            if self._reading is Reading.FRAMES:
                 if self._early_data_dropped:
                     # RFC 6455 §4.1 [R6455-4.1-37]: the client MUST wait for the response
                     # before sending; our choice: fail past EARLY_DATA_LIMIT, with 1002
