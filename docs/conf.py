@@ -50,7 +50,7 @@ _BUILTIN_NAMES |= frozenset(
 nitpick_ignore_regex = [
     (r"py:.*", r"(%s)(\..*)?" % "|".join(sorted(_STDLIB))),  # noqa: UP031
     (r"py:.*", r"(%s)" % "|".join(sorted(_BUILTIN_NAMES))),  # noqa: UP031
-    (r"py:.*", r"(None|Ellipsis|NoneType|Any|Callable|Awaitable|Iterable|Sequence)"),
+    (r"py:.*", r"(None|Ellipsis|ellipsis|NoneType|Any|Callable|Awaitable|Iterable|Sequence)"),
     # Private typing helpers that appear in signatures.
     (r"py:class", r"websocket_ref\.datastructures\.SupportsKeysAndGetItem"),
     (r"py:class", r"websocket_ref(\.\w+)*\._\w+"),

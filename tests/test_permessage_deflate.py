@@ -1057,7 +1057,7 @@ def test_server_keeps_its_window_unless_client_no_context_takeover_is_agreed() -
             continue  # the client agreed not to send that; nothing to check on the wire
         frames = receive(server, *(client_frame(Opcode.TEXT, p, rsv=RSV1) for p in payloads))
         assert [f.data for f in frames] == [b"same text " * 20] * 2
-        assert server.parser_exc is None
+        assert server.failure_exc is None
 
 
 @pytest.mark.rfc("R7692-5-3", "R7692-5-4")

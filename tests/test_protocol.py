@@ -166,7 +166,7 @@ def test_extensions_only_when_negotiated() -> None:
     assert frame.rsv == 0 and frame.payload == b"Hello, " * 20
     # ... and a compressed frame, with RSV1, fails the connection (RFC 6455 §5.2).
     server.receive_data(client_frame(0x1, bytes.fromhex("f248cdc9c90700"), rsv=RSV1))
-    assert type(server.parser_exc) is InvalidFrame
+    assert type(server.failure_exc) is InvalidFrame
     assert written(server).close_codes == [1002]
 
 

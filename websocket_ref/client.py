@@ -51,6 +51,7 @@ __all__ = [
     "follow_redirect",
     "redirect_location",
     "without_credentials",
+    "CREDENTIAL_HEADERS",
 ]
 
 #: Default value of the User-Agent header of handshake requests.

@@ -581,7 +581,7 @@ async def test_server_closes_tcp_cleanly_and_discards_trailing_bytes() -> None:
         assert recorder.exception is None  # iteration ended normally
         assert connection.close_code == 1000
         assert type(connection.protocol.close_exc) is ConnectionClosedOK
-        assert connection.protocol.parser_exc is None  # the garbage was never parsed
+        assert connection.protocol.failure_exc is None  # the garbage was never parsed
 
 
 @pytest.mark.asyncio
