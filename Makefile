@@ -12,27 +12,32 @@ endif
 TOOLS := .venv-tools
 TOX := $(TOOLS)/bin/tox
 
-.PHONY: test docs redis-server conformance conformance-gate bench lint type clean
+.PHONY: test docs docs-services conformance conformance-gate bench lint type clean
 
 $(TOX):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "tox==4.67.15"
 
 ## Run the whole test suite: every Python version present, ruff, mypy --strict, the docs.
-test: $(TOX) redis-server
+test: $(TOX) docs-services
 	$(TOX) run-parallel --parallel-no-spinner --parallel 2
 
 ## Build the documentation into docs/_build/html (warnings are errors) and run its doctests.
 docs: $(TOX)
 	$(TOX) run -e docs
 
-## The scaling guide's example runs against a real redis-server (tests/test_docs.py).
-## Install Debian's package where it's missing and we can (root with apt-get); without
-## it, that one test skips.
-redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; } >/dev/null 2>&1; } \
-	  || echo "redis-server isn't installed: the Redis example test will skip"
+## The docs' examples run against real servers (tests/test_docs.py): the scaling guide's
+## against redis-server, the nginx guide's configuration in nginx. Install Debian's
+## packages where they're missing and we can (root with apt-get; the packages don't start
+## services); without them, those tests skip.
+DOCS_SERVICES := redis-server:redis-server nginx:nginx-light
+docs-services:
+	@missing=""; for pair in $(DOCS_SERVICES); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/$${pair%%:*}" ] || missing="$$missing $${pair##*:}"; \
+	done; \
+	[ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; } >/dev/null 2>&1; } \
+	  || echo "not installed:$$missing: the docs tests that need them will skip"
 
 ## Run the handshake suite and the Autobahn|Testsuite against every websocket_ref testee.
 conformance:

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -270,6 +271,91 @@ def test_scaling_with_redis(redis_url: str) -> None:
             assert recv(bob) == "Hello from process two"
 
 
+@pytest.fixture
+def two_echo_servers() -> Iterator[list[str]]:
+    """Two processes of the sync echo example, as nginx's upstream servers."""
+    with example("sync_echo_server.py", "0") as one, example("sync_echo_server.py", "0") as two:
+        yield [one.uri(), two.uri()]
+
+
+def _wait_for_port(port: int) -> None:
+    for _ in range(200):  # a bound on attempts, not a timing goal
+        with socket.socket() as sock:
+            sock.settimeout(TIMEOUT)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+@covers("nginx.conf")
+def test_nginx(tmp_path: Path, two_echo_servers: list[str]) -> None:
+    """The guide's nginx configuration, on a real nginx: TLS in front, two servers behind."""
+    trustme = pytest.importorskip("trustme")
+    binary = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if binary is None:
+        pytest.skip("nginx isn't installed (make test installs Debian's nginx-light as root)")
+    ca = trustme.CA()
+    cert = ca.issue_cert("example.com")
+    chain, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(chain))
+    cert.private_key_pem.write_to_path(str(key))
+    port = _free_port()
+    upstream_ports = [uri.rsplit(":", 1)[1].rstrip("/") for uri in two_echo_servers]
+    site = (EXAMPLES / "nginx.conf").read_text(encoding="utf-8")
+    for old, new in [
+        ("listen 443 ssl;", f"listen 127.0.0.1:{port} ssl;"),
+        ("/etc/ssl/example.com/fullchain.pem", str(chain)),
+        ("/etc/ssl/example.com/privkey.pem", str(key)),
+        ("server 127.0.0.1:8001;", f"server 127.0.0.1:{upstream_ports[0]};"),
+        ("server 127.0.0.1:8002;", f"server 127.0.0.1:{upstream_ports[1]};"),
+    ]:
+        assert old in site, old
+        site = site.replace(old, new)
+    (tmp_path / "site.conf").write_text(site, encoding="utf-8")
+    temp = "".join(
+        f"    {name}_temp_path {tmp_path / name};\n"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        "daemon off;\nworker_processes 1;\n"
+        f"pid {tmp_path / 'nginx.pid'};\nerror_log {tmp_path / 'error.log'};\n"
+        "events {}\n"
+        f"http {{\n    access_log off;\n{temp}    include {tmp_path / 'site.conf'};\n}}\n",
+        encoding="utf-8",
+    )
+    nginx = subprocess.Popen(
+        [binary, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_for_port(port)
+        context = ssl.create_default_context(cafile=None)
+        ca.configure_trust(context)
+        uri = f"wss://127.0.0.1:{port}/ws/chat"
+        for _ in range(2):  # least_conn: each connection may go to either server
+            with connect(uri, ssl=context, server_hostname="example.com") as websocket:
+                websocket.send("through nginx")
+                assert recv(websocket) == "through nginx"
+        # Outside the WebSocket location, nginx answers by itself.
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"wss://127.0.0.1:{port}/elsewhere", ssl=context, server_hostname="example.com")
+        assert refused.value.response.headers["Server"].startswith("nginx")
+    finally:
+        nginx.terminate()
+        try:
+            nginx.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            nginx.kill()
+            nginx.wait()
+        assert nginx.stdout is not None
+        nginx.stdout.close()
+
+
 # Generated pages are current
 
 
@@ -291,7 +377,7 @@ def test_state_diagram_is_current() -> None:
 
 
 def test_every_example_is_tested() -> None:
-    examples = {path.name for path in EXAMPLES.glob("*.py")}
+    examples = {path.name for path in EXAMPLES.iterdir() if path.is_file()}
     assert examples == set(TESTED), "examples without a test, or tests of missing examples"
 
 
