@@ -413,6 +413,7 @@ def index_page(t: check.Traceability) -> str:
         "",
         "```{toctree}",
         ":maxdepth: 1",
+        ":titlesonly:",
         "",
         *pages,
         "```",
