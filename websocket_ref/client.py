@@ -33,7 +33,16 @@ from .headers import (
     parse_subprotocol,
     validate_subprotocols,
 )
-from .http11 import BodyReader, Request, Response, parse_response_head
+from .http11 import (
+    MAX_BODY_SIZE,
+    MAX_LINE_LENGTH,
+    MAX_NUM_HEADERS,
+    BodyReader,
+    Request,
+    Response,
+    check_limits,
+    parse_response_head,
+)
 from .protocol import CLIENT, MAX_FRAGMENTS, LoggerLike, MaxSize, Protocol, Reading, State
 from .states import Change
 from .trace import TraceHook
@@ -280,9 +289,23 @@ class ClientProtocol(Protocol):
         state: State = State.CONNECTING,
         max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_line_length: int = MAX_LINE_LENGTH,
+        max_num_headers: int = MAX_NUM_HEADERS,
+        max_body_size: int = MAX_BODY_SIZE,
         logger: LoggerLike | None = None,
         trace: TraceHook | None = None,
     ) -> None:
+        check_limits(
+            max_line_length=max_line_length,
+            max_num_headers=max_num_headers,
+            max_body_size=max_body_size,
+        )
+        #: Longest status line or header line accepted in the response, in bytes.
+        self.max_line_length = max_line_length
+        #: Most header lines accepted in the response.
+        self.max_num_headers = max_num_headers
+        #: Largest body read from a response that refuses the upgrade, in bytes.
+        self.max_body_size = max_body_size
         super().__init__(
             CLIENT,
             state=state,
@@ -385,7 +408,12 @@ class ClientProtocol(Protocol):
 
     def _receive_handshake(self) -> bool:
         try:
-            head = parse_response_head(self._buffer, self._head_scanned)
+            head = parse_response_head(
+                self._buffer,
+                self._head_scanned,
+                max_line_length=self.max_line_length,
+                max_num_headers=self.max_num_headers,
+            )
         except (InvalidMessage, SecurityError) as exc:
             self._handshake_failed(exc)
             return True
@@ -417,7 +445,7 @@ class ClientProtocol(Protocol):
         # RFC 6455 §4.1 [R6455-4.1-38]: a status other than 101 is handled per HTTP: the
         # server refused the upgrade; read the explanation it gave, if any, by its framing
         try:
-            self._body = BodyReader(status_code, headers)
+            self._body = BodyReader(status_code, headers, self.max_body_size, self.max_line_length)
         except (InvalidMessage, SecurityError) as exc:
             self._handshake_failed(exc)
             return True

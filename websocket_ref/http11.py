@@ -32,10 +32,21 @@ __all__ = [
     "MAX_LINE_LENGTH",
     "MAX_NUM_HEADERS",
     "MAX_BODY_SIZE",
+    "check_limits",
     "parse_request",
     "parse_response_head",
     "BodyReader",
 ]
+
+
+def check_limits(**limits: int) -> None:
+    """Raise :exc:`ValueError` unless each limit is an int, at least 1 (0 for
+    ``max_early_data``, which may forbid early data outright)."""
+    for name, value in limits.items():
+        minimum = 0 if name == "max_early_data" else 1
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
 
 #: Longest request line, status line or header line accepted, in bytes.
 MAX_LINE_LENGTH = 8192
@@ -44,8 +55,6 @@ MAX_NUM_HEADERS = 128
 #: Largest body of a non-101 response read by a client, in bytes.
 MAX_BODY_SIZE = 1_048_576
 
-# Upper bound of a complete head: start line, headers and CRLFs.
-_MAX_HEAD_SIZE = (MAX_NUM_HEADERS + 1) * (MAX_LINE_LENGTH + 2) + 2
 
 # RFC 7230 §3.2: field-name = token
 _TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
@@ -104,20 +113,32 @@ class Response:
         return head + self.headers.serialize() + self.body
 
 
-def _find_head_end(buf: bytearray, start: int, start_line_too_long: type[SecurityError]) -> int:
+def _max_head_size(max_line_length: int, max_num_headers: int) -> int:
+    """Upper bound of a complete head: start line, headers and CRLFs."""
+    return (max_num_headers + 1) * (max_line_length + 2) + 2
+
+
+def _find_head_end(
+    buf: bytearray,
+    start: int,
+    start_line_too_long: type[SecurityError],
+    max_line_length: int,
+    max_num_headers: int,
+) -> int:
     """Index of the CRLFCRLF ending the head, or -1; enforce limits on a partial head.
 
     The search resumes near ``start``, where a previous call stopped: rescanning the
     whole buffer on every read would make a head that trickles in cost quadratic time.
     """
-    end = buf.find(b"\r\n\r\n", max(0, start - 3), _MAX_HEAD_SIZE)
+    max_head_size = _max_head_size(max_line_length, max_num_headers)
+    end = buf.find(b"\r\n\r\n", max(0, start - 3), max_head_size)
     if end >= 0:
         return end
-    if len(buf) >= _MAX_HEAD_SIZE:
-        # More than MAX_NUM_HEADERS lines of at most MAX_LINE_LENGTH bytes.
+    if len(buf) >= max_head_size:
+        # More than max_num_headers lines of at most max_line_length bytes.
         raise TooManyHeaders("too many HTTP headers")
     line_start = buf.rfind(b"\n") + 1
-    if len(buf) - line_start > MAX_LINE_LENGTH:
+    if len(buf) - line_start > max_line_length:
         if line_start == 0:
             raise start_line_too_long("HTTP start line too long")
         raise HeaderLineTooLong("HTTP header line too long")
@@ -125,7 +146,13 @@ def _find_head_end(buf: bytearray, start: int, start_line_too_long: type[Securit
 
 
 def _parse_head(
-    buf: bytearray, start: int, start_line_too_long: type[SecurityError], *, unfold: bool
+    buf: bytearray,
+    start: int,
+    start_line_too_long: type[SecurityError],
+    *,
+    unfold: bool,
+    max_line_length: int,
+    max_num_headers: int,
 ) -> tuple[bytes, Headers] | None:
     """Consume a complete head from ``buf``; return the start line and headers.
 
@@ -133,17 +160,17 @@ def _parse_head(
     ``unfold`` replaces obs-fold with a space (for responses); without it, obs-fold is
     an error (for requests).
     """
-    end = _find_head_end(buf, start, start_line_too_long)
+    end = _find_head_end(buf, start, start_line_too_long, max_line_length, max_num_headers)
     if end < 0:
         return None
     lines = bytes(buf[:end]).split(b"\r\n")
     del buf[: end + 4]
-    if len(lines) - 1 > MAX_NUM_HEADERS:
+    if len(lines) - 1 > max_num_headers:
         raise TooManyHeaders("too many HTTP headers")
-    if len(lines[0]) > MAX_LINE_LENGTH:
+    if len(lines[0]) > max_line_length:
         raise start_line_too_long("HTTP start line too long")
     for line in lines[1:]:
-        if len(line) > MAX_LINE_LENGTH:
+        if len(line) > max_line_length:
             raise HeaderLineTooLong("HTTP header line too long")
     fields: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
@@ -177,14 +204,29 @@ def _parse_head(
     return lines[0], headers
 
 
-def parse_request(buf: bytearray, start: int = 0) -> Request | None:
+def parse_request(
+    buf: bytearray,
+    start: int = 0,
+    *,
+    max_line_length: int = MAX_LINE_LENGTH,
+    max_num_headers: int = MAX_NUM_HEADERS,
+) -> Request | None:
     """Consume a handshake request from ``buf`` if complete (RFC 6455 §4.2.1).
 
     ``start`` is how many bytes of ``buf`` a previous call that returned None saw;
     they aren't scanned again. The request's ``path`` is the resource name, also when
-    the request-target is in absolute form.
+    the request-target is in absolute form. A line longer than ``max_line_length``
+    bytes, or more than ``max_num_headers`` headers, raise :exc:`SecurityError`
+    subclasses as soon as the bytes that break the limit arrive.
     """
-    head = _parse_head(buf, start, RequestLineTooLong, unfold=False)
+    head = _parse_head(
+        buf,
+        start,
+        RequestLineTooLong,
+        unfold=False,
+        max_line_length=max_line_length,
+        max_num_headers=max_num_headers,
+    )
     if head is None:
         return None
     request_line, headers = head
@@ -234,16 +276,29 @@ def _resource_name(target: bytes) -> str | None:
     return (path + b"?" + query if query else path).decode("ascii")
 
 
-def parse_response_head(buf: bytearray, start: int = 0) -> tuple[int, str, Headers] | None:
+def parse_response_head(
+    buf: bytearray,
+    start: int = 0,
+    *,
+    max_line_length: int = MAX_LINE_LENGTH,
+    max_num_headers: int = MAX_NUM_HEADERS,
+) -> tuple[int, str, Headers] | None:
     """Consume a response's status line and headers from ``buf`` if complete.
 
-    ``start`` is as for :func:`parse_request`.
+    ``start`` and the limits are as for :func:`parse_request`.
     """
-    head = _parse_head(buf, start, StatusLineTooLong, unfold=True)
+    head = _parse_head(
+        buf,
+        start,
+        StatusLineTooLong,
+        unfold=True,
+        max_line_length=max_line_length,
+        max_num_headers=max_num_headers,
+    )
     if head is None:
         # Not an HTTP response at all (a server speaking another protocol): say so as
         # soon as its first line is in, rather than wait for a head that won't come.
-        end = buf.find(b"\r\n", 0, MAX_LINE_LENGTH + 2)
+        end = buf.find(b"\r\n", 0, max_line_length + 2)
         if end >= 0 and not buf.startswith(b"HTTP/"):
             _invalid_status_line(bytes(buf[:end]))
         return None
@@ -287,8 +342,15 @@ class BodyReader:
     connection; 1xx, 204 and 304 responses have none. ``max_size`` bounds memory.
     """
 
-    def __init__(self, status_code: int, headers: Headers, max_size: int = MAX_BODY_SIZE):
+    def __init__(
+        self,
+        status_code: int,
+        headers: Headers,
+        max_size: int = MAX_BODY_SIZE,
+        max_line_length: int = MAX_LINE_LENGTH,
+    ):
         self.max_size = max_size
+        self.max_line_length = max_line_length
         self.body = bytearray()
         self.done = False
         self._remaining = 0
@@ -370,11 +432,10 @@ class BodyReader:
                 if not line:
                     self.done = True
 
-    @staticmethod
-    def _line(buf: bytearray) -> bytes | None:
-        end = buf.find(b"\r\n", 0, MAX_LINE_LENGTH + 2)
+    def _line(self, buf: bytearray) -> bytes | None:
+        end = buf.find(b"\r\n", 0, self.max_line_length + 2)
         if end < 0:
-            if len(buf) > MAX_LINE_LENGTH:
+            if len(buf) > self.max_line_length:
                 raise SecurityError("HTTP line too long")
             return None
         line = bytes(buf[:end])

@@ -34,7 +34,14 @@ from .headers import (
     parse_subprotocol,
     validate_subprotocols,
 )
-from .http11 import Request, Response, parse_request
+from .http11 import (
+    MAX_LINE_LENGTH,
+    MAX_NUM_HEADERS,
+    Request,
+    Response,
+    check_limits,
+    parse_request,
+)
 from .protocol import MAX_FRAGMENTS, SERVER, LoggerLike, MaxSize, Protocol, Reading, State
 from .states import Change
 from .trace import TraceHook
@@ -91,9 +98,23 @@ class ServerProtocol(Protocol):
         state: State = State.CONNECTING,
         max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_line_length: int = MAX_LINE_LENGTH,
+        max_num_headers: int = MAX_NUM_HEADERS,
+        max_early_data: int = EARLY_DATA_LIMIT,
         logger: LoggerLike | None = None,
         trace: TraceHook | None = None,
     ) -> None:
+        check_limits(
+            max_line_length=max_line_length,
+            max_num_headers=max_num_headers,
+            max_early_data=max_early_data,
+        )
+        #: Longest request line or header line accepted, in bytes.
+        self.max_line_length = max_line_length
+        #: Most header lines accepted in the request.
+        self.max_num_headers = max_num_headers
+        #: Bytes kept from a client that sends before the handshake response is sent.
+        self.max_early_data = max_early_data
         super().__init__(
             SERVER,
             state=state,
@@ -120,16 +141,19 @@ class ServerProtocol(Protocol):
         self.subprotocol: Subprotocol | None = None
         # select_subprotocol() chose a subprotocol the client didn't offer (a bug: 500).
         self._selected_not_offered = False
-        # More than EARLY_DATA_LIMIT bytes arrived before the response was sent.
+        # More than max_early_data bytes arrived before the response was sent.
         self._early_data_dropped = False
         # The ACCEPTANCE_HEADERS of the 101 that accept() built, once it did.
         self._acceptance: dict[str, list[str]] | None = None
 
     def receive_data(self, data: bytes | bytearray) -> None:
         """Feed bytes read from the network (bounded while the response is pending)."""
-        if self._reading is Reading.ACCEPTING and len(self._buffer) + len(data) > EARLY_DATA_LIMIT:
+        if (
+            self._reading is Reading.ACCEPTING
+            and len(self._buffer) + len(data) > self.max_early_data
+        ):
             # RFC 6455 §4.1 [R6455-4.1-37]: the client MUST wait for the response before
-            # sending more data. Our choice: keep up to EARLY_DATA_LIMIT bytes sent early
+            # sending more data. Our choice: keep up to max_early_data bytes sent early
             # (they may be in flight), drop the rest and fail the connection after the 101
             self._early_data_dropped = True
             return
@@ -139,7 +163,12 @@ class ServerProtocol(Protocol):
 
     def _receive_handshake(self) -> bool:
         try:
-            request = parse_request(self._buffer, self._head_scanned)
+            request = parse_request(
+                self._buffer,
+                self._head_scanned,
+                max_line_length=self.max_line_length,
+                max_num_headers=self.max_num_headers,
+            )
         except (InvalidMessage, SecurityError) as exc:
             self._refuse_unparsable_request(exc)
             return True
@@ -150,6 +179,11 @@ class ServerProtocol(Protocol):
             self._observe_head("<", request)
         self.request = request
         self._transition(Change.REQUEST_RECEIVED)
+        if len(self._buffer) > self.max_early_data:
+            # RFC 6455 §4.1 [R6455-4.1-37]: as in receive_data(), for what arrived
+            # together with the request
+            self._early_data_dropped = True
+            self._buffer.clear()
         self._events.append(request)
         return True
 
@@ -441,10 +475,10 @@ class ServerProtocol(Protocol):
             if self._reading is Reading.FRAMES:
                 if self._early_data_dropped:
                     # RFC 6455 §4.1 [R6455-4.1-37]: the client MUST wait for the response
-                    # before sending; our choice: fail past EARLY_DATA_LIMIT, with 1002
+                    # before sending; our choice: fail past max_early_data, with 1002
                     self._fail_with(
                         ProtocolError(
-                            f"client sent more than {EARLY_DATA_LIMIT} bytes before "
+                            f"client sent more than {self.max_early_data} bytes before "
                             "the handshake response",
                             rule="RFC 6455 §4.1",
                         )

@@ -36,6 +36,7 @@ from ..datastructures import HeadersLike, check_header
 from ..exceptions import InvalidHandshake, InvalidStatus, SecurityError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
+from ..http11 import MAX_BODY_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS, check_limits
 from ..protocol import MAX_FRAGMENTS, LoggerLike
 from ..proxy import resolve_proxy
 from ..trace import TraceHook
@@ -111,7 +112,9 @@ class connect:
     :mod:`websocket_ref.proxy`), ``proxy_ssl`` and ``proxy_server_hostname`` (TLS to
     an ``https://`` proxy), ``process_exception`` and ``reconnect_delays`` (for
     reconnection: see :func:`~websocket_ref.client.backoff`), ``open_timeout``,
-    ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``,
+    ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``max_size``,
+    ``max_fragments``, ``max_line_length``, ``max_num_headers``, ``max_body_size`` (see
+    :doc:`the limits </howto/limits>`),
     ``max_queue``, ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ClientConnection` subclass). ``trace`` is called with every frame and
     handshake line of the connection, annotated (see :mod:`websocket_ref.trace`).
@@ -141,6 +144,9 @@ class connect:
         close_timeout: float | None = 10,
         max_size: int | tuple[int | None, int | None] | None = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_line_length: int = MAX_LINE_LENGTH,
+        max_num_headers: int = MAX_NUM_HEADERS,
+        max_body_size: int = MAX_BODY_SIZE,
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
         logger: LoggerLike | str | None = None,
@@ -181,6 +187,15 @@ class connect:
         }
         self.max_size = max_size
         self.max_fragments = max_fragments
+        # The handshake's limits, checked now rather than when connecting.
+        check_limits(
+            max_line_length=max_line_length,
+            max_num_headers=max_num_headers,
+            max_body_size=max_body_size,
+        )
+        self.max_line_length = max_line_length
+        self.max_num_headers = max_num_headers
+        self.max_body_size = max_body_size
         self.logger = resolve_logger(logger, "websocket_ref.client")
         self.trace = trace
         self.create_connection = create_connection or ClientConnection
@@ -200,6 +215,9 @@ class connect:
                 subprotocols=self.subprotocols,
                 max_size=self.max_size,
                 max_fragments=self.max_fragments,
+                max_line_length=self.max_line_length,
+                max_num_headers=self.max_num_headers,
+                max_body_size=self.max_body_size,
                 logger=logging.LoggerAdapter(self.logger, extra),
                 trace=self.trace,
             )

@@ -25,9 +25,9 @@ from ..exceptions import ConnectionClosed
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
 from ..headers import Subprotocol, validate_subprotocols
-from ..http11 import Request, Response
+from ..http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request, Response, check_limits
 from ..protocol import MAX_FRAGMENTS, LoggerLike, State
-from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
+from ..server import EARLY_DATA_LIMIT, SERVER_HEADER, OriginPattern, ServerProtocol
 from ..trace import TraceHook
 from .auth import basic_auth
 from .broadcast import broadcast
@@ -350,7 +350,8 @@ class serve:
     ``origins``, ``extensions``, ``subprotocols``, ``select_subprotocol``,
     ``compression`` (``"deflate"`` or None), ``process_request``,
     ``process_response``, ``server_header``, ``open_timeout``, ``ping_interval``,
-    ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``, ``max_queue``,
+    ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``, ``max_line_length``,
+    ``max_num_headers``, ``max_early_data`` (see :doc:`the limits </howto/limits>`), ``max_queue``,
     ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ServerConnection` subclass). ``trace`` is called with every frame and
     handshake line of every connection, annotated (see :mod:`websocket_ref.trace`).
@@ -379,6 +380,9 @@ class serve:
         close_timeout: float | None = 10,
         max_size: int | tuple[int | None, int | None] | None = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_line_length: int = MAX_LINE_LENGTH,
+        max_num_headers: int = MAX_NUM_HEADERS,
+        max_early_data: int = EARLY_DATA_LIMIT,
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
         logger: LoggerLike | str | None = None,
@@ -413,6 +417,15 @@ class serve:
         }
         self.max_size = max_size
         self.max_fragments = max_fragments
+        # The handshake's limits, checked now rather than when a client connects.
+        check_limits(
+            max_line_length=max_line_length,
+            max_num_headers=max_num_headers,
+            max_early_data=max_early_data,
+        )
+        self.max_line_length = max_line_length
+        self.max_num_headers = max_num_headers
+        self.max_early_data = max_early_data
         self.trace = trace
         self.create_connection = create_connection or ServerConnection
         self.kwargs = kwargs
@@ -429,6 +442,9 @@ class serve:
                 subprotocols=self.subprotocols,
                 max_size=self.max_size,
                 max_fragments=self.max_fragments,
+                max_line_length=self.max_line_length,
+                max_num_headers=self.max_num_headers,
+                max_early_data=self.max_early_data,
                 logger=logging.LoggerAdapter(server.logger, extra),
                 trace=self.trace,
             )

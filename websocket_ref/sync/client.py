@@ -38,7 +38,7 @@ from ..exceptions import (
 )
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
-from ..http11 import Response
+from ..http11 import MAX_BODY_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS, Response, check_limits
 from ..protocol import MAX_FRAGMENTS, LoggerLike
 from ..proxy import Proxy, ProxyHandshake, resolve_proxy, socks_url
 from ..trace import TraceHook
@@ -126,6 +126,9 @@ def connect(
     close_timeout: float | None = 10,
     max_size: int | tuple[int | None, int | None] | None = 2**20,
     max_fragments: int | None = MAX_FRAGMENTS,
+    max_line_length: int = MAX_LINE_LENGTH,
+    max_num_headers: int = MAX_NUM_HEADERS,
+    max_body_size: int = MAX_BODY_SIZE,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
     create_connection: type[ClientConnection] | None = None,
@@ -157,7 +160,9 @@ def connect(
       ``close_timeout`` bounds closing; ``ping_interval``/``ping_timeout``: keepalive
       (``None`` disables); ``max_size``: the largest message accepted (``None``: no limit);
       ``max_fragments``: the most frames in one message (``None``: no limit; past either
-      limit the connection fails with 1009);
+      limit the connection fails with 1009); ``max_line_length``, ``max_num_headers``,
+      ``max_body_size``: the handshake response's limits (see :doc:`the limits
+      </howto/limits>`);
       ``max_queue``: received frames buffered before reading stops (flow control).
     * ``logger``: a logger or its name; ``create_connection``: a subclass of
       :class:`ClientConnection` to instantiate.
@@ -173,6 +178,11 @@ def connect(
     if additional_headers is not None:
         # Checked before connecting (CR/LF/NUL, the handshake's own headers).
         additional_headers = check_additional_headers(additional_headers)
+    check_limits(
+        max_line_length=max_line_length,
+        max_num_headers=max_num_headers,
+        max_body_size=max_body_size,
+    )
     if user_agent_header is not None:
         check_header("User-Agent", user_agent_header)
     if origin is not None:
@@ -260,6 +270,9 @@ def connect(
                 subprotocols=subprotocols,
                 max_size=max_size,
                 max_fragments=max_fragments,
+                max_line_length=max_line_length,
+                max_num_headers=max_num_headers,
+                max_body_size=max_body_size,
                 logger=resolve_logger(logger, "websocket_ref.client"),
                 trace=trace,
             )

@@ -35,9 +35,9 @@ from ..exceptions import ConnectionClosed, InvalidMessage
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
 from ..headers import Subprotocol, validate_subprotocols
-from ..http11 import Request, Response
+from ..http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request, Response, check_limits
 from ..protocol import MAX_FRAGMENTS, Event, LoggerLike
-from ..server import SERVER_HEADER, OriginPattern, ServerProtocol
+from ..server import EARLY_DATA_LIMIT, SERVER_HEADER, OriginPattern, ServerProtocol
 from ..trace import TraceHook
 from .broadcast import broadcast
 from .connection import Connection
@@ -383,6 +383,9 @@ def serve(
     close_timeout: float | None = 10,
     max_size: int | tuple[int | None, int | None] | None = 2**20,
     max_fragments: int | None = MAX_FRAGMENTS,
+    max_line_length: int = MAX_LINE_LENGTH,
+    max_num_headers: int = MAX_NUM_HEADERS,
+    max_early_data: int = EARLY_DATA_LIMIT,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
     create_connection: type[ServerConnection] | None = None,
@@ -417,6 +420,11 @@ def serve(
     factories = server_extensions(compression, extensions)
     if server_header is not None:
         check_header("Server", server_header)  # no CR/LF: checked before serving
+    check_limits(
+        max_line_length=max_line_length,
+        max_num_headers=max_num_headers,
+        max_early_data=max_early_data,
+    )
     if create_connection is None:
         create_connection = ServerConnection
     connection_class = create_connection
@@ -479,6 +487,9 @@ def serve(
                 select_subprotocol=select if select_subprotocol is not None else None,
                 max_size=max_size,
                 max_fragments=max_fragments,
+                max_line_length=max_line_length,
+                max_num_headers=max_num_headers,
+                max_early_data=max_early_data,
                 logger=log,
                 trace=trace,
             )
