@@ -62,7 +62,7 @@ def test_server_protocol_max_early_data() -> None:
     server.receive_data(REQUEST + b"\r\n" + client_frame(0x1, b"sent too early"))
     [request] = server.events_received()
     server.send_response(server.accept(request))  # type: ignore[arg-type]
-    assert server.parser_exc is not None and server.close_sent is not None
+    assert server.failure_exc is not None and server.close_sent is not None
     assert server.close_sent.code == 1002
     # The default keeps 64 KiB.
     server = open_server()
