@@ -25,11 +25,10 @@ import socket
 import ssl as ssl_module
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ..auth import MissingCredentials, challenge, password_checker, request_credentials
 from ..datastructures import check_header
 from ..exceptions import ConnectionClosed, InvalidMessage
 from ..extensions.base import ServerExtensionFactory
@@ -39,6 +38,7 @@ from ..http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request, Response, check_
 from ..protocol import MAX_FRAGMENTS, Event, LoggerLike
 from ..server import EARLY_DATA_LIMIT, SERVER_HEADER, OriginPattern, ServerProtocol
 from ..trace import TraceHook
+from .auth import basic_auth
 from .broadcast import broadcast
 from .connection import Connection
 from .transport import TLSTransport, Transport
@@ -573,30 +573,3 @@ def _linger(sock: socket.socket, timeout: float | None) -> None:
             received += len(data)
     except OSError:
         pass
-
-
-def basic_auth(
-    realm: str = "",
-    credentials: tuple[str, str] | Iterable[tuple[str, str]] | None = None,
-    check_credentials: Callable[[str, str], bool] | None = None,
-) -> Callable[[ServerConnection, Request], Response | None]:
-    """A ``process_request`` hook enforcing HTTP Basic authentication (RFC 7617).
-
-    Give either ``credentials`` (one ``(username, password)`` pair or several) or
-    ``check_credentials(username, password) -> bool``. A request without valid
-    credentials gets 401 with a ``WWW-Authenticate`` challenge; on success the
-    connection's ``username`` is set.
-    """
-    checker = password_checker(credentials, check_credentials)
-
-    def process_request(connection: ServerConnection, request: Request) -> Response | None:
-        try:
-            username, password = request_credentials(request)
-        except MissingCredentials as exc:
-            return challenge(connection, realm, str(exc))
-        if not checker(username, password):
-            return challenge(connection, realm, "Invalid credentials\n")
-        connection.username = username
-        return None
-
-    return process_request
