@@ -110,6 +110,12 @@ MAX_FRAGMENTS = 2**17
 #: (see :class:`Protocol`); larger ones are delivered as they are, without a copy.
 COALESCE_LIMIT = 1024
 
+# Pongs queued and not taken by data_to_send() yet, at most: past this, the pong for a new
+# ping replaces the last one queued (see Protocol._answer_ping()). Enough for a peer that
+# sends a few pings at once and expects each answered (Autobahn's cases 2.10 and 2.11 send
+# ten), few enough that a ping flood queues a few kilobytes at most.
+_MAX_UNSENT_PONGS = 16
+
 # Closures with these codes on both sides count as normal (ConnectionClosedOK): the
 # library's classification, as in websockets; 1005 is "no code" (RFC 6455 §7.1.5).
 _OK_CLOSE_CODES = frozenset(
@@ -178,8 +184,8 @@ class Protocol:
         self._frames = FrameParser(mask_expected=side is SERVER, max_size=self._frame_limit())
         self._events: list[Event] = []
         self._writes: list[bytes] = []
-        # Index in _writes of a pong not handed to data_to_send() yet (see _answer_ping()).
-        self._pending_pong: int | None = None
+        # Indexes in _writes of pongs not handed to data_to_send() yet (see _answer_ping()).
+        self._pending_pongs: list[int] = []
 
         # RFC 6455 §5.4 [R6455-5.4-4]: fragmentation state of each direction.
         self._recv_opcode: Opcode | None = None  # TEXT/BINARY while a message is incomplete
@@ -349,7 +355,7 @@ class Protocol:
     def data_to_send(self) -> list[bytes]:
         """Bytes to write to the network, in order. ``b""`` means: close the write side."""
         writes, self._writes = self._writes, []
-        self._pending_pong = None
+        self._pending_pongs = []
         return writes
 
     @property
@@ -361,12 +367,11 @@ class Protocol:
     def pong_pending(self) -> bool:
         """Whether a pong answering a ping waits in :meth:`data_to_send`.
 
-        While one does, the pong for a newer ping replaces it rather than add another
-        (RFC 6455 §5.5.3 allows answering only the most recent ping): an I/O layer whose
-        write buffer is full may leave the bytes here, where a flood of pings can't
-        pile up pongs.
+        Pongs that wait there are bounded (see :meth:`_answer_ping`; RFC 6455 §5.5.3
+        allows answering only the most recent ping): an I/O layer whose write buffer is
+        full may leave the bytes here, where a flood of pings can't pile up pongs.
         """
-        return self._pending_pong is not None
+        return bool(self._pending_pongs)
 
     def events_received(self) -> list[Event]:
         """Events that arrived since the last call, in order."""
@@ -921,31 +926,33 @@ class Protocol:
             last = events[-1]
             if type(last) is Frame and last.opcode is opcode:
                 # A run of pings (or of pongs) that arrive between two calls of
-                # events_received() is reported by the most recent: one pong answers
-                # them all (RFC 6455 §5.5.3 [R6455-5.5.3-1]), and a pong acknowledges
-                # every ping sent before the one it answers. A flood can't make an event
-                # per frame.
+                # events_received() is reported by the most recent:
+                # RFC 6455 §5.5.3 [R6455-5.5.3-1]: a pong may answer only the most recent
+                # ping, and a pong acknowledges every ping sent before the one it answers.
+                # A flood can't make an event per frame.
                 events[-1] = frame
                 return
         events.append(frame)
 
     def _answer_ping(self, data: bytes) -> None:
-        """Queue the pong for a ping, replacing a pong that nobody took yet, if any."""
-        pending = self._pending_pong
-        if pending is None:
-            self._pending_pong = len(self._writes)
+        """Queue the pong for a ping; past ``_MAX_UNSENT_PONGS`` pongs that nobody took
+        yet, replace the last of them instead."""
+        pending = self._pending_pongs
+        if len(pending) < _MAX_UNSENT_PONGS:
+            pending.append(len(self._writes))
             self._send_frame(Frame(Opcode.PONG, data))
             return
-        # RFC 6455 §5.5.3 [R6455-5.5.3-1]: with a pong for an earlier ping still unsent, a
+        # RFC 6455 §5.5.3 [R6455-5.5.3-1]: with pongs for earlier pings still unsent, a
         # pong for only the most recent ping is enough (a choice the RFC leaves open, made
-        # so that a peer that sends pings and never reads can't make pongs pile up).
+        # so that a peer that sends pings and never reads can't make pongs pile up). A few
+        # are answered each (Autobahn 2.10 and 2.11 expect it): the limit applies past them.
         pong = Frame(Opcode.PONG, data)
         if self._extensions:
             pong = self._encode(pong)
         elif self.debug:
             self.logger.debug("> %s", pong)
         header, payload = serialize_frame(pong, mask=self.side is CLIENT)
-        self._writes[pending] = header + payload  # a control frame: one piece
+        self._writes[pending[-1]] = header + payload  # a control frame: one piece
         if self.debug:
             self.logger.debug("= the pong replaces the unsent pong of an earlier ping")
 

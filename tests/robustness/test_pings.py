@@ -1,7 +1,7 @@
 """Ping floods: a peer that sends pings and never reads the pongs.
 
 RFC 6455 §5.5.3 lets an endpoint answer only the most recent ping when pongs are still
-pending: the core keeps at most one unsent pong, and the I/O layers leave pongs in the
+pending: the core keeps at most a few unsent pongs (16), and the I/O layers leave pongs in the
 core while the peer isn't reading what was written already. With nobody waiting in
 ``send()``, the asyncio server also stops reading once its write buffer is above
 ``write_limit`` (the threading server's reader blocks on the write): the flood then
@@ -76,7 +76,8 @@ def test_ping_flood_from_a_peer_that_never_reads(api: str) -> None:
 def test_ping_flood_while_the_handler_waits_in_send(api: str) -> None:
     # The handler is stuck sending to a peer that doesn't read. The server keeps reading
     # (two peers that both wait in send() mustn't wait for each other forever), so every
-    # ping is read, and answered by one pong, left in the core until writing resumes.
+    # ping is read, and answered by one of a bounded number of pongs, left in the core
+    # until writing resumes.
     with running_server(api, "blast") as (port, handlers):
         sock = never_reading(port)
         with sock, traced_peak() as peak:
