@@ -389,6 +389,30 @@ def section_page(t: check.Traceability, rfc: int, top: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _sections_table(t: check.Traceability) -> list[str]:
+    """Per page: requirements, how many are implemented, cited in the code, tested."""
+    rows = [
+        "| page | requirements | implemented | cited in the code | tested |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    stored = spec.sections(6455)
+    pages = [(f"rfc6455-{n}", 6455, str(n)) for n in range(1, 12)] + [("rfc7692", 7692, "")]
+    for page, rfc, top in pages:
+        rs = [
+            r
+            for r in t.requirements
+            if r.rfc == rfc and (rfc == 7692 or r.section.split(".")[0] == top)
+        ]
+        implemented = [r for r in rs if r.applicable]
+        cited = sum(1 for r in implemented if r.id in t.cited)
+        tested = sum(1 for r in implemented if r.id in t.tested)
+        title = f"§{top} {stored[top].title}" if rfc == 6455 else "RFC 7692"
+        rows.append(
+            f"| {{doc}}`{title} <{page}>` | {len(rs)} | {len(implemented)} | {cited} | {tested} |"
+        )
+    return rows
+
+
 def index_page(t: check.Traceability) -> str:
     pages = [f"rfc6455-{n}" for n in range(1, 12)] + ["rfc7692", "choices"]
     implemented = sum(1 for r in t.requirements if r.applicable)
@@ -410,6 +434,8 @@ def index_page(t: check.Traceability) -> str:
         "",
         f"Registered: {len(t.requirements)} requirements, {implemented} implemented; "
         f"{len(t.citations)} citation comments in the code; {len(t.markers)} test markers.",
+        "",
+        *_sections_table(t),
         "",
         "```{toctree}",
         ":maxdepth: 1",
