@@ -367,7 +367,7 @@ class Protocol:
     def pong_pending(self) -> bool:
         """Whether a pong answering a ping waits in :meth:`data_to_send`.
 
-        Pongs that wait there are bounded (see :meth:`_answer_ping`; RFC 6455 §5.5.3
+        Pongs that wait there are bounded (see ``_answer_ping()``; RFC 6455 §5.5.3
         allows answering only the most recent ping): an I/O layer whose write buffer is
         full may leave the bytes here, where a flood of pings can't pile up pongs.
         """
