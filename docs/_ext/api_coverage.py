@@ -22,13 +22,11 @@ import pkgutil
 import sys
 import types
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sphinx.application import Sphinx
-from sphinx.environment import BuildEnvironment
-from sphinx.util import logging
-
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:  # the module also serves tests/test_docs.py, without Sphinx
+    from sphinx.application import Sphinx
+    from sphinx.environment import BuildEnvironment
 
 PACKAGE = "websocket_ref"
 #: Documented object types whose identity is checked against public names.
@@ -140,6 +138,9 @@ def undocumented(empty: Iterable[str]) -> list[str]:
 
 
 def check(app: Sphinx, env: BuildEnvironment) -> None:
+    from sphinx.util import logging
+
+    logger = logging.getLogger(__name__)
     if not app.config.api_coverage_enabled:
         return
     for missing in missing_names(_documented(env)):
