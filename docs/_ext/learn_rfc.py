@@ -314,7 +314,7 @@ def _requirement_block(r: registry.Requirement, t: check.Traceability) -> list[s
         out.append("Proven by: " + ", ".join(_link(m.path, m.line, m.node) for m in markers))
         out.append("")
     if r.autobahn:
-        out += ["Autobahn|Testsuite cases: " + ", ".join(r.autobahn), ""]
+        out += ["Autobahn|Testsuite cases: " + ", ".join(f"`{c}`" for c in r.autobahn), ""]
     return out
 
 
@@ -385,6 +385,9 @@ def section_page(t: check.Traceability, rfc: int, top: str) -> str:
                 out.append(f"- {_link(c.path, c.line, c.location)} — {html.escape(c.text)}")
             out.append("")
         if not requirements and not loose:
+            if number == top:
+                out = out[:-2]  # the page's own title says it already
+                continue
             out += ["No normative statement registered here, and no code cites it.", ""]
     return "\n".join(out) + "\n"
 
@@ -437,9 +440,13 @@ def index_page(t: check.Traceability) -> str:
         "",
         *_sections_table(t),
         "",
+        "Where the RFC leaves the implementation a choice, and the few rules that don't "
+        "apply to a library: {doc}`choices`.",
+        "",
         "```{toctree}",
         ":maxdepth: 1",
         ":titlesonly:",
+        ":hidden:",
         "",
         *pages,
         "```",
