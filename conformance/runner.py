@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from . import REPORTS_DIR, ROOT
 from . import _setup as setup
@@ -344,9 +344,15 @@ class _TesteeDidNotStart(Exception):
         self.code = code
 
 
+class _Pollable(Protocol):
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+
 def _watch(
     run: _Run,
-    until: subprocess.Popen[Any],
+    until: _Pollable,
     follower: LogFollower,
     options: Options,
     stop: threading.Event,

@@ -54,9 +54,10 @@ def both(
     *,
     deflate: bool = False,
 ) -> None:
-    for role in ("server", "client"):
+    roles: tuple[Role, ...] = ("server", "client")
+    for role in roles:
 
-        def run(ctx: Any, role: Role = role) -> Outcome:  # type: ignore[assignment]
+        def run(ctx: Any, role: Role = role) -> Outcome:
             conn, note = OPENERS[role](ctx, deflate)
             if conn is None:
                 return Outcome(FAILED, f"could not open a connection: {note}")
@@ -69,20 +70,20 @@ def both(
             finally:
                 conn.peer.close()
 
-        REGISTRY.add(f"{group}", role, title, expectation, reqs, run)  # type: ignore[arg-type]
+        REGISTRY.add(group, role, title, expectation, reqs, run)
 
 
 # Section 7: permessage-deflate streams.
 
 
 def _echo_messages(
-    conn: Conn, payloads: list[tuple[Frame, ...]], expected: list[tuple[str, object]]
+    conn: Conn, payloads: Sequence[Sequence[Frame]], expected: list[tuple[str, object]]
 ) -> Outcome:
     for frames in payloads:
         for frame in frames:
             if not conn.send(frame):
                 return Outcome(FAILED, "could not send (connection closed)")
-    got = []
+    got: list[tuple[str, object]] = []
     for _ in expected:
         try:
             message = conn.read_message(STEP_TIMEOUT)

@@ -9,6 +9,7 @@ echoing it means it took the connection as open.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -295,6 +296,11 @@ for status in (
 # Section 4: responses the client must reject.
 
 
+def _status(s: ClientSession, *, code: int, reason: str) -> bytes:
+    extra = [("Sec-WebSocket-Version", "13")] if code == 426 else []
+    return response(f"HTTP/1.1 {code} {reason}", [("Content-Length", "0"), *extra])
+
+
 def client_rejects(
     group: str,
     title: str,
@@ -381,10 +387,7 @@ for code, reason in (
         "4.2",
         f"Status {code} {reason}",
         ("R6455-4.1-38",),
-        lambda s, c=code, r=reason: response(
-            f"HTTP/1.1 {c} {r}",
-            [("Content-Length", "0"), *((("Sec-WebSocket-Version", "13"),) if c == 426 else ())],
-        ),
+        functools.partial(_status, code=code, reason=reason),
     )
 client_rejects(
     "4.2",
@@ -491,6 +494,10 @@ def _pmd_case(
     client_case(group, title, expectation, reqs, run)
 
 
+def _fixed(s: ClientSession, *, value: str) -> str | None:
+    return value
+
+
 def _offered(s: ClientSession, name: str) -> bool:
     return any(any(n == name for n, _ in params) for params in s.offers())
 
@@ -505,7 +512,9 @@ for value in (
     "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
     "server_max_window_bits=12",
 ):
-    _pmd_case("6.1", f"Response: {value}", PMD_OK, lambda s, v=value: v, valid=True)
+    _pmd_case(
+        "6.1", f"Response: {value}", PMD_OK, functools.partial(_fixed, value=value), valid=True
+    )
 _pmd_case(
     "6.1",
     "Response: client_max_window_bits=10 (when the client offered it)",
@@ -530,7 +539,13 @@ for value in (
     "permessage-deflate, permessage-deflate",
     "permessage-deflate, x-never-offered",
 ):
-    _pmd_case("6.2", f"Invalid response: {value}", PMD_BAD, lambda s, v=value: v, valid=False)
+    _pmd_case(
+        "6.2",
+        f"Invalid response: {value}",
+        PMD_BAD,
+        functools.partial(_fixed, value=value),
+        valid=False,
+    )
 _pmd_case(
     "6.2",
     "client_max_window_bits=10 when the client did not offer it",

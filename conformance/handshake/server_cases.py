@@ -4,6 +4,7 @@ permessage-deflate offers (sections 1, 2 and 5). The suite plays the client."""
 from __future__ import annotations
 
 import base64
+import functools
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -390,6 +391,14 @@ def refused(
     REGISTRY.add(group, "server", title, f"the handshake refused with {want}", reqs, run)
 
 
+def _with_header(t: ServerTarget, k: str, *, name: str, value: str) -> bytes:
+    return std(t, k, edit=lambda h: replace(h, name, value))
+
+
+def _with_method(t: ServerTarget, k: str, *, method: str) -> bytes:
+    return std(t, k, start=f"{method} {t.path} HTTP/1.1")
+
+
 def key_of(n: int) -> str:
     return base64.b64encode(bytes(range(n))).decode()
 
@@ -418,7 +427,7 @@ for n in (15, 17, 0):
         "2.1",
         f"Sec-WebSocket-Key decoding to {n} bytes instead of 16",
         (*REFUSE, "R6455-4.2.1-7"),
-        lambda t, k, n=n: std(t, k, edit=lambda h: replace(h, "Sec-WebSocket-Key", key_of(n))),
+        functools.partial(_with_header, name="Sec-WebSocket-Key", value=key_of(n)),
     )
 
 
@@ -434,7 +443,7 @@ for version in ("8", "14", "0"):
         "2.2",
         f"Sec-WebSocket-Version: {version}",
         (*REFUSE, "R6455-4.2.1-8", "R6455-4.2.2-7", "R6455-4.4-1"),
-        lambda t, k, v=version: std(t, k, edit=lambda h: replace(h, "Sec-WebSocket-Version", v)),
+        functools.partial(_with_header, name="Sec-WebSocket-Version", value=version),
         want="an HTTP error (such as 426) with Sec-WebSocket-Version: 13",
         check=_version_header,
     )
@@ -485,7 +494,7 @@ for method in ("POST", "PUT", "DELETE"):
         "2.4",
         f"{method} instead of GET",
         (*REFUSE, "R6455-4.2.1-2"),
-        lambda t, k, m=method: std(t, k, start=f"{m} {t.path} HTTP/1.1"),
+        functools.partial(_with_method, method=method),
     )
 refused(
     "2.4",
@@ -724,6 +733,10 @@ def _response_ok(
     return None
 
 
+def _response_to(params: list[tuple[str, str | None]], *, offer: str) -> str | None:
+    return _response_ok(params, _offer_params(offer))
+
+
 def _offer_params(offer: str) -> dict[str, str | None]:
     parsed = parse_extensions([offer]) or [("", [])]
     return dict(parsed[0][1])
@@ -751,7 +764,7 @@ for offer in (
         f"Offer {offer}",
         PMD,
         valid=True,
-        check=lambda params, o=offer: _response_ok(params, _offer_params(o)),
+        check=functools.partial(_response_to, offer=offer),
     )
 deflate_offer(
     ["permessage-deflate; server_max_window_bits=8", "permessage-deflate"],

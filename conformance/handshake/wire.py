@@ -148,7 +148,7 @@ TAIL = b"\x00\x00\xff\xff"
 def deflate_message(data: bytes, wbits: int = 15, compressor: object | None = None) -> bytes:
     """One message compressed as RFC 7692 §7.2.1 says; a fresh context unless given one."""
     comp = compressor or zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -max(wbits, 9))
-    out = comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH)  # type: ignore[attr-defined]
+    out: bytes = comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH)  # type: ignore[attr-defined]
     assert out.endswith(TAIL)
     return out[:-4]
 
