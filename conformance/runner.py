@@ -696,6 +696,19 @@ def run(
     def start(r: _Run) -> dict[str, Any]:
         now = time.monotonic()
         r.progress.started_at = r.progress.last_progress_at = now
+        if not r.progress.expected:  # e.g. --cases '1.*' selects no client case
+            r.progress.finished_at, r.progress.status = now, "ok"
+            detail = f"no {suite} case in this selection applies to a {r.target.kind}"
+            _progress(f"{r.target.name}: skipped: {detail}")
+            return {
+                "kind": r.target.kind,
+                "status": "ok",
+                "detail": detail,
+                "notes": [],
+                "wall_time": 0.0,
+                "cases_done": 0,
+                "expected_cases": [],
+            }
         info = run_target(r, r.progress.expected, options, stop, suite)
         if per_target:
             info["expected_cases"] = list(r.progress.expected)

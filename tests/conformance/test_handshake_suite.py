@@ -198,3 +198,14 @@ def test_runner_runs_the_handshake_suite_and_the_gate_reads_it(
     assert problems == ["broken: 1 case(s) with behavior FAILED, close OK: 2.1.1"]
     text = report.render_markdown(summary, problems)
     assert text.startswith("# Handshake suite") and "Sec-WebSocket-Key" in text
+
+
+def test_a_selection_with_no_case_for_a_role_skips_that_target(tmp_path: Path) -> None:
+    """`--cases '1.*'` has only server cases: a client target is skipped, not failed."""
+    target = runner.Target("some_client", "client", client_cmd="never-run {url}")
+    options = runner.Options(reports_dir=tmp_path, progress_interval=0)
+    data = runner.run([target], cases=["1.*"], options=options, suite="handshake")
+    info = data["testees"]["some_client"]
+    assert info["status"] == "ok" and info["expected_cases"] == [] and "applies" in info["detail"]
+    summary = report.build_summary(tmp_path)
+    assert report.gate_problems(summary, ["some_client"], allow_partial=True) == []
