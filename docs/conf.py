@@ -76,3 +76,24 @@ html_theme_options = {
     "source_edit_link": None,
     "navigation_with_keys": True,
 }
+
+
+def _enum_signature(
+    app: object,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str, str | None] | None:
+    """Enums are used by member, never called: show ``class State``, not Enum's signature."""
+    import enum
+
+    if what == "class" and isinstance(obj, type) and issubclass(obj, enum.Enum):
+        return "", None
+    return None
+
+
+def setup(app: object) -> None:
+    app.connect("autodoc-process-signature", _enum_signature)  # type: ignore[attr-defined]
