@@ -17,6 +17,9 @@ from .extensions.base import ClientExtensionFactory, ServerExtensionFactory
 from .protocol import LoggerLike
 
 __all__ = [
+    "BROADCAST_BUFFER_LIMIT",
+    "SLOW_CLOSE_CODE",
+    "check_slow_policy",
     "client_extensions",
     "server_extensions",
     "queue_limits",
@@ -103,3 +106,24 @@ def resolve_logger(logger: LoggerLike | str | None, default: str) -> LoggerLike:
     if isinstance(logger, str):
         return logging.getLogger(logger)
     return logger
+
+
+#: Default ``buffer_limit`` of ``broadcast()``: bytes waiting to be written to a
+#: connection above which it's too slow to get more. Above the largest burst that a
+#: healthy client takes in stride (a snapshot sent to everyone at once), below what
+#: thousands of stalled clients can hold without exhausting memory.
+BROADCAST_BUFFER_LIMIT = 2**20
+
+#: Close code of a connection that ``broadcast()`` closes for being too slow: 1008
+#: (policy violation), the generic code for a policy of the endpoint.
+SLOW_CLOSE_CODE = 1008
+
+
+def check_slow_policy(buffer_limit: int | None, on_slow: str) -> None:
+    """Check ``broadcast()``'s slow-client policy: a limit in bytes, "close" or "skip"."""
+    if buffer_limit is not None and (
+        not isinstance(buffer_limit, int) or isinstance(buffer_limit, bool) or buffer_limit < 0
+    ):
+        raise ValueError(f"buffer_limit must be an int >= 0 or None, got {buffer_limit!r}")
+    if on_slow not in ("close", "skip"):
+        raise ValueError(f'on_slow must be "close" or "skip", got {on_slow!r}')

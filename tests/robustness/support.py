@@ -65,6 +65,18 @@ class Handlers:
         self.messages = 0
         self.sending = 0  # send() calls started by the "blast" handler
         self.connections: list[Any] = []
+        self.loop: asyncio.AbstractEventLoop | None = None  # the asyncio server's
+
+    def call(self, function: Callable[[], Any]) -> Any:
+        """Call ``function`` where the server's connections live (the event loop's
+        thread for asyncio) and return its result."""
+        if self.loop is None:
+            return function()
+
+        async def run() -> Any:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(TIMEOUT)
 
     def blocked_in_send(self) -> bool:
         """Whether the "blast" handler's send() waits (its count stops moving)."""
@@ -87,6 +99,7 @@ class Handlers:
         with self.lock:
             self.handled += 1
             self.connections.append(ws)
+            self.loop = asyncio.get_running_loop()
         try:
             if kind == "hello":  # sends one message, then reads until the end
                 await ws.send("ok")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..exceptions import ConcurrencyError
+from ..options import BROADCAST_BUFFER_LIMIT, SLOW_CLOSE_CODE, check_slow_policy
 from ..prepared import prepare
 from ..protocol import State
 
@@ -23,14 +24,20 @@ def broadcast(
     *,
     text: bool | None = None,
     compress: bool = True,
-) -> None:
+    buffer_limit: int | None = BROADCAST_BUFFER_LIMIT,
+    on_slow: Literal["close", "skip"] = "close",
+) -> list[Connection]:
     """Send ``message`` to every open connection in ``connections``, without waiting.
 
     Unlike ``send()``, ``broadcast()`` is a plain function: it hands the frame to each
-    transport and returns, so a slow client can't slow the others down. The other
-    side of that coin: there is no backpressure, and a client that doesn't read lets
-    its transport's write buffer grow; check
-    ``connection.transport.get_write_buffer_size()`` to find and drop such clients.
+    transport and returns, so a slow client can't slow the others down. There's no
+    backpressure, then; instead, a connection with more than ``buffer_limit`` bytes
+    still waiting to be written (:attr:`~Connection.buffered_amount`) is too slow to
+    get more: with ``on_slow="close"`` (the default) it's closed with 1008 (policy
+    violation) — the client learns that it lost messages, and may reconnect; with
+    ``on_slow="skip"`` the message isn't sent to it. Either way, it's in the list that
+    ``broadcast()`` returns: the connections that didn't get the message because they
+    were too slow. ``buffer_limit=None`` removes the limit (and memory's bound).
 
     The message is framed once: server connections that negotiated the same
     compression parameters without context takeover (or no compression) get the
@@ -44,12 +51,26 @@ def broadcast(
     :exc:`ExceptionGroup` at the end.
     """
     prepared = prepare(message, text, compress)
+    check_slow_policy(buffer_limit, on_slow)
     if raise_exceptions and sys.version_info < (3, 11):  # pragma: no cover
         raise ValueError("raise_exceptions requires Python 3.11 or later (ExceptionGroup)")
     exceptions: list[Exception] = []
+    slow: list[Connection] = []
     for connection in connections:
         protocol = connection.protocol
         if protocol.state is not State.OPEN:
+            continue
+        if buffer_limit is not None and connection.buffered_amount > buffer_limit:
+            slow.append(connection)
+            if on_slow == "close":
+                connection.logger.info(
+                    "closing: too slow for broadcast (%d bytes not written)",
+                    connection.buffered_amount,
+                )
+                # RFC 6455 §7.4.1 [R6455-7.4.1-1]: a pre-defined code, 1008, "a generic
+                # status code" for a policy of the endpoint: a choice
+                protocol.send_close(SLOW_CLOSE_CODE, "too slow to receive broadcast")
+                connection._send_data()
             continue
         try:
             if connection._fragmented_send is not None:
@@ -65,3 +86,4 @@ def broadcast(
                 connection.logger.warning("skipped broadcast: %s", exc)
     if exceptions and sys.version_info >= (3, 11):
         raise ExceptionGroup("skipped broadcast", exceptions)  # noqa: F821 - Python 3.11+
+    return slow

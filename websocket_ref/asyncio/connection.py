@@ -147,6 +147,16 @@ class Connection(asyncio.Protocol):
         return self.transport.get_extra_info("peername")
 
     @property
+    def buffered_amount(self) -> int:
+        """Bytes sent by the application but not written to the network yet.
+
+        Like the browser API's ``bufferedAmount``: what the transport's write buffer
+        holds. ``broadcast()`` doesn't send to connections where it's above its
+        ``buffer_limit``.
+        """
+        return self.transport.get_write_buffer_size()
+
+    @property
     def state(self) -> State:
         """CONNECTING, OPEN, CLOSING or CLOSED (RFC 6455 §4-§7)."""
         return self.protocol.state

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import sys
+import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from ..exceptions import ConcurrencyError
+from ..options import BROADCAST_BUFFER_LIMIT, SLOW_CLOSE_CODE, check_slow_policy
 from ..prepared import prepare
 from ..protocol import State
 from .connection import BytesLike, Connection
+from .utils import Deadline
 
 __all__ = ["broadcast"]
 
@@ -22,8 +25,10 @@ def broadcast(
     *,
     text: bool | None = None,
     compress: bool = True,
+    buffer_limit: int | None = BROADCAST_BUFFER_LIMIT,
+    on_slow: Literal["close", "skip"] = "close",
     **kwargs: Any,
-) -> None:
+) -> list[Connection]:
     """Send ``message`` to every open connection in ``connections``.
 
     The message is framed once: server connections that negotiated the same
@@ -35,8 +40,17 @@ def broadcast(
     First the frame is queued on every connection, in the order given, under each
     connection's lock (so it never lands inside another thread's fragmented message);
     then worker threads of a :class:`concurrent.futures.ThreadPoolExecutor` write
-    the queues, so that a slow client delays only the worker writing to it.
-    ``kwargs`` configure the executor, e.g. ``max_workers``.
+    the queues, so that a slow client delays only the worker writing to it, and at
+    most the connection's ``close_timeout``: a client that takes nothing for that
+    long is aborted and reported. ``kwargs`` configure the executor, e.g.
+    ``max_workers``.
+
+    Slow clients, as for the asyncio API's ``broadcast()``: a connection with more than
+    ``buffer_limit`` bytes still queued (:attr:`~Connection.buffered_amount`; they wait
+    while another thread's write to it blocks) doesn't get the message; with
+    ``on_slow="close"`` (the default) it's closed with 1008, without waiting; with
+    ``on_slow="skip"`` it's left as it is. ``broadcast()`` returns the connections
+    that didn't get the message because they were too slow.
 
     Connections that aren't open are skipped silently; connections sending a
     fragmented message, and connections the message couldn't be written to, are
@@ -44,6 +58,7 @@ def broadcast(
     (Python 3.11+), collected and raised as an :exc:`ExceptionGroup` at the end.
     """
     prepared = prepare(message, text, compress)
+    check_slow_policy(buffer_limit, on_slow)
     if raise_exceptions and sys.version_info < (3, 11):  # pragma: no cover
         raise ValueError("raise_exceptions requires Python 3.11 or later (ExceptionGroup)")
     exceptions: list[Exception] = []
@@ -55,7 +70,25 @@ def broadcast(
             connection.logger.warning("skipped broadcast: %s", exc)
 
     queued: list[tuple[Connection, int]] = []
+    slow: list[Connection] = []
     for connection in connections:
+        if (
+            buffer_limit is not None
+            and connection.protocol.state is State.OPEN
+            and connection.buffered_amount > buffer_limit
+        ):
+            slow.append(connection)
+            if on_slow == "close":
+                connection.logger.info(
+                    "closing: too slow for broadcast (%d bytes not written)",
+                    connection.buffered_amount,
+                )
+                # RFC 6455 §7.4.1 [R6455-7.4.1-1]: a pre-defined code, 1008, "a generic
+                # status code" for a policy of the endpoint: a choice
+                connection._fail_from_timer(
+                    SLOW_CLOSE_CODE, "too slow to receive broadcast", fail=False
+                )
+            continue
         with connection._lock:
             if connection.protocol.state is not State.OPEN:
                 continue
@@ -70,14 +103,24 @@ def broadcast(
         if error is not None:
             skipped(connection, error)
 
+    lock = threading.Lock()
+
     def write(item: tuple[Connection, int]) -> None:
         connection, ticket = item
         try:
-            connection._flush(ticket)
+            # Bounded: a client that takes nothing for close_timeout is aborted (a frame
+            # partly written can't be taken back, so whatever on_slow says).
+            connection._flush(ticket, Deadline(connection.close_timeout))
         except OSError as exc:
+            if isinstance(exc, TimeoutError) or isinstance(exc.__cause__, TimeoutError):
+                connection.logger.info("aborted: too slow for broadcast")
+                with lock:
+                    slow.append(connection)
+                return
             failure = RuntimeError("failed to write message")
             failure.__cause__ = exc
-            skipped(connection, failure)
+            with lock:
+                skipped(connection, failure)
 
     if len(queued) == 1:
         write(queued[0])
@@ -87,3 +130,4 @@ def broadcast(
                 pass
     if exceptions and sys.version_info >= (3, 11):
         raise ExceptionGroup("skipped broadcast", exceptions)  # noqa: F821 - Python 3.11+
+    return slow

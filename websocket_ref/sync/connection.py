@@ -146,6 +146,16 @@ class Connection:
     # Public state
 
     @property
+    def buffered_amount(self) -> int:
+        """Bytes queued for writing that no thread has handed to the socket yet.
+
+        Like the browser API's ``bufferedAmount``. They wait while another thread's
+        write blocks because the peer doesn't read. ``broadcast()`` doesn't send to
+        connections where it's above its ``buffer_limit``.
+        """
+        return sum(map(len, list(self._pending)))
+
+    @property
     def state(self) -> State:
         """The connection's state (RFC 6455 §4-§7)."""
         return self.protocol.state
@@ -805,14 +815,19 @@ class Connection:
             finally:
                 lock.release()
 
-    def _fail_from_timer(self, code: int, reason: str) -> None:
+    def _fail_from_timer(self, code: int, reason: str, *, fail: bool = True) -> None:
         """Fail the connection (RFC 6455 §7.1.7) without waiting for the handshake.
 
         The reader thread sees the peer's close frame or EOF and closes the socket; an
-        abort at ``close_timeout`` bounds that, as :meth:`_fail` does by waiting.
+        abort at ``close_timeout`` bounds that, as :meth:`_fail` does by waiting. With
+        ``fail=False``, start the closing handshake instead (as ``close()`` does, but
+        without waiting): for ``broadcast()``, which mustn't wait on a slow client.
         """
         with self._lock:
-            self.protocol.fail(code, reason)
+            if fail:
+                self.protocol.fail(code, reason)
+            elif self.protocol.state is State.OPEN:
+                self.protocol.send_close(code, reason)
             self._queue_writes()
         self.recv_messages.stop_pausing()
         self._flush_from_timer()
