@@ -24,7 +24,7 @@ version = release
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
-    "sphinx.ext.viewcode",
+    "sphinx.ext.linkcode",  # [source] links to the line, in learn/source/ (learn_rfc)
     "myst_parser",
     "api_coverage",  # fails the build when a public name is missing from the reference
     "python_names",  # resolves names in docstrings as the module they're in sees them
@@ -76,6 +76,38 @@ html_theme_options = {
     "source_edit_link": None,
     "navigation_with_keys": True,
 }
+
+
+def linkcode_resolve(domain: str, info: dict[str, str]) -> str | None:
+    """[source] links of the API reference: the object's first line in the highlighted
+    copy of its file that docs/_ext/learn_rfc.py writes (every reference page is in
+    reference/)."""
+    import importlib
+    import inspect
+
+    from learn_rfc import source_url
+
+    if domain != "py" or not info.get("module"):
+        return None
+    module = importlib.import_module(info["module"])
+    value: object = module
+    for part in info["fullname"].split("."):
+        value = getattr(value, part, None)
+        if value is None:
+            return None
+    if isinstance(value, property) and value.fget is not None:
+        value = value.fget
+    try:
+        source = inspect.getsourcefile(inspect.unwrap(value))  # type: ignore[arg-type]
+        line: int | None = inspect.getsourcelines(value)[1]  # type: ignore[arg-type]
+    except (TypeError, OSError):  # data, aliases: the module's file
+        source, line = inspect.getsourcefile(module), None
+    if source is None:
+        return None
+    path = Path(source).resolve()
+    if ROOT / "websocket_ref" not in path.parents:
+        return None
+    return source_url(path, line, from_dir="reference")
 
 
 def _enum_signature(

@@ -510,9 +510,19 @@ def write(out: Path = OUT) -> list[Path]:
 
 
 def _linked_sources() -> list[Path]:
+    """Every file of the library (the API reference links to them too), and the tests that
+    carry requirement markers."""
     t = check.build()
-    paths = {c.path for c in t.citations} | {m.path for m in t.markers}
+    library = {p for p in (ROOT / "websocket_ref").rglob("*") if p.suffix in (".py", ".c")}
+    paths = library | {c.path for c in t.citations} | {m.path for m in t.markers}
     return sorted(paths)
+
+
+def source_url(path: Path, line: int | None, *, from_dir: str) -> str:
+    """The URL of a line of a source page, relative to a page in ``from_dir`` of the docs."""
+    depth = len(Path(from_dir).parts)
+    target = SOURCE_PREFIX + path.relative_to(ROOT).with_suffix("").as_posix() + ".html"
+    return "../" * depth + target + (f"#L-{line}" if line else "")
 
 
 def source_pages(app: Any) -> Iterator[tuple[str, dict[str, Any], str]]:
