@@ -1,0 +1,99 @@
+"""The threading server under many connections: threads, memory and round trips.
+
+``python bench/sync_scaling.py [--connections 100 1000] [--impl websocket_ref-sync ...]``
+starts an echo server (``robustness_server.py``) per implementation, opens N
+connections from one asyncio process (raw WebSocket, so the client costs the same for
+every server), and reports the server's threads and RSS with N connections open, then
+the time for every connection to do 10 round trips at once (a 32-byte message each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import resource
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from robustness import Server
+
+ROUNDS = 10
+
+
+async def open_connection(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return reader, writer
+
+
+MESSAGE = b"x" * 32
+FRAME = struct.pack("!BB", 0x82, 0x80 | len(MESSAGE)) + b"\0\0\0\0" + MESSAGE
+
+
+async def round_trips(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    for _ in range(ROUNDS):
+        writer.write(FRAME)
+        header = await reader.readexactly(2)
+        await reader.readexactly(header[1] & 0x7F)
+
+
+async def measure(server: Server, count: int) -> dict[str, object]:
+    before = server.command("stats")
+    connections = []
+    for start in range(0, count, 100):  # in batches: don't overflow the listen backlog
+        batch = await asyncio.gather(
+            *(open_connection(server.port) for _ in range(min(100, count - start)))
+        )
+        connections.extend(batch)
+    await asyncio.sleep(1)
+    opened = server.command("stats")
+    started = time.perf_counter()
+    await asyncio.gather(*(round_trips(r, w) for r, w in connections))
+    elapsed = time.perf_counter() - started
+    for _, writer in connections:
+        writer.close()
+    return {
+        "connections": count,
+        "threads": opened["threads"],
+        "rss_per_connection_kib": round((opened["rss_kib"] - before["rss_kib"]) / count, 1),
+        "round_trips_per_s": round(count * ROUNDS / elapsed),
+        "server_cpu_s": round(opened["cpu_s"] - before["cpu_s"], 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument(
+        "--impl", action="append", choices=("websocket_ref-sync", "websockets-sync")
+    )
+    args = parser.parse_args(argv)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    for impl in args.impl or ("websocket_ref-sync", "websockets-sync"):
+        for count in args.connections:
+            server = Server(impl, "echo")
+            try:
+                result = asyncio.run(measure(server, count))
+            finally:
+                server.stop()
+            print(json.dumps({"impl": impl, **result}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
