@@ -57,14 +57,14 @@ def test_send_after_reset_raises_connection_closed(
         WarningCounter() as warnings,
         running_server(api, "ticker", **options) as (port, handlers),
     ):
-        for _ in range(5):
+        for _ in range(2):
             sock = handshake(port, ssl_context=client_context)
             sock.sendall(client_frame(0x1, b"start"))
             received = 0
-            while received < 2**18:
+            while received < 2**16:
                 received += len(sock.recv(65536))
             reset(sock)
-        assert wait_until(lambda: len(handlers.closed) + len(handlers.errors) == 5)
+        assert wait_until(lambda: len(handlers.closed) + len(handlers.errors) == 2)
     assert handlers.errors == []
     assert all(isinstance(exc, ConnectionClosedError) for exc in handlers.closed)
     assert warnings.records == []
