@@ -26,7 +26,7 @@ from websocket_ref.extensions.permessage_deflate import (
     PerMessageDeflate,
     ServerPerMessageDeflateFactory,
 )
-from websocket_ref.protocol import _MAX_UNSENT_PONGS
+from websocket_ref.protocol import MAX_PENDING_PONGS
 
 from .test_permessage_deflate import strict_inflate
 from .test_stateful import Conversation
@@ -200,8 +200,8 @@ def test_control_frames_between_fragments(
     pongs = decode_frames(b"".join(server.data_to_send()))
     assert all(f.opcode == Opcode.PONG and f.rsv == 0 for f in pongs)
     pings = [b"ping %d" % i for m, c, ping, _ in messages if ping for i in range(len(cut(m, c)))]
-    if len(pings) > _MAX_UNSENT_PONGS:
-        pings = pings[: _MAX_UNSENT_PONGS - 1] + pings[-1:]
+    if len(pings) > MAX_PENDING_PONGS:
+        pings = pings[: MAX_PENDING_PONGS - 1] + pings[-1:]
     assert [f.payload for f in pongs] == pings
 
 

@@ -33,7 +33,7 @@ from websocket_ref import (
     State,
 )
 from websocket_ref.masking import apply_mask
-from websocket_ref.protocol import _MAX_UNSENT_PONGS, COALESCE_LIMIT, MAX_FRAGMENTS
+from websocket_ref.protocol import COALESCE_LIMIT, MAX_FRAGMENTS, MAX_PENDING_PONGS
 
 from .utils import (
     MASK,
@@ -975,9 +975,9 @@ def test_pings_past_the_unsent_pong_limit_answered_by_one_pong_for_the_most_rece
     side: Side,
 ) -> None:
     # RFC 6455 §5.5.3: with earlier pings not answered yet, a pong for the most recent
-    # is enough. Past _MAX_UNSENT_PONGS pongs not yet taken by data_to_send(), the last
+    # is enough. Past MAX_PENDING_PONGS pongs not yet taken by data_to_send(), the last
     # one is replaced in place.
-    limit = _MAX_UNSENT_PONGS
+    limit = MAX_PENDING_PONGS
     protocol = make(side)
     protocol.receive_data(b"".join(peer_frame(protocol, 0x9, b"%d" % i) for i in range(limit + 5)))
     pongs = written(protocol).frames
@@ -989,7 +989,7 @@ def test_pings_past_the_unsent_pong_limit_answered_by_one_pong_for_the_most_rece
 
 @pytest.mark.rfc("R6455-5.5.3-1")
 def test_pong_replaced_only_until_taken(side: Side) -> None:
-    limit = _MAX_UNSENT_PONGS
+    limit = MAX_PENDING_PONGS
     protocol = make(side)
     protocol.receive_data(b"".join(peer_frame(protocol, 0x9, b"a") for _ in range(limit)))
     protocol.send_text(b"sent after the pongs")
@@ -1049,7 +1049,7 @@ def test_ping_flood_queues_a_bounded_number_of_pongs(side: Side) -> None:
         protocol.receive_data(ping * 1000)
         protocol.events_received()
     pongs = decode_frames(b"".join(protocol.data_to_send()))
-    assert [(f.opcode, f.payload) for f in pongs] == [(0xA, b"flood")] * _MAX_UNSENT_PONGS
+    assert [(f.opcode, f.payload) for f in pongs] == [(0xA, b"flood")] * MAX_PENDING_PONGS
 
 
 @pytest.mark.rfc("R6455-5.5.2-2")

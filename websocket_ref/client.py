@@ -43,7 +43,16 @@ from .http11 import (
     check_limits,
     parse_response_head,
 )
-from .protocol import CLIENT, MAX_FRAGMENTS, LoggerLike, MaxSize, Protocol, Reading, State
+from .protocol import (
+    CLIENT,
+    MAX_FRAGMENTS,
+    MAX_PENDING_PONGS,
+    LoggerLike,
+    MaxSize,
+    Protocol,
+    Reading,
+    State,
+)
 from .states import Change
 from .trace import TraceHook
 from .uri import WebSocketURI, parse_uri
@@ -289,6 +298,7 @@ class ClientProtocol(Protocol):
         state: State = State.CONNECTING,
         max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_pending_pongs: int = MAX_PENDING_PONGS,
         max_line_length: int = MAX_LINE_LENGTH,
         max_num_headers: int = MAX_NUM_HEADERS,
         max_body_size: int = MAX_BODY_SIZE,
@@ -311,6 +321,7 @@ class ClientProtocol(Protocol):
             state=state,
             max_size=max_size,
             max_fragments=max_fragments,
+            max_pending_pongs=max_pending_pongs,
             logger=logger,
             trace=trace,
         )

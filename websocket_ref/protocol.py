@@ -61,6 +61,7 @@ __all__ = [
     "CLIENT",
     "MAX_FRAGMENTS",
     "COALESCE_LIMIT",
+    "MAX_PENDING_PONGS",
 ]
 
 #: What ``logger=`` accepts besides a logger's name.
@@ -110,11 +111,11 @@ MAX_FRAGMENTS = 2**17
 #: (see :class:`Protocol`); larger ones are delivered as they are, without a copy.
 COALESCE_LIMIT = 1024
 
-# Pongs queued and not taken by data_to_send() yet, at most: past this, the pong for a new
-# ping replaces the last one queued (see Protocol._answer_ping()). Enough for a peer that
-# sends a few pings at once and expects each answered (Autobahn's cases 2.10 and 2.11 send
-# ten), few enough that a ping flood queues a few kilobytes at most.
-_MAX_UNSENT_PONGS = 16
+#: Default of ``max_pending_pongs``: pongs queued and not taken by data_to_send() yet, at
+#: most; past this, the pong for a new ping replaces the last one queued. Enough for a
+#: peer that sends a few pings at once and expects each answered (Autobahn's cases 2.10
+#: and 2.11 send ten), few enough that a ping flood queues a few kilobytes at most.
+MAX_PENDING_PONGS = 16
 
 # Closures with these codes on both sides count as normal (ConnectionClosedOK): the
 # library's classification, as in websockets; 1005 is "no code" (RFC 6455 §7.1.5).
@@ -149,6 +150,7 @@ class Protocol:
         state: State = State.OPEN,
         max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_pending_pongs: int = MAX_PENDING_PONGS,
         logger: LoggerLike | None = None,
         trace: TraceHook | None = None,
     ) -> None:
@@ -173,6 +175,9 @@ class Protocol:
         self.max_frame_size: int | None
         self.max_size, self.max_frame_size = split_max_size(max_size)
         self.max_fragments = max_fragments
+        if not isinstance(max_pending_pongs, int) or max_pending_pongs < 1:
+            raise ValueError("max_pending_pongs must be at least 1")
+        self.max_pending_pongs = max_pending_pongs
         self._extensions: list[Extension] = []
 
         self._buffer = bytearray()
@@ -935,10 +940,10 @@ class Protocol:
         events.append(frame)
 
     def _answer_ping(self, data: bytes) -> None:
-        """Queue the pong for a ping; past ``_MAX_UNSENT_PONGS`` pongs that nobody took
+        """Queue the pong for a ping; past ``max_pending_pongs`` pongs that nobody took
         yet, replace the last of them instead."""
         pending = self._pending_pongs
-        if len(pending) < _MAX_UNSENT_PONGS:
+        if len(pending) < self.max_pending_pongs:
             pending.append(len(self._writes))
             self._send_frame(Frame(Opcode.PONG, data))
             return

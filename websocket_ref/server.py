@@ -42,7 +42,16 @@ from .http11 import (
     check_limits,
     parse_request,
 )
-from .protocol import MAX_FRAGMENTS, SERVER, LoggerLike, MaxSize, Protocol, Reading, State
+from .protocol import (
+    MAX_FRAGMENTS,
+    MAX_PENDING_PONGS,
+    SERVER,
+    LoggerLike,
+    MaxSize,
+    Protocol,
+    Reading,
+    State,
+)
 from .states import Change
 from .trace import TraceHook
 from .version import version as websocket_ref_version
@@ -98,6 +107,7 @@ class ServerProtocol(Protocol):
         state: State = State.CONNECTING,
         max_size: MaxSize = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_pending_pongs: int = MAX_PENDING_PONGS,
         max_line_length: int = MAX_LINE_LENGTH,
         max_num_headers: int = MAX_NUM_HEADERS,
         max_early_data: int = EARLY_DATA_LIMIT,
@@ -120,6 +130,7 @@ class ServerProtocol(Protocol):
             state=state,
             max_size=max_size,
             max_fragments=max_fragments,
+            max_pending_pongs=max_pending_pongs,
             logger=logger,
             trace=trace,
         )

@@ -19,7 +19,7 @@ from websocket_ref.exceptions import ConnectionClosedError, InvalidStatus
 from websocket_ref.sync.client import connect as sync_connect
 
 from ..utils import RFC_KEY, client_frame, open_server, server_frame
-from .support import APIS, TIMEOUT, handshake, read_close_code, running_server
+from .support import APIS, TIMEOUT, handshake, read_close_code, running_server, wait_until
 
 REQUEST = (
     b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -243,3 +243,21 @@ def test_connect_max_size_and_max_fragments(api: str) -> None:
             server.close()
         assert isinstance(result, ConnectionClosedError), (kwargs, result)
         assert result.sent is not None and result.sent.code == 1009
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_max_pending_pongs(api: str) -> None:
+    from websocket_ref.protocol import MAX_PENDING_PONGS
+
+    assert ServerProtocol().max_pending_pongs == MAX_PENDING_PONGS == 16
+    with pytest.raises(ValueError, match="max_pending_pongs"):
+        ServerProtocol(max_pending_pongs=0)
+    server = open_server(max_pending_pongs=2)
+    server.receive_data(b"".join(client_frame(0x9, b"%d" % i) for i in range(5)))
+    pongs = [chunk[2:] for chunk in server.data_to_send()]
+    assert pongs == [b"0", b"4"]  # the first, then the most recent replacing the rest
+    with running_server(api, max_pending_pongs=3) as (port, handlers):
+        with handshake(port):
+            assert wait_until(lambda: len(handlers.connections) == 1)
+            [ws] = handlers.connections
+            assert ws.protocol.max_pending_pongs == 3

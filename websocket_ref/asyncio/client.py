@@ -37,7 +37,7 @@ from ..exceptions import InvalidHandshake, InvalidStatus, SecurityError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import MAX_BODY_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS, check_limits
-from ..protocol import MAX_FRAGMENTS, LoggerLike
+from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, LoggerLike
 from ..proxy import resolve_proxy
 from ..trace import TraceHook
 from ..uri import WebSocketURI, parse_uri
@@ -113,8 +113,8 @@ class connect:
     an ``https://`` proxy), ``process_exception`` and ``reconnect_delays`` (for
     reconnection: see :func:`~websocket_ref.client.backoff`), ``open_timeout``,
     ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``max_size``,
-    ``max_fragments``, ``max_line_length``, ``max_num_headers``, ``max_body_size`` (see
-    :doc:`the limits </howto/limits>`),
+    ``max_fragments``, ``max_pending_pongs``, ``max_line_length``, ``max_num_headers``,
+    ``max_body_size`` (see :doc:`the limits </howto/limits>`),
     ``max_queue``, ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ClientConnection` subclass). ``trace`` is called with every frame and
     handshake line of the connection, annotated (see :mod:`websocket_ref.trace`).
@@ -144,6 +144,7 @@ class connect:
         close_timeout: float | None = 10,
         max_size: int | tuple[int | None, int | None] | None = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_pending_pongs: int = MAX_PENDING_PONGS,
         max_line_length: int = MAX_LINE_LENGTH,
         max_num_headers: int = MAX_NUM_HEADERS,
         max_body_size: int = MAX_BODY_SIZE,
@@ -187,6 +188,7 @@ class connect:
         }
         self.max_size = max_size
         self.max_fragments = max_fragments
+        self.max_pending_pongs = max_pending_pongs
         # The handshake's limits, checked now rather than when connecting.
         check_limits(
             max_line_length=max_line_length,
@@ -215,6 +217,7 @@ class connect:
                 subprotocols=self.subprotocols,
                 max_size=self.max_size,
                 max_fragments=self.max_fragments,
+                max_pending_pongs=self.max_pending_pongs,
                 max_line_length=self.max_line_length,
                 max_num_headers=self.max_num_headers,
                 max_body_size=self.max_body_size,

@@ -26,7 +26,7 @@ from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
 from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request, Response, check_limits
-from ..protocol import MAX_FRAGMENTS, LoggerLike, State
+from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, LoggerLike, State
 from ..server import EARLY_DATA_LIMIT, SERVER_HEADER, OriginPattern, ServerProtocol
 from ..trace import TraceHook
 from .auth import basic_auth
@@ -350,8 +350,9 @@ class serve:
     ``origins``, ``extensions``, ``subprotocols``, ``select_subprotocol``,
     ``compression`` (``"deflate"`` or None), ``process_request``,
     ``process_response``, ``server_header``, ``open_timeout``, ``ping_interval``,
-    ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``, ``max_line_length``,
-    ``max_num_headers``, ``max_early_data`` (see :doc:`the limits </howto/limits>`), ``max_queue``,
+    ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``,
+    ``max_pending_pongs``, ``max_line_length``, ``max_num_headers``, ``max_early_data``
+    (see :doc:`the limits </howto/limits>`), ``max_queue``,
     ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ServerConnection` subclass). ``trace`` is called with every frame and
     handshake line of every connection, annotated (see :mod:`websocket_ref.trace`).
@@ -380,6 +381,7 @@ class serve:
         close_timeout: float | None = 10,
         max_size: int | tuple[int | None, int | None] | None = 2**20,
         max_fragments: int | None = MAX_FRAGMENTS,
+        max_pending_pongs: int = MAX_PENDING_PONGS,
         max_line_length: int = MAX_LINE_LENGTH,
         max_num_headers: int = MAX_NUM_HEADERS,
         max_early_data: int = EARLY_DATA_LIMIT,
@@ -417,6 +419,7 @@ class serve:
         }
         self.max_size = max_size
         self.max_fragments = max_fragments
+        self.max_pending_pongs = max_pending_pongs
         # The handshake's limits, checked now rather than when a client connects.
         check_limits(
             max_line_length=max_line_length,
@@ -442,6 +445,7 @@ class serve:
                 subprotocols=self.subprotocols,
                 max_size=self.max_size,
                 max_fragments=self.max_fragments,
+                max_pending_pongs=self.max_pending_pongs,
                 max_line_length=self.max_line_length,
                 max_num_headers=self.max_num_headers,
                 max_early_data=self.max_early_data,

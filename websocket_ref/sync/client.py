@@ -39,7 +39,7 @@ from ..exceptions import (
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import MAX_BODY_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS, Response, check_limits
-from ..protocol import MAX_FRAGMENTS, LoggerLike
+from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, LoggerLike
 from ..proxy import Proxy, ProxyHandshake, resolve_proxy, socks_url
 from ..trace import TraceHook
 from ..uri import WebSocketURI, parse_uri
@@ -126,6 +126,7 @@ def connect(
     close_timeout: float | None = 10,
     max_size: int | tuple[int | None, int | None] | None = 2**20,
     max_fragments: int | None = MAX_FRAGMENTS,
+    max_pending_pongs: int = MAX_PENDING_PONGS,
     max_line_length: int = MAX_LINE_LENGTH,
     max_num_headers: int = MAX_NUM_HEADERS,
     max_body_size: int = MAX_BODY_SIZE,
@@ -159,6 +160,7 @@ def connect(
     * ``open_timeout`` bounds connecting, the TLS handshake and the opening handshake;
       ``close_timeout`` bounds closing; ``ping_interval``/``ping_timeout``: keepalive
       (``None`` disables); ``max_size``: the largest message accepted (``None``: no limit);
+      ``max_pending_pongs``: pongs queued before the newest replaces the last (16);
       ``max_fragments``: the most frames in one message (``None``: no limit; past either
       limit the connection fails with 1009); ``max_line_length``, ``max_num_headers``,
       ``max_body_size``: the handshake response's limits (see :doc:`the limits
@@ -270,6 +272,7 @@ def connect(
                 subprotocols=subprotocols,
                 max_size=max_size,
                 max_fragments=max_fragments,
+                max_pending_pongs=max_pending_pongs,
                 max_line_length=max_line_length,
                 max_num_headers=max_num_headers,
                 max_body_size=max_body_size,

@@ -35,7 +35,7 @@ from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
 from ..headers import Subprotocol, validate_subprotocols
 from ..http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request, Response, check_limits
-from ..protocol import MAX_FRAGMENTS, Event, LoggerLike
+from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, Event, LoggerLike
 from ..server import EARLY_DATA_LIMIT, SERVER_HEADER, OriginPattern, ServerProtocol
 from ..trace import TraceHook
 from .auth import basic_auth
@@ -383,6 +383,7 @@ def serve(
     close_timeout: float | None = 10,
     max_size: int | tuple[int | None, int | None] | None = 2**20,
     max_fragments: int | None = MAX_FRAGMENTS,
+    max_pending_pongs: int = MAX_PENDING_PONGS,
     max_line_length: int = MAX_LINE_LENGTH,
     max_num_headers: int = MAX_NUM_HEADERS,
     max_early_data: int = EARLY_DATA_LIMIT,
@@ -409,7 +410,8 @@ def serve(
       ``process_response(connection, request, response)`` may replace the response;
       ``server_header``: the Server header (``None`` to leave it out).
     * ``open_timeout``, ``close_timeout``, ``ping_interval``, ``ping_timeout``,
-      ``max_size``, ``max_fragments``, ``max_queue``, ``logger``, ``create_connection``: as for
+      ``max_size``, ``max_fragments``, ``max_pending_pongs``, ``max_queue``, ``logger``,
+      ``create_connection``: as for
       :func:`~websocket_ref.sync.client.connect`.
     * ``trace``: called with every frame and handshake line of every connection,
       annotated (see :mod:`websocket_ref.trace`); it runs in the connections' threads.
@@ -487,6 +489,7 @@ def serve(
                 select_subprotocol=select if select_subprotocol is not None else None,
                 max_size=max_size,
                 max_fragments=max_fragments,
+                max_pending_pongs=max_pending_pongs,
                 max_line_length=max_line_length,
                 max_num_headers=max_num_headers,
                 max_early_data=max_early_data,
