@@ -147,7 +147,10 @@ def pump(sock: socket.socket, protocol: Any, on_events: Callable[[Any, list[Any]
                 protocol.receive_data(data)
             else:
                 protocol.receive_eof()
-            on_events(protocol, protocol.events_received())
+            # Answering an event can release more: sending the handshake response lets the
+            # core parse frames that arrived together with the request.
+            while events := protocol.events_received():
+                on_events(protocol, events)
             protocol.fail_pending()
             if not flush(sock, protocol) or not data:
                 return
