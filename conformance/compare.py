@@ -115,7 +115,11 @@ def suite_table(suite: str, ours_dir: Path, peers_dir: Path) -> list[str]:
         *["| " + " | ".join(row) + " |" for row in rows],
     ]
     problems = {p.name: gate_problems(theirs, [p.name]) for p in PEERS}
-    notes = [f"- `{name}`: {'; '.join(ps)}" for name, ps in problems.items() if ps]
+    notes = [
+        f"- `{name}`: {'; '.join(p.removeprefix(f'{name}: ') for p in ps)}"
+        for name, ps in problems.items()
+        if ps
+    ]
     if notes:
         lines += ["", "Where the others fall short of the gate websocket_ref passes:", "", *notes]
     return lines

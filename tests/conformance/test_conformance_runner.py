@@ -273,7 +273,7 @@ def test_comparison_table_joins_ours_and_the_peers(tmp_path: Path) -> None:
     table = compare.comparison_table({"autobahn": ours}, {"autobahn": theirs})
     assert "| `sansio_server` | 6/6 | 6 | 0 | 0 | 0 | 0 |" in table
     assert "| `aiohttp_client` | 6/6 | 5 | 0 | 0 | 0 | 1 |" in table
-    assert "- `aiohttp_client`: aiohttp_client: 1 case(s) with behavior FAILED" in table
+    assert "- `aiohttp_client`: 1 case(s) with behavior FAILED" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{compare.START}\nold\n{compare.END}\nafter\n")
     assert compare.write_readme(readme, table) is True
