@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from payloads import json_payload
 
-from websocket_ref.frames import Frame, FrameParser, Opcode, serialize_frame
+from websocket_ref.frame_parser import FrameParser
+from websocket_ref.frames import Frame, Opcode, serialize_frame
 
 # (label, payload size, frames per round)
 CASES = {"small": (32, 1000), "large": (2**20, 4)}

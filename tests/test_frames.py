@@ -27,10 +27,10 @@ from websocket_ref import (
     ProtocolError,
 )
 from websocket_ref import frames as frames_module
+from websocket_ref.frame_parser import FrameParser
 from websocket_ref.frames import (
     CTRL_OPCODES,
     DATA_OPCODES,
-    FrameParser,
     explain_close_code,
     is_valid_close_code,
     serialize_frame,

@@ -28,7 +28,8 @@ from websocket_ref import (
     State,
     parse_uri,
 )
-from websocket_ref.frames import RSV1, RSV2, RSV3, FrameParser, serialize_frame
+from websocket_ref.frame_parser import FrameParser
+from websocket_ref.frames import RSV1, RSV2, RSV3, serialize_frame
 from websocket_ref.handshake import accept_key
 from websocket_ref.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, parse_request
 from websocket_ref.masking import apply_mask, apply_mask_python

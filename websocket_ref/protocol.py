@@ -40,7 +40,8 @@ from .exceptions import (
     ProtocolError,
 )
 from .extensions.base import Extension
-from .frames import Close, CloseCode, Frame, FrameParser, Opcode, serialize_frame
+from .frame_parser import FrameParser
+from .frames import Close, CloseCode, Frame, Opcode, serialize_frame
 from .http11 import Request, Response
 from .states import TRANSITIONS, Change, Reading, State, next_reading
 from .trace import TraceEvent, TraceHook

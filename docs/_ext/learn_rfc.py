@@ -70,8 +70,11 @@ INTROS: dict[str, str] = {
         grammars ({mod}`websocket_ref.headers`, {mod}`websocket_ref.http11`).""",
     "5": """
         Data framing: the frame header (§5.2), masking (§5.3), fragmentation (§5.4), control
-        frames (§5.5) and data frames (§5.6). The parser is
-        {class}`~websocket_ref.frames.FrameParser`; the rules that span frames —
+        frames (§5.5) and data frames (§5.6). The reference parser,
+        {func}`~websocket_ref.frames.parse_frame`, reads §5.2 from top to bottom (the
+        frame diagram is in its docstring); the protocol uses its fast version,
+        {class}`~websocket_ref.frame_parser.FrameParser`, proven equivalent to it by
+        hypothesis (`tests/test_frame_parser.py`). The rules that span frames —
         fragmentation, control frames, message sizes — are in
         {class}`~websocket_ref.protocol.Protocol`.""",
     "6": """

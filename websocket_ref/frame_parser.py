@@ -1,0 +1,356 @@
+"""The fast frame parser: :func:`~websocket_ref.frames.parse_frame`, incremental and quick.
+
+:func:`~websocket_ref.frames.parse_frame` is the reference: RFC 6455 §5.2 from top to
+bottom, every per-frame rule in one place. :class:`FrameParser` is what the protocol
+uses: it gives the same frames and the same errors for any byte stream, however it's
+cut into reads (``tests/test_frame_parser.py`` proves it with hypothesis), and adds
+speed, not rules:
+
+* **Short frames** (a 7- or 16-bit length, complete in the bytes at hand) are
+  recognized from their first byte with one table lookup; the table is computed by the
+  reference parser itself (``_first_bytes_table``). Anything else — a longer or
+  incomplete frame, and every error — goes to :func:`~websocket_ref.frames.parse_header`.
+* **No receive buffer in the way**: frames are cut straight out of the bytes a read
+  returned (:meth:`FrameParser.feed`); only an incomplete frame at their end is copied
+  to the buffer. Copying every read into the buffer first cost a copy, and a buffer
+  allocated and freed at every read.
+* **Large payloads** (:data:`COLLECT_THRESHOLD` bytes or more) never wait in the
+  buffer, which would copy them again at every resize: each piece that arrives is kept
+  as it is, or unmasked once, and the pieces are joined once at the end.
+"""
+
+from __future__ import annotations
+
+from .exceptions import InvalidFrame
+from .frames import RSV1, RSV2, RSV3, Frame, FrameHeader, Opcode, parse_header
+from .masking import apply_mask
+
+__all__ = ["FrameParser", "COLLECT_THRESHOLD"]
+
+#: Payload size from which :class:`FrameParser` collects a payload piece by piece.
+COLLECT_THRESHOLD = 65536
+
+# Below this payload size, slicing a payload out of the bytes read costs less than a
+# memoryview of it.
+_VIEW_THRESHOLD = 4096
+
+
+class FrameParser:
+    """Cut a byte stream into frames, as :func:`~websocket_ref.frames.parse_frame` would.
+
+    The parser reads from a ``bytearray`` that the caller appends to and consumes
+    frames from its front, or from bytes just read (:meth:`feed`). Its state: either no
+    header is parsed yet, or :attr:`header` describes the frame whose payload is still
+    arriving (kept in the buffer, or, for a large payload, in pieces).
+    """
+
+    __slots__ = (
+        "mask_expected",
+        "max_size",
+        "_allowed_rsv",
+        "_header",
+        "_first_bytes",
+        "_mask_bit",
+        "_chunks",
+        "_collected",
+        "_data",
+        "_pos",
+    )
+
+    def __init__(self, *, mask_expected: bool, max_size: int | None) -> None:
+        #: True on the server side: every frame from a client must be masked.
+        self.mask_expected = mask_expected
+        #: Largest payload accepted in one frame, or None for no limit.
+        self.max_size = max_size
+        self._mask_bit = 0x80 if mask_expected else 0
+        self._header: FrameHeader | None = None
+        # Unmasked pieces of a large payload, and their total size.
+        self._chunks: list[bytes] = []
+        self._collected = 0
+        # Bytes given to feed() and not parsed yet, from offset _pos.
+        self._data: bytes | None = None
+        self._pos = 0
+        self._allowed_rsv = 0
+        self._first_bytes = _first_bytes_table(0)
+
+    @property
+    def allowed_rsv(self) -> int:
+        """Reserved bits that negotiated extensions have claimed."""
+        return self._allowed_rsv
+
+    @allowed_rsv.setter
+    def allowed_rsv(self, bits: int) -> None:
+        self._allowed_rsv = bits
+        self._first_bytes = _first_bytes_table(bits)
+
+    @property
+    def header(self) -> FrameHeader | None:
+        """Header of the frame being received, once its header is complete.
+
+        Setting it to None abandons that frame (e.g. when the connection fails).
+        """
+        return self._header
+
+    @header.setter
+    def header(self, header: FrameHeader | None) -> None:
+        self._header = header
+        if header is None:
+            self._data = None
+            if self._chunks:
+                self._chunks = []
+                self._collected = 0
+
+    @property
+    def collecting(self) -> bool:
+        """True while a large payload arrives piece by piece (see :meth:`feed`)."""
+        return self._collected > 0
+
+    def feed(self, data: bytes) -> None:
+        """Take bytes just read, when the buffer given to :meth:`parse` is empty.
+
+        Instead of being appended to the buffer (a copy, into memory that is allocated
+        and freed again at every read), ``data`` is parsed where it is: the following
+        calls to :meth:`parse` cut frames straight out of it, then copy whatever
+        incomplete frame is left at its end into the buffer. Bytes of a large payload
+        in progress are kept as they are, or unmasked once.
+        """
+        header = self._header
+        if header is not None and self._collected:
+            needed = header.length - self._collected
+            if len(data) <= needed:
+                self._add_chunk(data)
+                return
+            self._add_chunk(memoryview(data)[:needed])
+            self._data, self._pos = data, needed
+        else:
+            self._data, self._pos = data, 0
+
+    def parse(self, buf: bytearray) -> Frame | None:
+        """Consume one complete frame from the front of ``buf``, or of the bytes given to
+        :meth:`feed` (which come first); None until one is complete."""
+        header = self._header
+        if header is not None:
+            return self._parse_payload(header, buf)
+        data = self._data
+        source: bytes | bytearray = buf if data is None else data
+        pos = 0 if data is None else self._pos
+        available = len(source) - pos
+        if available < 2:
+            return None if data is None else self._parse_fed(data, pos, buf)
+        # The fast path: a complete frame with a 7- or 16-bit length, whose first byte
+        # the reference accepts (the table), masked as expected and within max_size.
+        # Anything else, every error included, takes the general path below.
+        opcode = self._first_bytes[source[pos]]
+        second = source[pos + 1]
+        if opcode is not None and second & 0x80 == self._mask_bit:
+            length = second & 0x7F
+            start = 0
+            if length < 126:
+                start = pos + 2
+            elif length == 126 and opcode < 0x8 and available >= 4:
+                length = source[pos + 2] << 8 | source[pos + 3]
+                start = pos + 4
+            if start and self._mask_bit:
+                start += 4
+            end = start + length
+            if (
+                start
+                and end - pos <= available
+                and (self.max_size is None or length <= self.max_size)
+            ):
+                key = bytes(source[start - 4 : start]) if self._mask_bit else None
+                if length < _VIEW_THRESHOLD:
+                    raw = source[start:end]
+                    payload = bytes(raw) if key is None else apply_mask(raw, key)
+                else:
+                    with memoryview(source) as view:
+                        piece = view[start:end]
+                        payload = bytes(piece) if key is None else apply_mask(piece, key)
+                        piece.release()
+                first = source[pos]
+                if data is None:
+                    del buf[:end]
+                else:
+                    self._advance(end)
+                rsv = first & 0x70
+                if rsv:
+                    return Frame(
+                        opcode,
+                        payload,
+                        bool(first & 0x80),
+                        bool(rsv & RSV1),
+                        bool(rsv & RSV2),
+                        bool(rsv & RSV3),
+                    )
+                return Frame(opcode, payload, bool(first & 0x80))
+        if data is not None:
+            return self._parse_fed(data, pos, buf)
+        header = self._parse_header(buf)
+        if header is None:
+            return None
+        return self._parse_payload(header, buf)
+
+    def _parse_header(self, data: bytearray | memoryview) -> FrameHeader | None:
+        """The reference's header parser; the header becomes the frame in progress."""
+        header = parse_header(
+            data,
+            mask_expected=self.mask_expected,
+            max_size=self.max_size,
+            allowed_rsv=self._allowed_rsv,
+        )
+        self._header = header
+        return header
+
+    def _parse_fed(self, data: bytes, pos: int, buf: bytearray) -> Frame | None:
+        """The general path for bytes given to :meth:`feed`, from offset ``pos``."""
+        view = memoryview(data)[pos:]
+        header = self._parse_header(view)
+        if header is not None:
+            start = pos + header.size
+            end = start + header.length
+            if header.length >= COLLECT_THRESHOLD and start < len(data):
+                # A large payload: collect it piece by piece, starting here.
+                stop = min(end, len(data))
+                self._add_chunk(view[header.size : stop - pos])
+                self._advance(stop)
+                if stop < end:
+                    return None
+                return self._parse_collected(header, buf)
+            if end <= len(data):
+                raw = view[header.size : end - pos]
+                payload = bytes(raw) if header.mask is None else apply_mask(raw, header.mask)
+                self._advance(end)
+                return self._frame(header, payload)
+        # An incomplete frame: its bytes go to the buffer, where the next ones will join.
+        buf += view
+        self._data = None
+        if header is None:
+            return None
+        return self._parse_payload(header, buf)
+
+    def _advance(self, pos: int) -> None:
+        data = self._data
+        assert data is not None
+        if pos < len(data):
+            self._pos = pos
+        else:
+            self._data = None
+
+    def _add_chunk(self, piece: bytes | bytearray | memoryview) -> None:
+        header = self._header
+        assert header is not None
+        mask = header.mask
+        if mask is None:
+            chunk = piece if type(piece) is bytes else bytes(piece)
+        else:
+            shift = self._collected & 3
+            chunk = apply_mask(piece, mask[shift:] + mask[:shift] if shift else mask)
+        self._chunks.append(chunk)
+        self._collected += len(chunk)
+
+    def _parse_payload(self, header: FrameHeader, buf: bytearray) -> Frame | None:
+        if self._collected or header.length >= COLLECT_THRESHOLD:
+            return self._parse_collected(header, buf)
+        end = header.size + header.length
+        if len(buf) < end:
+            return None
+        with memoryview(buf) as view:
+            raw = view[header.size : end]
+            data = bytes(raw) if header.mask is None else apply_mask(raw, header.mask)
+            raw.release()
+        del buf[:end]
+        return self._frame(header, data)
+
+    def _parse_collected(self, header: FrameHeader, buf: bytearray) -> Frame | None:
+        """The general path for a large payload: move what arrived into ``_chunks``."""
+        if not self._collected:
+            # The header is still at the front of the buffer.
+            if len(buf) <= header.size:
+                return None
+            del buf[: header.size]
+        needed = header.length - self._collected
+        if buf and needed:
+            take = min(needed, len(buf))
+            with memoryview(buf) as view:
+                piece = view[:take]
+                self._add_chunk(piece)
+                piece.release()
+            del buf[:take]
+            needed -= take
+        if needed:
+            return None
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._chunks = []
+        self._collected = 0
+        return self._frame(header, data)
+
+    def _frame(self, header: FrameHeader, data: bytes) -> Frame:
+        self._header = None
+        return header.frame(data)
+
+    def peek_payload(self, buf: bytearray, start: int) -> bytes:
+        """Unmasked bytes of the partial payload from offset ``start`` to what has arrived.
+
+        Lets the caller validate a long text frame while it's still arriving.
+        """
+        header = self._header
+        assert header is not None
+        if self._collected or header.length >= COLLECT_THRESHOLD:
+            return self._peek_collected(start)
+        stop = min(len(buf) - header.size, header.length)
+        if stop <= start:
+            return b""
+        with memoryview(buf) as view:
+            raw = view[header.size + start : header.size + stop]
+            if header.mask is None:
+                data = bytes(raw)
+            else:
+                shift = start & 3
+                data = apply_mask(raw, header.mask[shift:] + header.mask[:shift])
+            raw.release()
+        return data
+
+    def _peek_collected(self, start: int) -> bytes:
+        if start >= self._collected:
+            return b""
+        # Typically ``start`` is where the previous peek stopped: the last chunk or two.
+        pieces: list[bytes] = []
+        offset = self._collected
+        for chunk in reversed(self._chunks):
+            offset -= len(chunk)
+            if offset <= start:
+                pieces.append(chunk[start - offset :] if offset < start else chunk)
+                break
+            pieces.append(chunk)
+        pieces.reverse()
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _first_bytes_table(allowed_rsv: int) -> tuple[Opcode | None, ...]:
+    """For each value of a frame's first byte: its opcode if the reference accepts it.
+
+    The table is the reference parser's own verdict on every first byte (opcode,
+    reserved bits, FIN on control frames) in an empty frame whose second byte is
+    acceptable; a first byte it refuses maps to None, and its frame takes the general
+    path, which raises the reference's error. Shared by every parser with the same
+    ``allowed_rsv`` (there are 8 possible values).
+    """
+    table = _FIRST_BYTES_TABLES.get(allowed_rsv)
+    if table is None:
+        entries: list[Opcode | None] = []
+        for first in range(256):
+            try:
+                header = parse_header(
+                    bytes((first, 0x80, 0, 0, 0, 0)), mask_expected=True, allowed_rsv=allowed_rsv
+                )
+            except InvalidFrame:
+                entries.append(None)
+            else:
+                assert header is not None
+                entries.append(header.opcode)
+        table = _FIRST_BYTES_TABLES[allowed_rsv] = tuple(entries)
+    return table
+
+
+_FIRST_BYTES_TABLES: dict[int, tuple[Opcode | None, ...]] = {}
