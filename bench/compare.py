@@ -83,6 +83,7 @@ class Peers:
         self.processes: list[subprocess.Popen[str]] = []
 
     def start_server(self, impl: str, compression: str) -> tuple[subprocess.Popen[str], int]:
+        """Start a server of implementation ``impl`` (see ``peer.py``); return it and its port."""
         process = subprocess.Popen(
             [sys.executable, str(PEER), "server", impl, compression],
             stdin=subprocess.PIPE,
@@ -275,6 +276,98 @@ def run_cell(
         results.rounds.setdefault(key, {})[round_] = (record["seconds"], cpu)
 
 
+# CPU per message, one side at a time, against picows (--picows)
+
+#: The implementations whose CPU per message is compared, side by side; the first is ours.
+SIDE_IMPLS = ("websocket_ref-asyncio", "picows.websockets-asyncio", "picows-asyncio")
+#: The peer on the other end of every side-by-side measurement.
+FIXED_PEER = "websockets-asyncio"
+#: Rows of the side-by-side table (compression off): (workload, size, iterations).
+SIDE_WORKLOADS: list[tuple[str, int, int]] = [
+    ("echo", 32, 5000),
+    ("stream", 32, 20000),
+    ("stream", 1024, 20000),
+    ("stream", 65536, 2000),
+]
+
+
+@dataclass
+class SideResults:
+    #: (impl, side, workload, size) -> {round: CPU seconds per message of that side}
+    cpu: dict[tuple[str, str, str, int], dict[int, float]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def run_side_cell(
+    peers: Peers,
+    results: SideResults,
+    impl: str,
+    side: str,
+    scale: float,
+    round_: int,
+    row: tuple[str, int, int],
+) -> None:
+    """Measure ``impl`` on one ``side`` (server or client), with FIXED_PEER on the other."""
+    name, size, n = row
+    server_impl, client_impl = (impl, FIXED_PEER) if side == "server" else (FIXED_PEER, impl)
+    workload = f"{name}:{size}:{max(1, int(n * scale))}"
+    with peers.server(server_impl, "off") as (server, port):
+        records = peers.run_client(client_impl, "off", port, server.pid, [workload])
+    records = [r for r in records if "workload" in r]
+    if not records:
+        results.failures.append(f"{impl} as {side}: no result for {workload}")
+        return
+    record = records[0]
+    cpu = record["server_cpu"] if side == "server" else record["client_cpu"]
+    results.cpu.setdefault((impl, side, name, size), {})[round_] = cpu / record["count"]
+
+
+def side_report(results: SideResults, rounds: int) -> str:
+    ours, rival, *others = SIDE_IMPLS
+    lines = [
+        "## CPU per message against picows (asyncio, compression off)",
+        "",
+        f"Each side measured alone: the implementation under test as the server with a "
+        f"`{FIXED_PEER.replace('-asyncio', '')}` client, or as the client with a "
+        f"`{FIXED_PEER.replace('-asyncio', '')}` server; CPU time of that side's process per "
+        f"message (µs, median of {rounds} rounds; the rounds run the implementations back to "
+        "back). The ratio is picows.websockets' CPU per message over websocket_ref's, "
+        "paired by round: **above 1.0× means websocket_ref uses less CPU**. picows is its "
+        "own callback API (no `recv()`), for reference.",
+        "",
+        "| workload | side | websocket_ref | picows.websockets | picows | ratio | target |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+
+    def median_us(impl: str, key: tuple[str, str, int]) -> str:
+        values = list(results.cpu.get((impl, *key), {}).values())
+        return f"{statistics.median(values) * 1e6:.1f} µs" if values else "n/a"
+
+    for name, size, _ in SIDE_WORKLOADS:
+        for side in ("server", "client"):
+            key = (side, name, size)
+            ref = results.cpu.get((ours, *key), {})
+            riv = results.cpu.get((rival, *key), {})
+            ratios = [riv[r] / ref[r] for r in ref.keys() & riv.keys() if ref[r] > 0]
+            ratio = statistics.median(ratios) if ratios else None
+            lines.append(
+                f"| {_label(name, size)} | {side} | {median_us(ours, key)} "
+                f"| {median_us(rival, key)} | {median_us(others[0], key)} "
+                f"| {'n/a' if ratio is None else f'{ratio:.2f}×'} | {_verdict(ratio, 1.0)} |"
+            )
+    if results.failures:
+        lines += ["", "Failures:", ""] + [f"- {failure}" for failure in results.failures]
+    return "\n".join(lines) + "\n"
+
+
+def _picows_available() -> bool:
+    try:
+        importlib.import_module("picows.websockets")
+    except ImportError:
+        return False
+    return True
+
+
 def paired_ratios(
     results: Results, api: str, compression: str, name: str, size: int
 ) -> tuple[float | None, float | None]:
@@ -445,6 +538,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api", choices=APIS, help="only this API")
     parser.add_argument("--compression", choices=("off", "on"), help="only this setting")
     parser.add_argument(
+        "--picows",
+        choices=("auto", "no", "only"),
+        default="auto",
+        help="the table of CPU per message against picows: when picows is installed "
+        "(auto), never, or only that table",
+    )
+    parser.add_argument(
         "--pin-malloc",
         action="store_true",
         help="run every peer with the same fixed glibc heap thresholds (see PINNED_MALLOC)",
@@ -455,6 +555,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         wanted = {tuple(item.split(":")) for item in args.only.split(",")}
         WORKLOADS[:] = [w for w in WORKLOADS if (w[0], str(w[1])) in wanted]
+        SIDE_WORKLOADS[:] = [w for w in SIDE_WORKLOADS if (w[0], str(w[1])) in wanted]
+    with_picows = args.picows == "only" or (args.picows == "auto" and _picows_available())
+    if args.picows == "only":
+        WORKLOADS.clear()
+        args.no_memory = True
     apis = [args.api] if args.api else list(APIS)
     rounds = args.rounds or (1 if args.quick else 3)
     scale = 0.2 if args.quick else 1.0
@@ -481,8 +586,19 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (e.g. tox or CI stopping us) must run the cleanup below too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     results = Results()
+    side_results = SideResults()
     try:
         for round_ in range(rounds):
+            for index, row in enumerate(SIDE_WORKLOADS if with_picows else []):
+                for side in ("server", "client"):
+                    impls = SIDE_IMPLS[::-1] if (round_ + index) % 2 else SIDE_IMPLS
+                    for impl in impls:
+                        print(
+                            f"round {round_ + 1}/{rounds}: {impl} as {side} {row[0]}:{row[1]}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        run_side_cell(peers, side_results, impl, side, scale, round_, row)
             for compression in compressions:
                 for api in apis:
                     for index, row in enumerate(WORKLOADS):
@@ -530,10 +646,16 @@ def main(argv: list[str] | None = None) -> int:
     if notes:
         meta["notes"] = "; ".join(notes)
     text = report(results, masking, meta, compressions, apis, connections)
+    if with_picows:
+        import picows  # type: ignore[import-not-found]
+
+        meta["picows"] = getattr(picows, "__version__", "?")
+        text = report(results, masking, meta, compressions, apis, connections)
+        text += "\n" + side_report(side_results, rounds)
     args.output.write_text(text)
     print(text)
     print(f"written to {args.output}", file=sys.stderr)
-    return 1 if results.failures else 0
+    return 1 if results.failures or side_results.failures else 0
 
 
 if __name__ == "__main__":

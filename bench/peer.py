@@ -8,8 +8,11 @@ JSON line each: wall time, the client's CPU time and, given its PID, the server'
 
 IMPL is one of :data:`IMPLS`: the library and its API. The same workload code drives
 every implementation: the asyncio and the threading APIs of ``websocket_ref`` and of
-``websockets`` have the same shape (``connect``, ``serve``, ``send``, ``recv``), so only
-the imports differ. Both sides of a connection always use the same implementation.
+``websockets``, and ``picows.websockets`` (picows' websockets-compatible asyncio API)
+have the same shape (``connect``, ``serve``, ``send``, ``recv``), so only the imports
+differ. ``picows-asyncio`` is picows' own callback API (``WSListener``), driven by code of
+its own below; it has no permessage-deflate. The client and the server may be different
+implementations (``compare.py --vs-picows`` measures each side against a fixed peer).
 
 Workloads, written ``NAME:SIZE:COUNT``:
 
@@ -41,7 +44,14 @@ from typing import Any
 
 from payloads import json_payload
 
-IMPLS = ("websocket_ref-asyncio", "websocket_ref-sync", "websockets-asyncio", "websockets-sync")
+IMPLS = (
+    "websocket_ref-asyncio",
+    "websocket_ref-sync",
+    "websockets-asyncio",
+    "websockets-sync",
+    "picows.websockets-asyncio",
+    "picows-asyncio",
+)
 
 #: Bytes of messages in flight at most when streaming (see the module docstring).
 WINDOW_BYTES = 2**21
@@ -69,6 +79,10 @@ def _modules(impl: str) -> tuple[Any, Any]:
             from websocket_ref.asyncio import client, server
         else:
             from websocket_ref.sync import client, server  # type: ignore[no-redef]
+    elif library == "picows.websockets":
+        import picows.websockets as client  # type: ignore[import-not-found, no-redef]
+
+        server = client
     elif api == "asyncio":
         from websockets.asyncio import client, server  # type: ignore[no-redef]
     else:
@@ -83,6 +97,10 @@ def _compression(value: str) -> str | None:
 def _closed_exceptions(impl: str) -> tuple[type[BaseException], ...]:
     if impl.startswith("websocket_ref"):
         from websocket_ref.exceptions import ConnectionClosed
+    elif impl.startswith("picows.websockets"):
+        from picows.websockets.exceptions import (  # type: ignore[import-not-found, no-redef]
+            ConnectionClosed,
+        )
     else:
         from websockets.exceptions import ConnectionClosed  # type: ignore[assignment]
     return (ConnectionClosed, OSError)
@@ -92,6 +110,9 @@ def _closed_exceptions(impl: str) -> tuple[type[BaseException], ...]:
 
 
 def run_server(impl: str, compression: str) -> None:
+    if impl == "picows-asyncio":
+        asyncio.run(_picows_server())
+        return
     _, server_module = _modules(impl)
     closed = _closed_exceptions(impl)
     options: dict[str, Any] = {"compression": _compression(compression), "max_size": MAX_SIZE}
@@ -118,6 +139,24 @@ async def _async_server(module: Any, closed: tuple[type[BaseException], ...], op
         # Serve until the parent closes our stdin (or dies).
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
         server.close()
+
+
+async def _picows_server() -> None:
+    from picows import WSListener, ws_create_server  # type: ignore[import-not-found]
+
+    class Echo(WSListener):  # type: ignore[misc]
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            # Messages are sent unfragmented; control frames are answered by picows.
+            if frame.msg_type.value in (1, 2):
+                transport.send(frame.msg_type, frame.get_payload_as_bytes())
+            elif frame.msg_type.value == 8:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+
+    server = await ws_create_server(lambda _: Echo(), "127.0.0.1", 0, max_frame_size=MAX_SIZE)
+    _announce(server.sockets[0].getsockname()[1])
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    server.close()
 
 
 def _sync_server(module: Any, closed: tuple[type[BaseException], ...], options: Any) -> None:
@@ -147,10 +186,19 @@ def _report_extensions(ws: Any) -> None:
 
 
 def _process_cpu(pid: int) -> float:
-    """CPU seconds (user + system, all threads) used so far by process ``pid``."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds used so far by process ``pid``, all threads: from the scheduler's
+    nanosecond counts (``/proc/PID/task/*/schedstat``), else from ``/proc/PID/stat``'s
+    clock ticks (10 ms: too coarse for short workloads)."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as schedstat:
+                total += int(schedstat.read().split()[0])
+    except (OSError, ValueError):
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total / 1e9
 
 
 class Timer:
@@ -233,6 +281,76 @@ async def _async_client(
             timer.report(name, size, count)
 
 
+async def _picows_client(uri: str, workloads: list[str], timer: Timer) -> None:
+    """The workloads on picows' callback API: frames arrive in ``on_ws_frame``."""
+    from picows import WSListener, WSMsgType, ws_connect  # type: ignore[import-not-found]
+
+    loop = asyncio.get_running_loop()
+
+    class Client(WSListener):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.remaining = 0
+            self.done: asyncio.Future[None] = loop.create_future()
+            self.window: asyncio.Semaphore | None = None
+
+        def expect(self, count: int, window: asyncio.Semaphore | None = None) -> None:
+            self.remaining, self.window = count, window
+            self.done = loop.create_future()
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type.value not in (1, 2):
+                return
+            frame.get_payload_as_bytes()  # what an application would do with it
+            if self.window is not None:
+                self.window.release()
+            self.remaining -= 1
+            if self.remaining == 0:
+                self.done.set_result(None)
+
+    async def echo(transport: Any, client: Client, message: str, count: int) -> None:
+        data = message.encode()
+        for _ in range(count):
+            client.expect(1)
+            transport.send(WSMsgType.TEXT, data)
+            await client.done
+
+    async def stream(transport: Any, client: Client, data: bytes, count: int) -> None:
+        in_flight = asyncio.Semaphore(window(len(data)))
+        client.expect(count, in_flight)
+        for _ in range(count):
+            await in_flight.acquire()
+            transport.send(WSMsgType.BINARY, data)
+        await client.done
+
+    async def handshakes(count: int) -> None:
+        for _ in range(count):
+            transport, _ = await ws_connect(Client, uri, max_frame_size=MAX_SIZE)
+            transport.send_close()
+            await transport.wait_disconnected()
+
+    transport, client = await ws_connect(Client, uri, max_frame_size=MAX_SIZE)
+    print(json.dumps({"extensions": ""}), flush=True)
+    for spec in workloads:
+        name, size, count = _parse(spec)
+        if name == "handshake":
+            await handshakes(_warmup(count))
+            timer.start()
+            await handshakes(count)
+        elif name == "echo":
+            message = payload(size).decode()
+            await echo(transport, client, message, _warmup(count))
+            timer.start()
+            await echo(transport, client, message, count)
+        else:
+            data = payload(size)
+            await stream(transport, client, data, _warmup(count))
+            timer.start()
+            await stream(transport, client, data, count)
+        timer.report(name, size, count)
+    transport.send_close()
+    await transport.wait_disconnected()
+
+
 def _sync_client(module: Any, uri: str, options: Any, workloads: list[str], timer: Timer) -> None:
     def echo(ws: Any, message: str, count: int) -> None:
         for _ in range(count):
@@ -290,8 +408,11 @@ def _parse(spec: str) -> tuple[str, int, int]:
 def run_client(
     impl: str, compression: str, port: int, workloads: list[str], server_pid: int | None = None
 ) -> None:
-    client_module, _ = _modules(impl)
     uri = f"ws://127.0.0.1:{port}/"
+    if impl == "picows-asyncio":
+        asyncio.run(_picows_client(uri, workloads, Timer(server_pid)))
+        return
+    client_module, _ = _modules(impl)
     options: dict[str, Any] = {"compression": _compression(compression), "max_size": MAX_SIZE}
     if impl.endswith("asyncio"):
         asyncio.run(_async_client(client_module, uri, options, workloads, Timer(server_pid)))
