@@ -25,7 +25,8 @@ from websocket_ref.exceptions import (
     PayloadTooBig,
     ProtocolError,
 )
-from websocket_ref.frames import Close, Frame, FrameParser
+from websocket_ref.frame_parser import FrameParser
+from websocket_ref.frames import Close, Frame
 from websocket_ref.headers import (
     parse_authorization_basic,
     parse_connection,
