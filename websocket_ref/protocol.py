@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 import uuid
 from typing import TYPE_CHECKING
 
@@ -142,6 +143,18 @@ class Protocol:
     presence of specific frame boundaries"), and one object per frame would let a peer
     that sends a message in a million one-byte fragments use a hundred times the
     memory the message itself takes. Control frames between fragments end a run.
+
+    Threads: a connection may be driven by two threads at once, one receiving
+    (:meth:`receive_data`, :meth:`events_received`, :meth:`receive_eof`, :meth:`fail`,
+    :meth:`fail_pending`) and one sending (``send_text``, ``send_binary``,
+    ``send_continuation``, ``send_prepared``), each side serialized by the caller. The
+    state both sides share — the connection's state, the bytes to send, the close frames
+    — changes only under :attr:`lock`, which every method here takes itself when it needs
+    it; the costly parts — parsing and inflating on one side, deflating and masking on the
+    other — run outside it. So the threading API compresses and decompresses at the same
+    time (zlib releases the GIL). Control frames (``send_ping``, ``send_pong``,
+    ``send_close``) may be sent from any thread. Single-threaded callers (asyncio)
+    needn't care: the lock is never contended there.
     """
 
     def __init__(
@@ -181,6 +194,9 @@ class Protocol:
         self.max_pending_pongs = max_pending_pongs
         self._extensions: list[Extension] = []
 
+        #: Guards the state the receiving and the sending side share (see "Threads"
+        #: above); reentrant, so an I/O layer may hold it around several calls.
+        self.lock = threading.RLock()
         self._buffer = bytearray()
         # Bytes of an incomplete handshake head already searched for its end.
         self._head_scanned = 0
@@ -345,24 +361,26 @@ class Protocol:
 
     def receive_eof(self) -> None:
         """Signal that the peer closed its side of the TCP connection."""
-        reading = self._reading
-        if reading is Reading.EOF:
-            return
-        if self.pending_failure is not None:
-            # The peer is gone before the held-back failure: nothing left to send it.
-            self.failure_exc, self.pending_failure = self.pending_failure, None
-        self._receive_eof_while(reading)
-        self._buffer.clear()
-        if not self.eof_sent:
-            # The peer is gone: close our side of the TCP connection too.
-            self.send_eof()
-        self._transition(Change.EOF_RECEIVED)
+        with self.lock:
+            reading = self._reading
+            if reading is Reading.EOF:
+                return
+            if self.pending_failure is not None:
+                # The peer is gone before the held-back failure: nothing left to send it.
+                self.failure_exc, self.pending_failure = self.pending_failure, None
+            self._receive_eof_while(reading)
+            self._buffer.clear()
+            if not self.eof_sent:
+                # The peer is gone: close our side of the TCP connection too.
+                self.send_eof()
+            self._transition(Change.EOF_RECEIVED)
 
     def data_to_send(self) -> list[bytes]:
         """Bytes to write to the network, in order. ``b""`` means: close the write side."""
-        writes, self._writes = self._writes, []
-        self._pending_pongs = []
-        return writes
+        with self.lock:
+            writes, self._writes = self._writes, []
+            self._pending_pongs = []
+            return writes
 
     @property
     def has_data_to_send(self) -> bool:
@@ -492,7 +510,9 @@ class Protocol:
         elif self.debug:
             # What _encode() would have logged, had this connection framed it.
             self._observe_frame(">", Frame(message.opcode, message.data), prepared=True)
-        self._writes.append(wire)
+        with self.lock:
+            self._check_open()  # another thread may have closed it meanwhile
+            self._writes.append(wire)
 
     def _encoding_key(self, compress: bool) -> tuple[object, ...] | None:
         """What determines the bytes of a message sent now, if nothing of this
@@ -518,23 +538,24 @@ class Protocol:
 
         Without ``code`` the close frame is empty and the peer reports 1005.
         """
-        self._check_open()
-        # RFC 6455 §7.3 [R6455-7.3-1]: a server may close whenever desired (and a client's
-        # application may: RFC 6455 §7.3 [R6455-7.3-2] binds the library, which never
-        # starts a closing handshake on its own); RFC 6455 §7.1.2 [R6455-7.1.2-1]
-        if code is None:
-            # RFC 6455 §5.5.1 [R6455-5.5.1-1]: the body is optional: none without a code
-            if reason:
-                raise ValueError("a close reason requires a close code (RFC 6455 §5.5.1)")
-            close = Close(CloseCode.NO_STATUS_RCVD, "")
-            payload = b""
-        else:
-            # RFC 6455 §7.4 [R6455-7.4-1]: a code (and a reason) may say why
-            close = Close(code, reason)
-            payload = close.serialize()
-        self._send_frame(Frame(Opcode.CLOSE, payload))
-        self.close_sent = close
-        self._transition(Change.CLOSE_SENT)
+        with self.lock:
+            self._check_open()
+            # RFC 6455 §7.3 [R6455-7.3-1]: a server may close whenever desired (and a client's
+            # application may: RFC 6455 §7.3 [R6455-7.3-2] binds the library, which never
+            # starts a closing handshake on its own); RFC 6455 §7.1.2 [R6455-7.1.2-1]
+            if code is None:
+                # RFC 6455 §5.5.1 [R6455-5.5.1-1]: the body is optional: none without a code
+                if reason:
+                    raise ValueError("a close reason requires a close code (RFC 6455 §5.5.1)")
+                close = Close(CloseCode.NO_STATUS_RCVD, "")
+                payload = b""
+            else:
+                # RFC 6455 §7.4 [R6455-7.4-1]: a code (and a reason) may say why
+                close = Close(code, reason)
+                payload = close.serialize()
+            self._send_frame(Frame(Opcode.CLOSE, payload))
+            self.close_sent = close
+            self._transition(Change.CLOSE_SENT)
 
     def send_ping(self, data: bytes) -> None:
         """Send a ping (RFC 6455 §5.5.2); the peer answers with a pong of the same data."""
@@ -542,13 +563,15 @@ class Protocol:
         # established and not closed; our choice: while OPEN, since no pong can be relied
         # on once a Close frame was sent or received. RFC 6455 §5.5.2 [R6455-5.5.2-1]:
         # with application data, or none
-        self._check_open()
-        self._send_control(Opcode.PING, data)
+        with self.lock:
+            self._check_open()
+            self._send_control(Opcode.PING, data)
 
     def send_pong(self, data: bytes) -> None:
         """Send a pong (RFC 6455 §5.5.3); unsolicited pongs serve as heartbeats."""
-        self._check_open()
-        self._send_control(Opcode.PONG, data)
+        with self.lock:
+            self._check_open()
+            self._send_control(Opcode.PONG, data)
 
     def _send_control(self, opcode: Opcode, data: bytes) -> None:
         # RFC 6455 §5.4 [R6455-5.4-1]: control frames may be injected in the middle of a
@@ -567,20 +590,21 @@ class Protocol:
         # RFC 6455 §7.1.7 [R6455-7.1.7-3, R6455-7.1.7-4]: send a close frame (if open, always:
         # the MAY to omit it isn't taken), then close the connection;
         # RFC 6455 §10.7 [R6455-10.7-3]: after invalid data, with an appropriate code
-        if self._state is State.OPEN and code != CloseCode.ABNORMAL_CLOSURE:
-            close = Close(code, _truncate_reason(reason))
-            self._send_frame(Frame(Opcode.CLOSE, close.serialize()))
-            self.close_sent = close
-            self._transition(Change.CLOSE_SENT)
-        # RFC 6455 §7.1.1 [R6455-7.1.1-5], §7.1.7 [R6455-7.1.7-2]: the server closes the TCP
-        # connection first; the client waits for it (close_expected()):
-        # RFC 6455 §7.1.7 [R6455-7.1.7-1, R6455-7.1.7-6]: the client _Closes the WebSocket
-        # Connection_, which for a client means waiting for the server's TCP close
-        if self.side is SERVER and not self.eof_sent:
-            self.send_eof()
-        # RFC 6455 §7.1.7 [R6455-7.1.7-5]: no more processing of the peer's data, not
-        # even of its responding Close frame
-        self._stop_reading()
+        with self.lock:
+            if self._state is State.OPEN and code != CloseCode.ABNORMAL_CLOSURE:
+                close = Close(code, _truncate_reason(reason))
+                self._send_frame(Frame(Opcode.CLOSE, close.serialize()))
+                self.close_sent = close
+                self._transition(Change.CLOSE_SENT)
+            # RFC 6455 §7.1.1 [R6455-7.1.1-5], §7.1.7 [R6455-7.1.7-2]: the server closes the TCP
+            # connection first; the client waits for it (close_expected()):
+            # RFC 6455 §7.1.7 [R6455-7.1.7-1, R6455-7.1.7-6]: the client _Closes the WebSocket
+            # Connection_, which for a client means waiting for the server's TCP close
+            if self.side is SERVER and not self.eof_sent:
+                self.send_eof()
+            # RFC 6455 §7.1.7 [R6455-7.1.7-5]: no more processing of the peer's data, not
+            # even of its responding Close frame
+            self._stop_reading()
 
     def fail_pending(self) -> None:
         """Fail the connection for the violation held back by ``defer_failures``.
@@ -600,10 +624,11 @@ class Protocol:
 
     def send_eof(self) -> None:
         """Close the write side of the transport once pending data is written."""
-        if self.eof_sent:
-            raise InvalidState("end of stream already sent")
-        self.eof_sent = True
-        self._writes.append(b"")
+        with self.lock:
+            if self.eof_sent:
+                raise InvalidState("end of stream already sent")
+            self.eof_sent = True
+            self._writes.append(b"")
 
     def _check_open(self) -> None:
         if self._state is not State.OPEN:
@@ -623,6 +648,9 @@ class Protocol:
         return frame
 
     def _send_frame(self, frame: Frame, compress: bool = True) -> None:
+        """Encode, frame and queue ``frame``: encoding (compressing) and masking happen
+        outside :attr:`lock`; a data frame is queued only if the connection is still OPEN
+        once the lock is taken (another thread may have closed it meanwhile)."""
         if self._extensions:
             frame = self._encode(frame, compress)
         elif self.debug:
@@ -630,13 +658,16 @@ class Protocol:
         # RFC 6455 §6.1 [R6455-6.1-4]: the data is encapsulated in a frame (§5.2);
         # RFC 6455 §6.1 [R6455-6.1-8]: masked when the client sends it (§5.3)
         header, payload = serialize_frame(frame, mask=self.side is CLIENT)
-        # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are queued for transmission, and
-        # the I/O layer writes data_to_send() in order: RFC 6455 §5.4 [R6455-5.4-3]
         if len(payload) < 1024:
-            self._writes.append(header + payload)
-        else:
+            header, payload = header + payload, b""
+        with self.lock:
+            if frame.opcode < 0x8:
+                self._check_open()
+            # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are queued for transmission,
+            # and the I/O layer writes data_to_send() in order: RFC 6455 §5.4 [R6455-5.4-3]
             self._writes.append(header)
-            self._writes.append(payload)
+            if payload:
+                self._writes.append(payload)
 
     # Observing: debug logs and the trace hook, only called when ``self.debug`` is set
 
@@ -726,7 +757,8 @@ class Protocol:
 
     def _stop_reading(self, change: Change = Change.READING_STOPPED) -> None:
         """Stop processing incoming bytes (reading becomes DISCARD) and drop those kept."""
-        self._transition(change)
+        with self.lock:
+            self._transition(change)
         self._buffer.clear()
         self._frames.header = None
 
@@ -913,32 +945,33 @@ class Protocol:
             self._joined = None
 
     def _receive_control_frame(self, frame: Frame) -> None:
-        for extension in reversed(self._extensions):
-            frame = extension.decode(frame, max_size=None)
-        opcode = frame.opcode
-        if opcode is Opcode.PING:
-            # RFC 6455 §5.5.2 [R6455-5.5.2-2]: answer every ping with a pong, "unless it
-            # already received a Close frame" -- also after sending ours (CLOSING). No
-            # frame is read after the peer's Close, so only a closed write side stops it.
-            # The pong carries the ping's data (RFC 6455 §5.5.2, §5.5.3 [R6455-5.5.2-2]).
-            # RFC 6455 §5.5.2 [R6455-5.5.2-3]: as soon as practical: queued at once
-            if not self.eof_sent:
-                self._answer_ping(frame.data)
-        elif opcode is Opcode.CLOSE:
-            self._receive_close(frame)
-        # RFC 6455 §5.5.3 [R6455-5.5.3-2]: a pong may be unsolicited; no response is expected
-        events = self._events
-        if opcode is not Opcode.CLOSE and events:
-            last = events[-1]
-            if type(last) is Frame and last.opcode is opcode:
-                # A run of pings (or of pongs) that arrive between two calls of
-                # events_received() is reported by the most recent:
-                # RFC 6455 §5.5.3 [R6455-5.5.3-1]: a pong may answer only the most recent
-                # ping, and a pong acknowledges every ping sent before the one it answers.
-                # A flood can't make an event per frame.
-                events[-1] = frame
-                return
-        events.append(frame)
+        with self.lock:
+            for extension in reversed(self._extensions):
+                frame = extension.decode(frame, max_size=None)
+            opcode = frame.opcode
+            if opcode is Opcode.PING:
+                # RFC 6455 §5.5.2 [R6455-5.5.2-2]: answer every ping with a pong, "unless it
+                # already received a Close frame" -- also after sending ours (CLOSING). No
+                # frame is read after the peer's Close, so only a closed write side stops it.
+                # The pong carries the ping's data (RFC 6455 §5.5.2, §5.5.3 [R6455-5.5.2-2]).
+                # RFC 6455 §5.5.2 [R6455-5.5.2-3]: as soon as practical: queued at once
+                if not self.eof_sent:
+                    self._answer_ping(frame.data)
+            elif opcode is Opcode.CLOSE:
+                self._receive_close(frame)
+            # RFC 6455 §5.5.3 [R6455-5.5.3-2]: a pong may be unsolicited; no response is expected
+            events = self._events
+            if opcode is not Opcode.CLOSE and events:
+                last = events[-1]
+                if type(last) is Frame and last.opcode is opcode:
+                    # A run of pings (or of pongs) that arrive between two calls of
+                    # events_received() is reported by the most recent:
+                    # RFC 6455 §5.5.3 [R6455-5.5.3-1]: a pong may answer only the most recent
+                    # ping, and a pong acknowledges every ping sent before the one it answers.
+                    # A flood can't make an event per frame.
+                    events[-1] = frame
+                    return
+            events.append(frame)
 
     def _answer_ping(self, data: bytes) -> None:
         """Queue the pong for a ping; past ``max_pending_pongs`` pongs that nobody took

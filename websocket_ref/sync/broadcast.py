@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from ..exceptions import ConcurrencyError
+from ..exceptions import ConcurrencyError, InvalidState
 from ..options import BROADCAST_BUFFER_LIMIT, SLOW_CLOSE_CODE, check_slow_policy
 from ..prepared import prepare
 from ..protocol import State
@@ -89,7 +89,7 @@ def broadcast(
                     SLOW_CLOSE_CODE, "too slow to receive broadcast", fail=False
                 )
             continue
-        with connection._lock:
+        with connection._sending:
             if connection.protocol.state is not State.OPEN:
                 continue
             if connection._fragmented_send is not None:
@@ -98,8 +98,12 @@ def broadcast(
                 error: Exception | None = ConcurrencyError("sending a fragmented message")
             else:
                 error = None
-                connection.protocol.send_prepared(prepared)
-                queued.append((connection, connection._queue_writes()))
+                try:
+                    connection.protocol.send_prepared(prepared)
+                except InvalidState:  # the reader thread closed it meanwhile
+                    continue
+                with connection._lock:
+                    queued.append((connection, connection._queue_writes()))
         if error is not None:
             skipped(connection, error)
 

@@ -9,8 +9,16 @@ Threads and locks:
 * The **reader thread** alone reads the socket. It feeds the core, hands data frames to
   the :class:`~.messages.Assembler`, acknowledges pings, and, when the connection ends,
   closes the socket.
-* ``_lock`` protects the core (and the ping table). It's held only while the core works
-  in memory, never across a network wait.
+* The core's two directions are driven apart (see "Threads" in
+  :class:`~websocket_ref.protocol.Protocol`): ``_receiving`` serializes its receiving
+  side (the reader thread, and whoever fails the connection), ``_sending`` its sending
+  side (application threads sending messages; it also orders fragmented messages). So
+  the reader inflates a message while a writer deflates another: zlib releases the GIL,
+  and both run at once on two cores. ``_lock`` is the core's own reentrant ``lock``,
+  which guards what both directions share; the core takes it itself, briefly, and this
+  module takes it for its own shared state (the ping table, the write queue). None of
+  them is held across a network wait; the order is ``_receiving`` or ``_sending``, then
+  ``_lock``.
 * Bytes the core wants to send are queued in ``_pending`` under ``_lock``, which fixes
   their order; whoever holds ``_send_lock`` writes the queue to the socket. Application
   threads wait for ``_send_lock``; the reader and the timer thread only try it, and
@@ -109,9 +117,11 @@ class Connection:
         except OSError:  # e.g. the peer already disconnected
             self.local_address = self.remote_address = None
 
-        self._lock = threading.Lock()
+        self._lock = protocol.lock
+        self._receiving = threading.Lock()
+        self._sending = threading.Lock()
         # Signalled when a fragmented message is done (send() waits for it).
-        self._fragments_done = threading.Condition(self._lock)
+        self._fragments_done = threading.Condition(self._sending)
         self._fragmented_send: int | None = None  # thread sending a fragmented message
         self._send_lock = threading.Lock()
         self._pending: deque[bytes] = deque()
@@ -293,18 +303,18 @@ class Connection:
         fragment: bool = False,
     ) -> None:
         """Call a ``send_*`` method of the core and write what it produced."""
-        with self._lock:
-            if not (control or fragment) and self._fragmented_send is not None:
-                self._wait_for_fragments()
-            try:
+        try:
+            if control:  # the core takes its lock; no need to wait for a message being sent
                 method(*args)
-            except InvalidState:
-                closed = True
             else:
-                closed = False
-                ticket = self._queue_writes()
-        if closed:
-            raise self._closed_exception()
+                with self._sending:
+                    if not fragment and self._fragmented_send is not None:
+                        self._wait_for_fragments()
+                    method(*args)  # deflating here doesn't hold up the reader thread
+        except InvalidState:
+            raise self._closed_exception() from None
+        with self._lock:
+            ticket = self._queue_writes()
         try:
             self._flush(ticket)
         except OSError as exc:
@@ -314,7 +324,7 @@ class Connection:
         raise self._closed_exception(error)
 
     def _wait_for_fragments(self) -> None:
-        """Wait until the fragmented message in progress is sent. Called under ``_lock``."""
+        """Wait until the fragmented message in progress is sent. Called under ``_sending``."""
         if self._fragmented_send == threading.get_ident():
             raise ConcurrencyError("send() called while sending a fragmented message")
         while self._fragmented_send is not None:
@@ -340,7 +350,7 @@ class Connection:
         else:
             raise TypeError(f"message fragment has unsupported type {type(first).__name__}")
 
-        with self._lock:
+        with self._sending:
             self._wait_for_fragments()
             self._fragmented_send = threading.get_ident()
         failed: BaseException | None = None
@@ -360,7 +370,7 @@ class Connection:
             failed = exc
             raise
         finally:
-            with self._lock:
+            with self._sending:
                 self._fragmented_send = None
                 self._fragments_done.notify_all()
             if failed is not None:
@@ -457,8 +467,9 @@ class Connection:
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455 §7.1.7) and wait, bounded, until it's closed."""
         deadline = Deadline(self.close_timeout)
-        with self._lock:
+        with self._receiving:  # failing stops the receiving side too
             self.protocol.fail(code, reason)
+        with self._lock:
             ticket = self._queue_writes()
         self.recv_messages.stop_pausing()
         try:
@@ -636,9 +647,10 @@ class Connection:
                     break
                 if not data:
                     break
-                with self._lock:
+                with self._receiving:  # inflating here doesn't hold up writers
                     protocol.receive_data(data)
                     events = protocol.events_received()
+                with self._lock:
                     if not self._pending:
                         self._queue_writes()
                     # Else the bytes written before ours aren't out yet (the peer may not
@@ -670,8 +682,9 @@ class Connection:
         """
         timeout = 10.0 if self.close_timeout is None else self.close_timeout
         self.recv_messages.wait_until_starved(timeout)
-        with self._lock:
+        with self._receiving:
             self.protocol.fail_pending()
+        with self._lock:
             self._queue_writes()
         if self._pending:
             self._try_flush()
@@ -713,8 +726,9 @@ class Connection:
 
     def _finish(self) -> None:
         """End of the reader thread: the connection is CLOSED; release everything."""
-        with self._lock:
+        with self._receiving:
             self.protocol.receive_eof()
+        with self._lock:
             self._queue_writes()
         self._try_flush()
         # Wake any writer blocked on the socket, then close it once none uses it.
@@ -823,10 +837,11 @@ class Connection:
         ``fail=False``, start the closing handshake instead (as ``close()`` does, but
         without waiting): for ``broadcast()``, which mustn't wait on a slow client.
         """
-        with self._lock:
-            if fail:
+        if fail:
+            with self._receiving:  # failing stops the receiving side too
                 self.protocol.fail(code, reason)
-            elif self.protocol.state is State.OPEN:
+        with self._lock:
+            if not fail and self.protocol.state is State.OPEN:
                 self.protocol.send_close(code, reason)
             self._queue_writes()
         self.recv_messages.stop_pausing()
