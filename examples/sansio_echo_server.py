@@ -122,11 +122,10 @@ def handle_connection(
                 protocol.receive_data(data)
             else:
                 protocol.receive_eof()
-            # Accepting the handshake can make more events available (frames the client
-            # sent right behind its request), hence the loop until there are none left.
-            while events := protocol.events_received():
-                for event in events:
-                    echo.handle(event)
+            # Accepting the handshake releases the frames the client sent right behind
+            # its request: the loop gets them too, after the request.
+            for event in protocol.events_received():
+                echo.handle(event)
             send_pending(sock, protocol)
     return protocol
 

@@ -257,6 +257,13 @@ def test_accepted() -> None:
     assert not client.close_expected()
 
 
+def test_frames_in_the_same_read_as_the_101_are_events_at_once() -> None:
+    client = started()
+    client.receive_data(response_bytes(client) + build_frame(0x1, b"hi"))
+    assert [type(event) for event in client.events_received()] == [Response, Frame]
+    assert client.state is State.OPEN
+
+
 def test_accepted_byte_by_byte_with_pipelined_frames() -> None:
     client = started()
     wire = response_bytes(client) + build_frame(0x1, b"hi") + build_frame(0x9, b"p")

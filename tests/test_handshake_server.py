@@ -176,6 +176,36 @@ def test_frames_pipelined_behind_the_request() -> None:
     assert wire.endswith(b"\x8a\x04ping")  # the automatic pong follows the 101
 
 
+@pytest.mark.rfc("R6455-4.1-37")
+def test_frames_pipelined_behind_the_request_reach_the_loop_that_accepts() -> None:
+    # The loop of the class docstring (and of websockets' Sans-I/O servers): the frames
+    # that send_response() releases come next in the same iteration, with no second call
+    # of events_received() and no more data from the client (which waits for the echo).
+    server = ServerProtocol()
+    server.receive_data(request_bytes() + client_frame(0x1, b"early") + client_frame(0x9, b"p"))
+    seen: list[object] = []
+    for event in server.events_received():
+        seen.append(event)
+        if isinstance(event, Request):
+            server.send_response(server.accept(event))
+    assert [type(event) for event in seen] == [Request, Frame, Frame]
+    assert seen[1:] == [Frame(Opcode.TEXT, b"early"), Frame(Opcode.PING, b"p")]
+    assert server.events_received() == []  # each event is handed over once
+    assert written(server, handshake=True).data.endswith(b"\x8a\x01p")
+
+
+def test_frames_pipelined_behind_a_refused_request_are_dropped() -> None:
+    server = ServerProtocol()
+    server.receive_data(request_bytes(replace={"Sec-WebSocket-Version": "8"}) + client_frame(1))
+    seen: list[object] = []
+    for event in server.events_received():
+        seen.append(event)
+        if isinstance(event, Request):
+            server.send_response(server.accept(event))
+    assert [type(event) for event in seen] == [Request]
+    assert server.events_received() == []
+
+
 def test_frames_arriving_while_accepting_are_buffered() -> None:
     server, request = received(request_bytes())
     server.receive_data(client_frame(0x2, b"later"))

@@ -189,6 +189,32 @@ async def test_invalid_accept_key_fails_the_handshake() -> None:
 
 
 @pytest.mark.asyncio
+async def test_frames_in_the_same_read_as_the_101_are_received() -> None:
+    # The server sends a message right behind its 101, then waits for an answer.
+    from ..utils import server_frame
+    from .helpers import accept_for, read_head
+
+    async with RawServer() as raw:
+        task = asyncio.create_task(connect(raw.uri, **FAST).__aenter__())
+        reader, writer = await asyncio.wait_for(raw.accepted.get(), 10)
+        _, headers = await read_head(reader)
+        writer.write(
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\n"
+                f"Sec-WebSocket-Accept: {accept_for(headers['sec-websocket-key'])}\r\n\r\n"
+            ).encode()
+            + server_frame(0x1, b"early")
+        )
+        ws = await asyncio.wait_for(task, 10)
+        try:
+            assert await asyncio.wait_for(ws.recv(), 10) == "early"
+        finally:
+            ws.transport.abort()
+            await ws.wait_closed()
+
+
+@pytest.mark.asyncio
 async def test_open_timeout() -> None:
     async with RawServer() as raw:
         loop = asyncio.get_running_loop()

@@ -518,6 +518,33 @@ async def test_frames_pipelined_behind_the_request_are_received() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-4.1-37")
+async def test_frames_in_the_same_write_as_the_request_are_echoed() -> None:
+    # The client sends its request and a frame together and then only waits: the
+    # server must parse the frame once the 101 is sent, not when more data comes.
+    from ..utils import RFC_KEY, client_frame
+
+    async with run_server() as server:
+        port = port_of(server)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(
+                (
+                    f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                    f"Connection: Upgrade\r\nSec-WebSocket-Key: {RFC_KEY}\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+                + client_frame(0x1, b"early")
+            )
+            status, _ = await asyncio.wait_for(read_head(reader), 10)
+            assert status.startswith("HTTP/1.1 101")
+            frame = await asyncio.wait_for(read_frame(reader), 10)
+            assert (frame.opcode, frame.payload) == (0x1, b"early")
+        finally:
+            writer.transport.abort()
+
+
+@pytest.mark.asyncio
 async def test_extensions_are_negotiated() -> None:
     async def handler(ws: ServerConnection) -> None:
         assert [e.name for e in ws.protocol.extensions] == ["x-fake"]
