@@ -133,6 +133,7 @@ def test_invalid_method_or_version(line: bytes, exc_type: type[Exception], value
     assert value in str(exc)
 
 
+@pytest.mark.rfc("R6455-4.2.1-1")
 @pytest.mark.parametrize(
     "header", [b"Content-Length: 5", b"Transfer-Encoding: chunked", b"Content-Length: 00"]
 )

@@ -252,7 +252,11 @@ def parse_request(
         # absolute http/https URI containing one; RFC 6455 §3 [R6455-3-2]: no fragment
         raise InvalidMessage(f"invalid request target: {target!r}")
     if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
-        # RFC 6455 §4.2.1 [R6455-4.2.1-1]: the handshake is a GET without a body
+        # RFC 6455 §4.2.1 [R6455-4.2.1-1, R6455-4.2.1-2]: a handshake that doesn't match
+        # the description (a GET request and its headers; a GET's body has no meaning,
+        # RFC 7231 §4.3.1) gets an error code. Our choice: 400, rather than read and drop
+        # the body, whose bytes would otherwise be taken for frames (RFC 7230 §3.3.3:
+        # Transfer-Encoding or Content-Length frame a request's body), as websockets does
         raise InvalidMessage("unexpected request body")
     return Request(path, headers)
 

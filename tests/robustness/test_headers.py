@@ -252,3 +252,25 @@ def test_header_abuse_gets_a_4xx_in_bounded_memory(api: str, abuse: str) -> None
     # The server keeps at most one head's worth (about 1 MiB at the limits): what it
     # doesn't need is neither buffered nor parsed.
     assert growth < 3 * 2**20, growth
+
+
+VALID_HEAD = (
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+)
+BODIES = {
+    # The body's bytes would otherwise be read as frames ("hello": RSV bits set, 1002).
+    "content-length": b"Content-Length: 5\r\n\r\nhello",
+    "chunked": b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+}
+
+
+@pytest.mark.rfc("R6455-4.2.1-1", "R6455-4.2.1-2")
+@pytest.mark.parametrize("body", list(BODIES))
+@pytest.mark.parametrize("api", APIS)
+def test_handshake_request_with_a_body_gets_400(api: str, body: str) -> None:
+    with running_server(api) as (port, handlers):
+        answer = send_head(port, VALID_HEAD + BODIES[body])
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+    assert b"unexpected request body" in answer
+    assert handlers.handled == 0
