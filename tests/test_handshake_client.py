@@ -19,6 +19,7 @@ from websocket_ref import (
     InvalidHeaderFormat,
     InvalidHeaderValue,
     InvalidMessage,
+    InvalidProtocol,
     InvalidState,
     InvalidStatus,
     InvalidUpgrade,
@@ -440,6 +441,27 @@ def test_101_with_a_higher_http_1_minor_version() -> None:
     client.receive_data(response_bytes(client).replace(b"HTTP/1.1", b"HTTP/1.2", 1))
     assert client.handshake_exc is None
     assert client.state is State.OPEN
+
+
+@pytest.mark.rfc("R6455-4.1-44", "R6455-4.2.2-13")
+@pytest.mark.parametrize("status", [b"101 Switching Protocols", b"100 Continue"])
+def test_http_1_0_101_fails(status: bytes) -> None:
+    # A 101 (any 1xx) is HTTP/1.1's: HTTP/1.0 has no 1xx status and no Upgrade
+    # (RFC 7231 §6.2, RFC 7230 §6.7); a server that answers HTTP/1.0 didn't switch.
+    client = started()
+    client.receive_data(response_bytes(client, status=status).replace(b"HTTP/1.1", b"HTTP/1.0"))
+    exc = assert_failed(client, InvalidProtocol)
+    assert "HTTP/1.0" in str(exc)
+    assert client.events_received() == []
+
+
+def test_http_1_0_refusal_is_read() -> None:
+    # An HTTP/1.0 server (or proxy) refusing the upgrade: its answer is still a refusal.
+    client = started()
+    refusal = b"HTTP/1.0 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"
+    client.receive_data(refusal)
+    exc = assert_failed(client, InvalidStatus)
+    assert isinstance(exc, InvalidStatus) and exc.response.status_code == 403
 
 
 @pytest.mark.rfc("R6455-4.1-44")

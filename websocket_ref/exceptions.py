@@ -236,7 +236,11 @@ class InvalidMethod(InvalidMessage):
 
 
 class InvalidProtocol(InvalidMessage):
-    """The handshake request's HTTP version is below 1.1 or above 1.x (RFC 6455 §4.2.1): 505."""
+    """The HTTP version of a handshake message can't be WebSocket's.
+
+    A request below HTTP/1.1 or above 1.x (RFC 6455 §4.2.1: the server answers 505), or
+    a 101 (any 1xx) response in HTTP/1.0, which has neither 1xx statuses nor Upgrade.
+    """
 
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol

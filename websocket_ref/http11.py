@@ -62,7 +62,7 @@ _TOKEN_RE = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 _VALUE_RE = re.compile(rb"[\x09\x20-\x7e\x80-\xff]*")
 # RFC 7230 §3.1.2: status-line = HTTP-version SP status-code SP reason-phrase; §2.6: a
 # higher minor version of HTTP/1 is processed as HTTP/1.1
-_STATUS_RE = re.compile(rb"HTTP/1\.[0-9] ([1-5][0-9][0-9])(?: ([\x09\x20-\x7e\x80-\xff]*))?")
+_STATUS_RE = re.compile(rb"HTTP/1\.([0-9]) ([1-5][0-9][0-9])(?: ([\x09\x20-\x7e\x80-\xff]*))?")
 # RFC 7230 §2.6: HTTP-version = HTTP-name "/" DIGIT "." DIGIT
 _VERSION_RE = re.compile(rb"HTTP/([0-9])\.([0-9])")
 # RFC 7230 §5.3, RFC 3986 §3: a request-target is visible ASCII; "#" starts a fragment,
@@ -310,8 +310,14 @@ def parse_response_head(
     match = _STATUS_RE.fullmatch(status_line)
     if match is None:
         _invalid_status_line(status_line)
-    status_code = int(match.group(1))
-    reason = (match.group(2) or b"").decode("latin-1")
+    status_code = int(match.group(2))
+    if match.group(1) == b"0" and status_code < 200:
+        # RFC 6455 §4.1 [R6455-4.1-44]: a response that doesn't conform to §4.2.2 fails
+        # the connection; RFC 6455 §4.2.2 [R6455-4.2.2-13]: the 101 is "as per RFC 2616",
+        # which sends HTTP/1.1 for any message not compatible with HTTP/1.0 (RFC 2616
+        # §3.1): HTTP/1.0 has no 1xx status (RFC 7231 §6.2) and no Upgrade (RFC 7230 §6.7)
+        raise InvalidProtocol(f"HTTP/1.0 with status {status_code}")
+    reason = (match.group(3) or b"").decode("latin-1")
     return status_code, reason, headers
 
 
