@@ -37,7 +37,7 @@ from websocket_ref.asyncio import (
 )
 from websocket_ref.server import SERVER_HEADER
 
-from ..utils import FakeClientFactory, FakeServerFactory
+from ..utils import FakeClientFactory, FakeServerFactory, client_frame
 from .helpers import (
     FAST,
     echo,
@@ -507,7 +507,6 @@ async def test_malformed_request_is_answered_by_the_core() -> None:
 
 @pytest.mark.asyncio
 async def test_frames_pipelined_behind_the_request_are_received() -> None:
-    from ..utils import client_frame
 
     async with run_server() as server:
         async with raw_client(port_of(server), extra="") as (reader, writer, status, _):
@@ -519,10 +518,23 @@ async def test_frames_pipelined_behind_the_request_are_received() -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.rfc("R6455-4.1-37")
-async def test_frames_in_the_same_write_as_the_request_are_echoed() -> None:
+@pytest.mark.parametrize(
+    ("frames", "expected"),
+    [
+        # A message: echoed.
+        (client_frame(0x1, b"early"), (0x1, b"early")),
+        # A frame the server must refuse (unmasked, RFC 6455 §5.1): the connection fails
+        # with 1002 (the failure held back for the application must not be forgotten).
+        (b"\x81\x05early", (0x8, b"\x03\xea")),
+    ],
+    ids=["message", "bad-frame"],
+)
+async def test_frames_in_the_same_write_as_the_request_are_processed(
+    frames: bytes, expected: tuple[int, bytes]
+) -> None:
     # The client sends its request and a frame together and then only waits: the
     # server must parse the frame once the 101 is sent, not when more data comes.
-    from ..utils import RFC_KEY, client_frame
+    from ..utils import RFC_KEY
 
     async with run_server() as server:
         port = port_of(server)
@@ -534,12 +546,12 @@ async def test_frames_in_the_same_write_as_the_request_are_echoed() -> None:
                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {RFC_KEY}\r\n"
                     "Sec-WebSocket-Version: 13\r\n\r\n"
                 ).encode()
-                + client_frame(0x1, b"early")
+                + frames
             )
             status, _ = await asyncio.wait_for(read_head(reader), 10)
             assert status.startswith("HTTP/1.1 101")
             frame = await asyncio.wait_for(read_frame(reader), 10)
-            assert (frame.opcode, frame.payload) == (0x1, b"early")
+            assert (frame.opcode, frame.payload[: len(expected[1])]) == expected
         finally:
             writer.transport.abort()
 

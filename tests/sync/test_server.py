@@ -247,6 +247,16 @@ def test_frames_pipelined_after_request() -> None:
     assert received == ["early"]
 
 
+def test_bad_frame_pipelined_after_request_fails_the_connection() -> None:
+    """A frame the server must refuse (unmasked), right behind the request: 1002."""
+    with run_server() as server:
+        response = http_get(server, UPGRADE + b"\x81\x05early")
+    head, _, frames = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 ")
+    [close_frame] = decode_frames(frames)
+    assert close_frame.opcode == 0x8 and close_frame.close_code == 1002
+
+
 def test_server_header() -> None:
     with run_server(server_header="MyServer/1.0") as server, client(server) as ws:
         assert ws.response is not None

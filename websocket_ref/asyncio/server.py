@@ -135,6 +135,9 @@ class ServerConnection(Connection):
         events = protocol.events_received()
         if events:
             self._dispatch(events)
+        if protocol.pending_failure is not None and not self._failure_held:
+            # A bad frame among them: fail as for one read later (see data_received()).
+            self._hold_failure()
         self._send_data()
 
     def _internal_error(self) -> Response:
