@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import http
+from collections.abc import Callable
 
 import pytest
 
 from websocket_ref import (
     HeaderLineTooLong,
     Headers,
+    HeadTooLarge,
     InvalidMessage,
     InvalidMethod,
     InvalidProtocol,
@@ -22,6 +24,7 @@ from websocket_ref import (
 )
 from websocket_ref.http11 import (
     MAX_BODY_SIZE,
+    MAX_HEAD_SIZE,
     MAX_LINE_LENGTH,
     MAX_NUM_HEADERS,
     BodyReader,
@@ -224,8 +227,42 @@ def test_partial_line_within_limit_waits() -> None:
 def test_head_size_limit() -> None:
     # Many short lines, never an empty one: bounded by the head size limit.
     buf = bytearray(b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 200_000)
-    with pytest.raises(TooManyHeaders):
+    with pytest.raises(HeadTooLarge):
         parse_request(buf)
+
+
+def test_head_size_limit_is_64_kib_by_default() -> None:
+    # Within the line length and header count limits (a head of up to about 1 MiB), but
+    # larger than MAX_HEAD_SIZE: a slow client can't make a server hold that much.
+    assert MAX_HEAD_SIZE == 65536
+    lines = b"".join(b"X-%03d: %s\r\n" % (i, b"a" * 4000) for i in range(100))
+    assert len(lines) > MAX_HEAD_SIZE
+    with pytest.raises(HeadTooLarge, match="65536"):
+        parse_request(bytearray(b"GET / HTTP/1.1\r\n" + lines))  # no end yet
+    with pytest.raises(HeadTooLarge):
+        parse_response_head(bytearray(b"HTTP/1.1 101 Switching Protocols\r\n" + lines))
+    assert parse_request(bytearray(b"GET / HTTP/1.1\r\n" + lines + b"\r\n"), max_head_size=2**20)
+
+
+@pytest.mark.parametrize("parse", [parse_request, parse_response_head])
+def test_head_size_limit_counts_the_whole_head(parse: Callable[..., object]) -> None:
+    start = b"GET / HTTP/1.1\r\n" if parse is parse_request else b"HTTP/1.1 403 No\r\n"
+    head = start + b"X-A: b\r\n\r\n"
+    assert parse(bytearray(head), max_head_size=len(head)) is not None
+    with pytest.raises(HeadTooLarge):
+        parse(bytearray(head), max_head_size=len(head) - 1)
+    # Fed byte by byte, it fails as soon as max_head_size bytes are in without an end.
+    buf = bytearray()
+    scanned = 0
+    for index, byte in enumerate(head):
+        buf.append(byte)
+        if index + 1 < len(head) - 1:
+            assert parse(buf, scanned, max_head_size=len(head) - 1) is None
+            scanned = len(buf)
+        else:
+            with pytest.raises(HeadTooLarge):
+                parse(buf, scanned, max_head_size=len(head) - 1)
+            break
 
 
 # Responses

@@ -35,6 +35,7 @@ from .headers import (
 )
 from .http11 import (
     MAX_BODY_SIZE,
+    MAX_HEAD_SIZE,
     MAX_LINE_LENGTH,
     MAX_NUM_HEADERS,
     BodyReader,
@@ -301,6 +302,7 @@ class ClientProtocol(Protocol):
         max_pending_pongs: int = MAX_PENDING_PONGS,
         max_line_length: int = MAX_LINE_LENGTH,
         max_num_headers: int = MAX_NUM_HEADERS,
+        max_head_size: int = MAX_HEAD_SIZE,
         max_body_size: int = MAX_BODY_SIZE,
         logger: LoggerLike | None = None,
         trace: TraceHook | None = None,
@@ -308,12 +310,15 @@ class ClientProtocol(Protocol):
         check_limits(
             max_line_length=max_line_length,
             max_num_headers=max_num_headers,
+            max_head_size=max_head_size,
             max_body_size=max_body_size,
         )
         #: Longest status line or header line accepted in the response, in bytes.
         self.max_line_length = max_line_length
         #: Most header lines accepted in the response.
         self.max_num_headers = max_num_headers
+        #: Largest response head (status line and headers) accepted, in bytes.
+        self.max_head_size = max_head_size
         #: Largest body read from a response that refuses the upgrade, in bytes.
         self.max_body_size = max_body_size
         super().__init__(
@@ -424,6 +429,7 @@ class ClientProtocol(Protocol):
                 self._head_scanned,
                 max_line_length=self.max_line_length,
                 max_num_headers=self.max_num_headers,
+                max_head_size=self.max_head_size,
             )
         except (InvalidMessage, SecurityError) as exc:
             self._handshake_failed(exc)
@@ -504,7 +510,9 @@ class ClientProtocol(Protocol):
     def _handshake_failed(self, exc: Exception) -> None:
         if self.debug:
             self._observe("!", "opening handshake failed: %s", exc)
-        self.handshake_exc = exc
+        # The server's bytes are at fault, not our code: no traceback, which would keep
+        # the frames of the read that brought them alive, and that read's bytes with them.
+        self.handshake_exc = exc.with_traceback(None)
         # RFC 6455 §4.1 [R6455-4.1-44]: if the server's response doesn't conform, the
         # client MUST _Fail the WebSocket Connection_: before OPEN, that's closing TCP;
         # RFC 6455 §7.2.1 [R6455-7.2.1-1]: as §7.1.7 defines it (no Close frame: the

@@ -21,7 +21,8 @@ Tree::
     │   │   ├── RequestLineTooLong
     │   │   ├── StatusLineTooLong
     │   │   ├── HeaderLineTooLong
-    │   │   └── TooManyHeaders
+    │   │   ├── TooManyHeaders
+    │   │   └── HeadTooLarge
     │   ├── ProxyError
     │   │   ├── InvalidProxyMessage
     │   │   └── InvalidProxyStatus
@@ -68,6 +69,7 @@ __all__ = [
     "StatusLineTooLong",
     "HeaderLineTooLong",
     "TooManyHeaders",
+    "HeadTooLarge",
     "ProxyError",
     "InvalidProxyMessage",
     "InvalidProxyStatus",
@@ -196,6 +198,10 @@ class HeaderLineTooLong(SecurityError):
 
 class TooManyHeaders(SecurityError):
     """An HTTP message has more header lines than the limit."""
+
+
+class HeadTooLarge(SecurityError):
+    """The head of an HTTP message (start line and headers) is larger than ``max_head_size``."""
 
 
 class ProxyError(InvalidHandshake):

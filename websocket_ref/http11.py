@@ -17,6 +17,7 @@ from typing import NoReturn
 from .datastructures import Headers
 from .exceptions import (
     HeaderLineTooLong,
+    HeadTooLarge,
     InvalidMessage,
     InvalidMethod,
     InvalidProtocol,
@@ -31,6 +32,7 @@ __all__ = [
     "Response",
     "MAX_LINE_LENGTH",
     "MAX_NUM_HEADERS",
+    "MAX_HEAD_SIZE",
     "MAX_BODY_SIZE",
     "check_limits",
     "parse_request",
@@ -52,6 +54,12 @@ def check_limits(**limits: int) -> None:
 MAX_LINE_LENGTH = 8192
 #: Most header lines accepted in one message.
 MAX_NUM_HEADERS = 128
+#: Largest head accepted (start line, header lines and the empty line that ends them), in
+#: bytes. The two limits above alone let a head reach about 1 MiB, which a slow client could
+#: make a server hold per connection until ``open_timeout``; real heads are far smaller:
+#: Node.js refuses more than 16 KiB, nginx (by default) header lines over 8 KiB and heads
+#: over 32 KiB, so browsers and proxies stay below those. 64 KiB leaves room above them.
+MAX_HEAD_SIZE = 65536
 #: Largest body of a non-101 response read by a client, in bytes.
 MAX_BODY_SIZE = 1_048_576
 
@@ -122,19 +130,24 @@ def _find_head_end(
     buf: bytearray,
     start: int,
     start_line_too_long: type[SecurityError],
+    *,
     max_line_length: int,
     max_num_headers: int,
+    max_head_size: int,
 ) -> int:
     """Index of the CRLFCRLF ending the head, or -1; enforce limits on a partial head.
 
     The search resumes near ``start``, where a previous call stopped: rescanning the
     whole buffer on every read would make a head that trickles in cost quadratic time.
     """
-    max_head_size = _max_head_size(max_line_length, max_num_headers)
-    end = buf.find(b"\r\n\r\n", max(0, start - 3), max_head_size)
+    lines_limit = _max_head_size(max_line_length, max_num_headers)
+    limit = min(lines_limit, max_head_size)
+    end = buf.find(b"\r\n\r\n", max(0, start - 3), limit)
     if end >= 0:
         return end
-    if len(buf) >= max_head_size:
+    if len(buf) >= limit:
+        if max_head_size < lines_limit:
+            raise HeadTooLarge(f"HTTP head larger than {max_head_size} bytes")
         # More than max_num_headers lines of at most max_line_length bytes.
         raise TooManyHeaders("too many HTTP headers")
     line_start = buf.rfind(b"\n") + 1
@@ -153,6 +166,7 @@ def _parse_head(
     unfold: bool,
     max_line_length: int,
     max_num_headers: int,
+    max_head_size: int,
 ) -> tuple[bytes, Headers] | None:
     """Consume a complete head from ``buf``; return the start line and headers.
 
@@ -160,7 +174,14 @@ def _parse_head(
     ``unfold`` replaces obs-fold with a space (for responses); without it, obs-fold is
     an error (for requests).
     """
-    end = _find_head_end(buf, start, start_line_too_long, max_line_length, max_num_headers)
+    end = _find_head_end(
+        buf,
+        start,
+        start_line_too_long,
+        max_line_length=max_line_length,
+        max_num_headers=max_num_headers,
+        max_head_size=max_head_size,
+    )
     if end < 0:
         return None
     lines = bytes(buf[:end]).split(b"\r\n")
@@ -210,14 +231,16 @@ def parse_request(
     *,
     max_line_length: int = MAX_LINE_LENGTH,
     max_num_headers: int = MAX_NUM_HEADERS,
+    max_head_size: int = MAX_HEAD_SIZE,
 ) -> Request | None:
     """Consume a handshake request from ``buf`` if complete (RFC 6455 §4.2.1).
 
     ``start`` is how many bytes of ``buf`` a previous call that returned None saw;
     they aren't scanned again. The request's ``path`` is the resource name, also when
     the request-target is in absolute form. A line longer than ``max_line_length``
-    bytes, or more than ``max_num_headers`` headers, raise :exc:`SecurityError`
-    subclasses as soon as the bytes that break the limit arrive.
+    bytes, more than ``max_num_headers`` headers, or a head (request line, headers and
+    the empty line after them) longer than ``max_head_size`` bytes, raise
+    :exc:`SecurityError` subclasses as soon as the bytes that break the limit arrive.
     """
     head = _parse_head(
         buf,
@@ -226,6 +249,7 @@ def parse_request(
         unfold=False,
         max_line_length=max_line_length,
         max_num_headers=max_num_headers,
+        max_head_size=max_head_size,
     )
     if head is None:
         return None
@@ -286,6 +310,7 @@ def parse_response_head(
     *,
     max_line_length: int = MAX_LINE_LENGTH,
     max_num_headers: int = MAX_NUM_HEADERS,
+    max_head_size: int = MAX_HEAD_SIZE,
 ) -> tuple[int, str, Headers] | None:
     """Consume a response's status line and headers from ``buf`` if complete.
 
@@ -298,6 +323,7 @@ def parse_response_head(
         unfold=True,
         max_line_length=max_line_length,
         max_num_headers=max_num_headers,
+        max_head_size=max_head_size,
     )
     if head is None:
         # Not an HTTP response at all (a server speaking another protocol): say so as

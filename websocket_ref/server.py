@@ -35,6 +35,7 @@ from .headers import (
     validate_subprotocols,
 )
 from .http11 import (
+    MAX_HEAD_SIZE,
     MAX_LINE_LENGTH,
     MAX_NUM_HEADERS,
     Request,
@@ -110,6 +111,7 @@ class ServerProtocol(Protocol):
         max_pending_pongs: int = MAX_PENDING_PONGS,
         max_line_length: int = MAX_LINE_LENGTH,
         max_num_headers: int = MAX_NUM_HEADERS,
+        max_head_size: int = MAX_HEAD_SIZE,
         max_early_data: int = EARLY_DATA_LIMIT,
         logger: LoggerLike | None = None,
         trace: TraceHook | None = None,
@@ -117,12 +119,15 @@ class ServerProtocol(Protocol):
         check_limits(
             max_line_length=max_line_length,
             max_num_headers=max_num_headers,
+            max_head_size=max_head_size,
             max_early_data=max_early_data,
         )
         #: Longest request line or header line accepted, in bytes.
         self.max_line_length = max_line_length
         #: Most header lines accepted in the request.
         self.max_num_headers = max_num_headers
+        #: Largest request head (request line and headers) accepted, in bytes.
+        self.max_head_size = max_head_size
         #: Bytes kept from a client that sends before the handshake response is sent.
         self.max_early_data = max_early_data
         super().__init__(
@@ -179,6 +184,7 @@ class ServerProtocol(Protocol):
                 self._head_scanned,
                 max_line_length=self.max_line_length,
                 max_num_headers=self.max_num_headers,
+                max_head_size=self.max_head_size,
             )
         except (InvalidMessage, SecurityError) as exc:
             self._refuse_unparsable_request(exc)
@@ -201,8 +207,10 @@ class ServerProtocol(Protocol):
     def _refuse_unparsable_request(self, exc: InvalidHandshake) -> None:
         """Answer a request that can't be parsed with an HTTP error, then close."""
         # RFC 6455 §10.7 [R6455-10.7-4]: invalid data in the handshake gets an appropriate
-        # HTTP status code
-        self.handshake_exc = exc
+        # HTTP status code. The client's bytes are at fault, not our code: no traceback,
+        # which would keep the frames of the read that brought them alive (and that read's
+        # bytes, e.g. 256 KiB in asyncio) as long as the connection.
+        self.handshake_exc = exc.with_traceback(None)
         if isinstance(exc, InvalidMethod):
             status = http.HTTPStatus.METHOD_NOT_ALLOWED
         elif isinstance(exc, InvalidProtocol):

@@ -249,7 +249,7 @@ def test_header_abuse_gets_a_4xx_in_bounded_memory(api: str, abuse: str) -> None
     status = answer.split(b" ", 2)[1] if answer.startswith(b"HTTP/1.1 ") else b""
     assert status in (b"400", b"414", b"431", b"505"), answer[:100]
     assert handlers.handled == 0
-    # The server keeps at most one head's worth (about 1 MiB at the limits): what it
+    # The server keeps at most one head's worth (max_head_size, 64 KiB): what it
     # doesn't need is neither buffered nor parsed.
     assert growth < 3 * 2**20, growth
 

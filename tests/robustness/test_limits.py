@@ -15,7 +15,7 @@ import pytest
 
 from websocket_ref import ClientProtocol, SecurityError, ServerProtocol
 from websocket_ref.asyncio.client import connect as asyncio_connect
-from websocket_ref.exceptions import ConnectionClosedError, InvalidStatus
+from websocket_ref.exceptions import ConnectionClosedError, HeadTooLarge, InvalidStatus
 from websocket_ref.sync.client import connect as sync_connect
 
 from ..utils import RFC_KEY, client_frame, open_server, server_frame
@@ -44,6 +44,7 @@ def answer(port: int, request: bytes) -> bytes:
     [
         ({"max_line_length": 100}, b"X-Long: " + b"a" * 100 + b"\r\n"),
         ({"max_num_headers": 6}, b"X-A: b\r\n" * 3),
+        ({"max_head_size": 200}, b"X-A: " + b"b" * 100 + b"\r\n"),
     ],
 )
 def test_server_protocol_http_limits(kwargs: dict[str, int], extra: bytes) -> None:
@@ -80,6 +81,7 @@ def test_client_protocol_http_limits() -> None:
     assert isinstance(refused().handshake_exc, InvalidStatus)
     assert isinstance(refused(max_num_headers=4).handshake_exc, SecurityError)
     assert isinstance(refused(max_line_length=10).handshake_exc, SecurityError)
+    assert isinstance(refused(max_head_size=50).handshake_exc, HeadTooLarge)
     assert isinstance(refused(max_body_size=99).handshake_exc, SecurityError)
 
 
@@ -89,7 +91,9 @@ def parse(uri: str) -> Any:
     return parse_uri(uri)
 
 
-@pytest.mark.parametrize("name", ["max_line_length", "max_num_headers", "max_body_size"])
+@pytest.mark.parametrize(
+    "name", ["max_line_length", "max_num_headers", "max_head_size", "max_body_size"]
+)
 @pytest.mark.parametrize("value", [0, -1, "8192", 1.5, True])
 def test_client_limits_are_checked(name: str, value: Any) -> None:
     with pytest.raises(ValueError, match=name):
@@ -100,7 +104,9 @@ def test_client_limits_are_checked(name: str, value: Any) -> None:
         asyncio_connect("ws://127.0.0.1:9/", **{name: value})
 
 
-@pytest.mark.parametrize("name", ["max_line_length", "max_num_headers", "max_early_data"])
+@pytest.mark.parametrize(
+    "name", ["max_line_length", "max_num_headers", "max_head_size", "max_early_data"]
+)
 @pytest.mark.parametrize("api", APIS)
 def test_server_limits_are_checked(name: str, api: str) -> None:
     with pytest.raises(ValueError, match=name):
@@ -120,6 +126,13 @@ def test_serve_http_limits(api: str) -> None:
         )
         assert answer(port, REQUEST + b"X-A: b\r\n" * 3 + b"\r\n").startswith(b"HTTP/1.1 431 ")
     assert handlers.handled == 0
+    with running_server(api, max_head_size=len(REQUEST) + 30) as (port, handlers):
+        assert answer(port, REQUEST + b"X-A: " + b"b" * 40 + b"\r\n\r\n").startswith(
+            b"HTTP/1.1 431 "
+        )
+        assert handlers.handled == 0
+        with handshake(port):  # asserts the 101: this head (Host: 127.0.0.1) fits
+            pass
 
 
 @pytest.mark.parametrize("api", APIS)
@@ -216,13 +229,20 @@ def test_connect_http_limits(api: str) -> None:
         + b"Content-Length: 100\r\n\r\n"
         + b"x" * 100
     )
-    for kwargs in [{"max_num_headers": 4}, {"max_line_length": 10}, {"max_body_size": 99}]:
+    for kwargs in [
+        {"max_num_headers": 4},
+        {"max_line_length": 10},
+        {"max_head_size": 40},
+        {"max_body_size": 99},
+    ]:
         server = RawServer(refusal)
         try:
             result = run_client(api, server.uri, ping_interval=None, **kwargs)
         finally:
             server.close()
         assert isinstance(result, SecurityError), (kwargs, result)
+        if "max_head_size" in kwargs:
+            assert isinstance(result, HeadTooLarge), result
 
 
 @pytest.mark.parametrize("api", APIS)

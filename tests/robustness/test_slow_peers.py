@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -64,6 +65,44 @@ def test_slowloris_dropped_at_open_timeout(api: str) -> None:
             sock.close()
         assert handlers.handled == 0
     assert wait_until(lambda: open_fds() <= fds and threading.active_count() <= threads)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_slowloris_heads_are_bounded_by_max_head_size(api: str) -> None:
+    # Heads within the line length and header count limits (which alone allow about
+    # 1 MiB), never finished: the server keeps at most max_head_size (64 KiB) of each and
+    # answers 431 past it, instead of holding each whole head until open_timeout.
+    count = 8
+    lines = b"".join(b"X-%03d: %s\r\n" % (i, b"a" * 7000) for i in range(120))  # 840 KiB
+    head = b"GET / HTTP/1.1\r\nHost: x\r\n" + lines  # no empty line: never ends
+    answers = []
+    with running_server(api) as (port, handlers):
+        socks = []
+        try:
+            with traced_peak() as peak:
+                for _ in range(count):
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+                    socks.append(sock)
+                    # OSError: the server answered and closed while we sent.
+                    with contextlib.suppress(OSError):
+                        sock.sendall(head)
+                for sock in socks:
+                    answer = b""
+                    try:
+                        while chunk := sock.recv(65536):
+                            answer += chunk
+                    except OSError:
+                        pass
+                    answers.append(answer)
+                growth = peak()
+        finally:
+            for sock in socks:
+                sock.close()
+        assert handlers.handled == 0
+    assert all(answer.startswith(b"HTTP/1.1 431 ") for answer in answers), answers
+    # Whole heads would be 8 x 840 KiB (7 MB and more, measured before max_head_size);
+    # the server holds at most a head's first 64 KiB and a read or two per connection.
+    assert growth < count * 2**18, growth
 
 
 @pytest.mark.parametrize("api", APIS)

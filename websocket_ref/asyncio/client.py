@@ -36,7 +36,7 @@ from ..datastructures import HeadersLike, check_header
 from ..exceptions import InvalidHandshake, InvalidStatus, SecurityError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
-from ..http11 import MAX_BODY_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS, check_limits
+from ..http11 import MAX_BODY_SIZE, MAX_HEAD_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS, check_limits
 from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, LoggerLike
 from ..proxy import resolve_proxy
 from ..trace import TraceHook
@@ -114,6 +114,7 @@ class connect:
     reconnection: see :func:`~websocket_ref.client.backoff`), ``open_timeout``,
     ``ping_interval``, ``ping_timeout``, ``close_timeout``, ``max_size``,
     ``max_fragments``, ``max_pending_pongs``, ``max_line_length``, ``max_num_headers``,
+    ``max_head_size``,
     ``max_body_size`` (see :doc:`the limits </howto/limits>`),
     ``max_queue``, ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ClientConnection` subclass). ``trace`` is called with every frame and
@@ -147,6 +148,7 @@ class connect:
         max_pending_pongs: int = MAX_PENDING_PONGS,
         max_line_length: int = MAX_LINE_LENGTH,
         max_num_headers: int = MAX_NUM_HEADERS,
+        max_head_size: int = MAX_HEAD_SIZE,
         max_body_size: int = MAX_BODY_SIZE,
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
@@ -193,10 +195,12 @@ class connect:
         check_limits(
             max_line_length=max_line_length,
             max_num_headers=max_num_headers,
+            max_head_size=max_head_size,
             max_body_size=max_body_size,
         )
         self.max_line_length = max_line_length
         self.max_num_headers = max_num_headers
+        self.max_head_size = max_head_size
         self.max_body_size = max_body_size
         self.logger = resolve_logger(logger, "websocket_ref.client")
         self.trace = trace
@@ -220,6 +224,7 @@ class connect:
                 max_pending_pongs=self.max_pending_pongs,
                 max_line_length=self.max_line_length,
                 max_num_headers=self.max_num_headers,
+                max_head_size=self.max_head_size,
                 max_body_size=self.max_body_size,
                 logger=logging.LoggerAdapter(self.logger, extra),
                 trace=self.trace,

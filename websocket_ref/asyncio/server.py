@@ -25,7 +25,14 @@ from ..exceptions import ConnectionClosed
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
 from ..headers import Subprotocol, validate_subprotocols
-from ..http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request, Response, check_limits
+from ..http11 import (
+    MAX_HEAD_SIZE,
+    MAX_LINE_LENGTH,
+    MAX_NUM_HEADERS,
+    Request,
+    Response,
+    check_limits,
+)
 from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, LoggerLike, State
 from ..server import EARLY_DATA_LIMIT, SERVER_HEADER, OriginPattern, ServerProtocol
 from ..trace import TraceHook
@@ -354,7 +361,8 @@ class serve:
     ``compression`` (``"deflate"`` or None), ``process_request``,
     ``process_response``, ``server_header``, ``open_timeout``, ``ping_interval``,
     ``ping_timeout``, ``close_timeout``, ``max_size``, ``max_fragments``,
-    ``max_pending_pongs``, ``max_line_length``, ``max_num_headers``, ``max_early_data``
+    ``max_pending_pongs``, ``max_line_length``, ``max_num_headers``, ``max_head_size``,
+    ``max_early_data``
     (see :doc:`the limits </howto/limits>`), ``max_queue``,
     ``write_limit``, ``logger`` and ``create_connection`` (a
     :class:`ServerConnection` subclass). ``trace`` is called with every frame and
@@ -387,6 +395,7 @@ class serve:
         max_pending_pongs: int = MAX_PENDING_PONGS,
         max_line_length: int = MAX_LINE_LENGTH,
         max_num_headers: int = MAX_NUM_HEADERS,
+        max_head_size: int = MAX_HEAD_SIZE,
         max_early_data: int = EARLY_DATA_LIMIT,
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
@@ -427,10 +436,12 @@ class serve:
         check_limits(
             max_line_length=max_line_length,
             max_num_headers=max_num_headers,
+            max_head_size=max_head_size,
             max_early_data=max_early_data,
         )
         self.max_line_length = max_line_length
         self.max_num_headers = max_num_headers
+        self.max_head_size = max_head_size
         self.max_early_data = max_early_data
         self.trace = trace
         self.create_connection = create_connection or ServerConnection
@@ -451,6 +462,7 @@ class serve:
                 max_pending_pongs=self.max_pending_pongs,
                 max_line_length=self.max_line_length,
                 max_num_headers=self.max_num_headers,
+                max_head_size=self.max_head_size,
                 max_early_data=self.max_early_data,
                 logger=logging.LoggerAdapter(server.logger, extra),
                 trace=self.trace,

@@ -38,7 +38,14 @@ from ..exceptions import (
 )
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
-from ..http11 import MAX_BODY_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS, Response, check_limits
+from ..http11 import (
+    MAX_BODY_SIZE,
+    MAX_HEAD_SIZE,
+    MAX_LINE_LENGTH,
+    MAX_NUM_HEADERS,
+    Response,
+    check_limits,
+)
 from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, LoggerLike
 from ..proxy import Proxy, ProxyHandshake, resolve_proxy, socks_url
 from ..trace import TraceHook
@@ -129,6 +136,7 @@ def connect(
     max_pending_pongs: int = MAX_PENDING_PONGS,
     max_line_length: int = MAX_LINE_LENGTH,
     max_num_headers: int = MAX_NUM_HEADERS,
+    max_head_size: int = MAX_HEAD_SIZE,
     max_body_size: int = MAX_BODY_SIZE,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
@@ -163,6 +171,7 @@ def connect(
       ``max_pending_pongs``: pongs queued before the newest replaces the last (16);
       ``max_fragments``: the most frames in one message (``None``: no limit; past either
       limit the connection fails with 1009); ``max_line_length``, ``max_num_headers``,
+      ``max_head_size``,
       ``max_body_size``: the handshake response's limits (see :doc:`the limits
       </howto/limits>`);
       ``max_queue``: received frames buffered before reading stops (flow control).
@@ -183,6 +192,7 @@ def connect(
     check_limits(
         max_line_length=max_line_length,
         max_num_headers=max_num_headers,
+        max_head_size=max_head_size,
         max_body_size=max_body_size,
     )
     if user_agent_header is not None:
@@ -275,6 +285,7 @@ def connect(
                 max_pending_pongs=max_pending_pongs,
                 max_line_length=max_line_length,
                 max_num_headers=max_num_headers,
+                max_head_size=max_head_size,
                 max_body_size=max_body_size,
                 logger=resolve_logger(logger, "websocket_ref.client"),
                 trace=trace,

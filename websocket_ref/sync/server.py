@@ -34,7 +34,14 @@ from ..exceptions import ConnectionClosed, InvalidMessage
 from ..extensions.base import ServerExtensionFactory
 from ..frames import CloseCode
 from ..headers import Subprotocol, validate_subprotocols
-from ..http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request, Response, check_limits
+from ..http11 import (
+    MAX_HEAD_SIZE,
+    MAX_LINE_LENGTH,
+    MAX_NUM_HEADERS,
+    Request,
+    Response,
+    check_limits,
+)
 from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, Event, LoggerLike
 from ..server import EARLY_DATA_LIMIT, SERVER_HEADER, OriginPattern, ServerProtocol
 from ..trace import TraceHook
@@ -386,6 +393,7 @@ def serve(
     max_pending_pongs: int = MAX_PENDING_PONGS,
     max_line_length: int = MAX_LINE_LENGTH,
     max_num_headers: int = MAX_NUM_HEADERS,
+    max_head_size: int = MAX_HEAD_SIZE,
     max_early_data: int = EARLY_DATA_LIMIT,
     max_queue: int | tuple[int | None, int | None] | None = 16,
     logger: LoggerLike | str | None = None,
@@ -413,6 +421,8 @@ def serve(
       ``max_size``, ``max_fragments``, ``max_pending_pongs``, ``max_queue``, ``logger``,
       ``create_connection``: as for
       :func:`~websocket_ref.sync.client.connect`.
+    * ``max_line_length``, ``max_num_headers``, ``max_head_size``, ``max_early_data``:
+      the request's limits (see :doc:`the limits </howto/limits>`).
     * ``trace``: called with every frame and handshake line of every connection,
       annotated (see :mod:`websocket_ref.trace`); it runs in the connections' threads.
     * Other keyword arguments go to :func:`socket.create_server`.
@@ -425,6 +435,7 @@ def serve(
     check_limits(
         max_line_length=max_line_length,
         max_num_headers=max_num_headers,
+        max_head_size=max_head_size,
         max_early_data=max_early_data,
     )
     if create_connection is None:
@@ -492,6 +503,7 @@ def serve(
                 max_pending_pongs=max_pending_pongs,
                 max_line_length=max_line_length,
                 max_num_headers=max_num_headers,
+                max_head_size=max_head_size,
                 max_early_data=max_early_data,
                 logger=log,
                 trace=trace,
