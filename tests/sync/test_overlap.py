@@ -102,6 +102,9 @@ def test_message_goes_out_while_another_is_decoded() -> None:
     got_it = threading.Event()
 
     def handler(ws: ServerConnection) -> None:
+        # Not before the client is connected: a frame that came with the handshake
+        # response would be decoded in connect(), before the reader thread exists.
+        assert ws.recv() == "start"
         ws.send(b"slow")
         assert ws.recv() == "meanwhile"
         got_it.set()
@@ -111,6 +114,7 @@ def test_message_goes_out_while_another_is_decoded() -> None:
         run_server(handler, extensions=[FakeServerFactory()], compression=None) as server,
         client(server, extensions=[GatedClientFactory(gate, "decode")], compression=None) as ws,
     ):
+        ws.send("start")
         try:
             assert gate.entered.wait(TIMEOUT)
             # The reader thread is decoding "slow": a message goes out all the same.

@@ -1,7 +1,8 @@
 """The asyncio connection shared by clients and servers: bytes in and out, and waiting.
 
-A :class:`Connection` is an :class:`asyncio.Protocol`: the event loop calls it back
-when bytes arrive (:meth:`~Connection.data_received`), when the peer closes its side
+A :class:`Connection` is an :class:`asyncio.BufferedProtocol`: the event loop calls it
+back when bytes arrive (:meth:`~Connection.buffer_updated`, after reading them into the
+buffer :meth:`~Connection.get_buffer` gave it), when the peer closes its side
 (:meth:`~Connection.eof_received`), when the socket is gone
 (:meth:`~Connection.connection_lost`), and when the write buffer crosses its limits
 (:meth:`~Connection.pause_writing`, :meth:`~Connection.resume_writing`). Each callback
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from types import TracebackType
@@ -43,6 +45,23 @@ _END = object()  # end of the chunks of a fragmented message
 #: Binary data ``send()`` accepts: ``bytes``, ``bytearray`` or ``memoryview``.
 BytesLike = bytes | bytearray | memoryview
 
+# Bytes read at once at most: as much as asyncio's own transports read for a Protocol.
+_READ_SIZE = 262144
+
+
+class _ReadBuffer(threading.local):
+    """One buffer per thread for every connection's reads (see Connection.get_buffer()).
+
+    asyncio reads into it and calls buffer_updated() at once, in the same thread, with
+    no other callback in between: connections of one event loop take turns with it.
+    """
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(_READ_SIZE))
+
+
+_read_buffer = _ReadBuffer()
+
 # Buffers to send are joined in one write() up to this many bytes; past it, a large
 # payload gives its first _JOIN_CUT bytes (less what they're joined with) to that write.
 _JOIN_LIMIT = 131072
@@ -51,7 +70,7 @@ _JOIN_CUT = 65536
 DataLike = str | BytesLike
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     """A WebSocket connection on an asyncio transport.
 
     Not instantiated directly: :func:`~websocket_ref.asyncio.client.connect` and
@@ -508,13 +527,14 @@ class Connection(asyncio.Protocol):
         "socket.send() raised exception." again.
         """
         # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are transmitted, in order
-        writes = [] if hold else self.protocol.data_to_send()
+        protocol = self.protocol
+        writes = protocol.data_to_send() if protocol.has_data_to_send and not hold else None
         if writes and not (self.transport.is_closing() or self._under.is_closing()):
             if len(writes) == 1 and writes[0]:
                 self.transport.write(writes[0])
             else:
                 self._write_all(writes)
-        if not self._closing and self.protocol.close_expected():
+        if not self._closing and protocol.close_expected():
             self._start_closing()
 
     def _write_all(self, writes: list[bytes]) -> None:
@@ -674,7 +694,22 @@ class Connection(asyncio.Protocol):
         high, low = self.write_limit
         transport.set_write_buffer_limits(high, low)
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the transport reads the next bytes into.
+
+        A :class:`asyncio.Protocol` would get each read as a new ``bytes`` object, for
+        which the transport allocates its whole read size (256 KiB: memory mapped, then
+        shrunk and unmapped, three system calls per read) however little arrived. Reading
+        into one buffer per thread and copying what arrived costs a copy of that much.
+        """
+        return _read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were read into the buffer :meth:`get_buffer` gave."""
+        self.data_received(bytes(_read_buffer.view[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
+        """Feed bytes read from the transport to the core and act on what it produced."""
         protocol = self.protocol
         protocol.receive_data(data)
         events = protocol.events_received()

@@ -71,6 +71,7 @@ class Assembler:
         "stream_fin",
         "waiter",
         "on_starved",
+        "loop",
     )
 
     def __init__(
@@ -103,6 +104,9 @@ class Assembler:
         self.waiter: asyncio.Future[None] | None = None
         #: Called once when a reader finds the queue empty and is about to wait.
         self.on_starved: Callable[[], None] | None = None
+        # The event loop, once a reader waited: asyncio.get_running_loop() costs a
+        # getpid() system call, too much for every message.
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     # Producer side, called by the connection from protocol callbacks.
 
@@ -177,8 +181,15 @@ class Assembler:
         if callback is not None:
             callback()
 
+    def _create_waiter(self) -> asyncio.Future[None]:
+        loop = self.loop
+        if loop is None:
+            loop = self.loop = asyncio.get_running_loop()
+        waiter = self.waiter = loop.create_future()
+        return waiter
+
     async def _wait(self) -> None:
-        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        waiter = self._create_waiter()
         if self.on_starved is not None:
             self._starved()
         try:
@@ -217,8 +228,9 @@ class Assembler:
         """
         self._enter()
         # The fragments' payloads are joined as they're taken: one growing buffer, not a
-        # list with an object per fragment (a peer may send a million of them).
-        message = MessageBuffer()
+        # list with an object per fragment (a peer may send a million of them). Created
+        # for fragmented messages only: a message in one frame is returned as it is.
+        message: MessageBuffer | None = None
         queue = self.frames
         try:
             # _next() inlined: this is the hot path of recv() when it has to wait.
@@ -226,7 +238,7 @@ class Assembler:
                 if not queue:
                     if self.closed:
                         raise EOFError("no more frames")
-                    waiter = self.waiter = asyncio.get_running_loop().create_future()
+                    waiter = self._create_waiter()
                     if self.on_starved is not None:
                         self._starved()
                     try:
@@ -239,11 +251,17 @@ class Assembler:
                     if frame.fin:
                         self.skipping = False
                     continue
+                if message is None:
+                    if frame.fin:  # the whole message in one frame
+                        if decode is None:
+                            decode = frame.opcode is Opcode.TEXT
+                        return frame.data.decode() if decode else frame.data
+                    message = MessageBuffer()
                 message.add(frame)
                 if frame.fin:
                     break
         except BaseException:
-            if message.opcode is not None:
+            if message is not None and message.opcode is not None:
                 # Put back what was taken so that a cancelled recv() loses nothing.
                 self.frames.appendleft(message.as_frame())
                 self._maybe_pause()

@@ -22,7 +22,7 @@ from ..uri import WebSocketURI
 
 __all__ = ["create_connection_through_proxy"]
 
-_ProtocolT = TypeVar("_ProtocolT", bound=asyncio.Protocol)
+_ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
 
 
 class _Tunnel(asyncio.Protocol):
@@ -121,11 +121,26 @@ async def create_connection_through_proxy(
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if leftover:
-            protocol.data_received(leftover)
+            _feed(protocol, leftover)
     except BaseException:
         transport.abort()
         raise
     return protocol
+
+
+def _feed(protocol: asyncio.BaseProtocol, data: bytes) -> None:
+    """Hand ``data`` to ``protocol`` as a transport would: a Protocol or a BufferedProtocol."""
+    if isinstance(protocol, asyncio.BufferedProtocol):
+        view = memoryview(data)
+        while view:
+            buffer = memoryview(protocol.get_buffer(len(view)))
+            size = min(len(buffer), len(view))
+            buffer[:size] = view[:size]
+            protocol.buffer_updated(size)
+            view = view[size:]
+    else:
+        assert isinstance(protocol, asyncio.Protocol)
+        protocol.data_received(data)
 
 
 async def _socks_connect(proxy: Proxy, uri: WebSocketURI, local_addr: Any) -> Any:
