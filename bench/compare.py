@@ -360,6 +360,14 @@ def side_report(results: SideResults, rounds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _compiled() -> bool:
+    try:
+        from websocket_ref._mypyc import compiled
+    except ImportError:  # before mypyc support
+        return False
+    return compiled()
+
+
 def _picows_available() -> bool:
     try:
         importlib.import_module("picows.websockets")
@@ -634,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         "Python": platform.python_version(),
         "websockets": websockets.version.version,
         "websocket_ref C accelerator": "yes" if ref_masking.ACCELERATED else "no",
+        "websocket_ref core compiled with mypyc": "yes" if _compiled() else "no",
         "load average before / after": f"{load_before} / {_load()}",
         "rounds": f"{rounds}{' (quick)' if args.quick else ''}",
         "duration": f"{time.monotonic() - started:.0f} s",

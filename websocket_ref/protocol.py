@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from ._mypyc import mypyc_attr
 from .exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -157,6 +158,7 @@ _OK_CLOSE_CODES = frozenset(
 )
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Protocol:
     """State shared by both sides of a connection: framing, messages and closing.
 

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, M
 from types import TracebackType
 from typing import Any, NoReturn
 
+from .._mypyc import mypyc_attr
 from ..client import ClientProtocol
 from ..exceptions import ConcurrencyError, ConnectionClosedOK
 from ..frames import CloseCode, Frame, Opcode
@@ -70,6 +71,7 @@ _JOIN_CUT = 65536
 DataLike = str | BytesLike
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Connection(asyncio.BufferedProtocol):
     """A WebSocket connection on an asyncio transport.
 
