@@ -86,7 +86,6 @@ def test_websockets_names_are_all_here() -> None:
         "WebSocketCommonProtocol",
         "WebSocketServer",
         "WebSocketServerProtocol",
-        "TooManyFragments",  # websockets 17's fragment limit; see the porting guide
     }
     missing = set(websockets.__all__) - legacy - set(websocket_ref.__all__)
     assert not missing, sorted(missing)

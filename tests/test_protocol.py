@@ -31,6 +31,7 @@ from websocket_ref import (
     ServerProtocol,
     Side,
     State,
+    TooManyFragments,
 )
 from websocket_ref.masking import apply_mask
 from websocket_ref.protocol import COALESCE_LIMIT, MAX_FRAGMENTS, MAX_PENDING_PONGS
@@ -755,15 +756,18 @@ def test_message_in_too_many_fragments(side: Side) -> None:
     protocol.receive_data(fragments(protocol, 11))
     # The ten fragments within the limit are delivered (joined), then 1009.
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10, fin=False)]
-    assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
-    assert "more than 10 fragments" in str(protocol.failure_exc)
+    assert_failed(protocol, TooManyFragments, 1009, "RFC 6455 §10.4")
+    # websockets' exception and words; a PayloadTooBig too (the same 1009).
+    assert isinstance(protocol.failure_exc, PayloadTooBig)
+    assert protocol.failure_exc.max_fragments == 10
+    assert "fragmented message exceeds limit of 10 frames" in str(protocol.failure_exc)
 
 
 def test_too_many_fragments_detected_from_the_header(side: Side) -> None:
     protocol = make(side, max_fragments=3)
     protocol.receive_data(fragments(protocol, 3, fin=False))
     protocol.receive_data(peer_frame(protocol, 0x0, bytes(100))[:8])  # header (+ mask)
-    assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
+    assert_failed(protocol, TooManyFragments, 1009, "RFC 6455 §10.4")
 
 
 def test_million_fragment_flood_fails_at_the_limit(side: Side) -> None:
@@ -772,7 +776,7 @@ def test_million_fragment_flood_fails_at_the_limit(side: Side) -> None:
     protocol = make(side, max_fragments=1000)
     protocol.receive_data(fragments(protocol, 2000, fin=False))
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 1000, fin=False)]
-    assert_failed(protocol, PayloadTooBig, 1009, "RFC 6455 §10.4")
+    assert_failed(protocol, TooManyFragments, 1009, "RFC 6455 §10.4")
 
 
 def test_fragment_counter_resets_between_messages(side: Side) -> None:

@@ -100,7 +100,7 @@ async def test_server_usage_errors() -> None:
         serve(handler, "127.0.0.1", 0, subprotocols="chat")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^subprotocols must be a list, not a str$"):
         sync_serve(lambda ws: None, "127.0.0.1", 0, subprotocols="chat")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"^provide either credentials or check_credentials$"):
+    with pytest.raises(ValueError, match=r"^provide either credentials or check_credentials$"):
         basic_auth()
     with pytest.raises(TypeError, match=r"^invalid credentials argument: 42$"):
         basic_auth(credentials=42)  # type: ignore[arg-type]
@@ -271,3 +271,116 @@ def test_sync_client_follows_redirects_like_the_asyncio_one() -> None:
     finally:
         for server in servers:
             server.shutdown()
+
+
+def test_too_many_fragments_is_exported_and_a_payload_too_big() -> None:
+    import websocket_ref
+    from websocket_ref import exceptions
+
+    assert websocket_ref.TooManyFragments is exceptions.TooManyFragments
+    assert "TooManyFragments" in websocket_ref.__all__
+    exc = exceptions.TooManyFragments(4096)
+    assert isinstance(exc, exceptions.PayloadTooBig)
+    assert exc.close_code == 1009
+    assert str(exc) == "fragmented message exceeds limit of 4096 frames (RFC 6455 §10.4)"
+
+
+def test_websockets_module_level_names() -> None:
+    import importlib
+
+    from websocket_ref import protocol
+
+    asyncio_broadcast = importlib.import_module("websocket_ref.asyncio.broadcast")
+    asyncio_connection = importlib.import_module("websocket_ref.asyncio.connection")
+    sync_broadcast = importlib.import_module("websocket_ref.sync.broadcast")
+    sync_connection = importlib.import_module("websocket_ref.sync.connection")
+
+    # websockets defines broadcast() in its connection modules.
+    assert asyncio_connection.broadcast is asyncio_broadcast.broadcast
+    assert sync_connection.broadcast is sync_broadcast.broadcast
+    with pytest.raises(AttributeError):
+        asyncio_connection.nothing  # noqa: B018
+    assert tuple(protocol.State) == (
+        protocol.CONNECTING,
+        protocol.OPEN,
+        protocol.CLOSING,
+        protocol.CLOSED,
+    )
+
+
+@pytest.mark.asyncio
+async def test_asyncio_connection_takes_a_transport_wrapper_and_survives_a_bug() -> None:
+    # A Connection is an asyncio protocol: a transport wrapper (that observes or delays
+    # writes) will do. And a bug raising while data is handled ends the connection —
+    # recv() raises ConnectionClosedError caused by it — rather than leaving it hanging.
+    import asyncio
+    import unittest.mock
+
+    from websocket_ref import ConnectionClosedError
+    from websocket_ref.asyncio.connection import Connection
+    from websocket_ref.protocol import CLIENT, SERVER, Protocol
+
+    class Wrapper:
+        def __init__(self, transport: asyncio.Transport) -> None:
+            self.transport = transport
+            self.written: list[bytes] = []
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.transport, name)
+
+        def write(self, data: bytes) -> None:
+            self.written.append(bytes(data))
+            self.transport.write(data)
+
+    class Wrapped(Connection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(Wrapper(transport))  # type: ignore[arg-type]
+
+    loop = asyncio.get_running_loop()
+    a, b = socket.socketpair()
+    _, local = await loop.create_connection(lambda: Wrapped(Protocol(CLIENT)), sock=a)
+    _, remote = await loop.create_connection(
+        lambda: Connection(Protocol(SERVER), close_timeout=1), sock=b
+    )
+    await local.send("hello")
+    assert await remote.recv() == "hello"
+    assert local.transport.written  # type: ignore[attr-defined]
+    bug = AssertionError("bug")
+    with unittest.mock.patch.object(Protocol, "events_received", side_effect=bug):
+        await remote.send("boom")
+        with pytest.raises(ConnectionClosedError) as raised:
+            await asyncio.wait_for(local.recv(), 10)
+    assert raised.value.__cause__ is bug
+    await asyncio.wait_for(local.wait_closed(), 10)
+    await remote.close()
+
+
+def test_sync_connection_from_a_socket_and_an_open_protocol() -> None:
+    # websockets' Connection(socket, protocol): with an open protocol it's ready at once.
+    from websocket_ref.protocol import CLIENT, SERVER, Protocol
+    from websocket_ref.sync.connection import Connection
+
+    a, b = socket.socketpair()
+    local = Connection(a, Protocol(CLIENT), close_timeout=1)
+    remote = Connection(b, Protocol(SERVER), close_timeout=1)
+    try:
+        local.send("hello")
+        assert remote.recv(timeout=10) == "hello"
+        assert local.request is None and local.response is None and local.subprotocol is None
+    finally:
+        local.close()
+        remote.close()
+
+
+@pytest.mark.asyncio
+async def test_hook_failures_are_logged_as_websockets_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def process_request(ws: ServerConnection, request: object) -> None:
+        raise RuntimeError("bug")
+
+    with caplog.at_level("ERROR", logger="websocket_ref.server"):
+        async with serve(handler, "127.0.0.1", 0, process_request=process_request, **FAST) as s:
+            with pytest.raises(InvalidStatus):
+                await connect(f"ws://127.0.0.1:{s.sockets[0].getsockname()[1]}/", **FAST)
+    assert [r.getMessage() for r in caplog.records] == ["process_request failed"]

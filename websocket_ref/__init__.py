@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
         RequestLineTooLong,
         SecurityError,
         StatusLineTooLong,
+        TooManyFragments,
         TooManyHeaders,
         WebSocketException,
     )
@@ -160,6 +161,7 @@ _EXCEPTIONS = [
     "InvalidCloseFrame",
     "InvalidUTF8",
     "PayloadTooBig",
+    "TooManyFragments",
     "InvalidState",
     "ConcurrencyError",
 ]
@@ -236,6 +238,7 @@ __all__ = [
     "InvalidCloseFrame",
     "InvalidUTF8",
     "PayloadTooBig",
+    "TooManyFragments",
     "InvalidState",
     "ConcurrencyError",
 ]

@@ -49,12 +49,12 @@ def password_checker(
 ) -> Callable[[str, str], bool] | _Check:
     """The function that tells valid credentials: built from ``credentials``, or given.
 
-    Exactly one of the two must be given (TypeError otherwise); ``credentials`` is one
+    Exactly one of the two must be given (ValueError otherwise); ``credentials`` is one
     ``(username, password)`` pair or an iterable of pairs (TypeError otherwise).
     """
     if (credentials is None) == (check_credentials is None):
         # websockets' exception and message, for applications that catch it
-        raise TypeError("provide either credentials or check_credentials")
+        raise ValueError("provide either credentials or check_credentials")
     if check_credentials is not None:
         return check_credentials
     pairs: list[Credentials]

@@ -170,7 +170,7 @@ def follow_redirect(
 
     Returns the new URI, or the exception to raise (``exc`` itself if it isn't a
     redirect), and whether the new URI is another origin (then the caller drops
-    :data:`CREDENTIAL_HEADERS` from the headers it adds, so that credentials meant for
+    ``CREDENTIAL_HEADERS`` from the headers it adds, so that credentials meant for
     one server don't reach another). Refused: any redirect when the caller gave a
     connected socket (the first attempt used it up), one from ``wss://`` to ``ws://``,
     and one to another origin over a Unix socket or with an explicit host or port.
@@ -208,7 +208,7 @@ def follow_redirect(
 
 
 def without_credentials(headers: HeadersLike) -> Headers:
-    """``headers`` without :data:`CREDENTIAL_HEADERS`."""
+    """``headers`` without ``CREDENTIAL_HEADERS``."""
     return Headers(
         (name, value)
         for name, value in Headers(headers).raw_items()

@@ -91,6 +91,7 @@ __all__ = [
     "InvalidCloseFrame",
     "InvalidUTF8",
     "PayloadTooBig",
+    "TooManyFragments",
     "InvalidState",
     "ConcurrencyError",
 ]
@@ -394,6 +395,21 @@ class PayloadTooBig(ProtocolError):
     """A frame or a message exceeds ``max_size``."""
 
     close_code = 1009
+
+
+class TooManyFragments(PayloadTooBig):
+    """A fragmented message has more frames than ``max_fragments``.
+
+    websockets (≥ 17) has the same exception; here it's a :exc:`PayloadTooBig` too (the
+    connection is failed with 1009 in both), so ``except PayloadTooBig`` catches it.
+    """
+
+    def __init__(self, max_fragments: int) -> None:
+        #: The limit that was exceeded.
+        self.max_fragments = max_fragments
+        super().__init__(
+            f"fragmented message exceeds limit of {max_fragments} frames", rule="RFC 6455 §10.4"
+        )
 
 
 class InvalidState(WebSocketException, AssertionError):

@@ -41,6 +41,7 @@ from .exceptions import (
     InvalidUTF8,
     PayloadTooBig,
     ProtocolError,
+    TooManyFragments,
 )
 from .extensions.base import Extension
 from .frame_parser import FrameParser
@@ -132,6 +133,13 @@ class Side(enum.IntEnum):
 
 SERVER = Side.SERVER
 CLIENT = Side.CLIENT
+
+
+# The states under websockets' module-level names too.
+CONNECTING = State.CONNECTING
+OPEN = State.OPEN
+CLOSING = State.CLOSING
+CLOSED = State.CLOSED
 
 
 #: Default of ``max_fragments``: frames in one message. Fragments cost no memory of their
@@ -875,9 +883,7 @@ class Protocol:
             # RFC 6455 §10.4 [R6455-10.4-1]: protect against "a long stream of small frames
             # that are a part of a fragmented message". Failing with 1009 (message too big to
             # process, §7.4.1) is this library's choice of reaction.
-            raise PayloadTooBig(
-                f"message in more than {self.max_fragments} fragments", rule="RFC 6455 §10.4"
-            )
+            raise TooManyFragments(self.max_fragments)
 
     def _receive_data_frame(self, frame: Frame) -> None:
         if frame.opcode is Opcode.CONT:

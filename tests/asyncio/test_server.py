@@ -452,9 +452,9 @@ async def test_basic_auth_with_async_check_credentials() -> None:
 
 
 def test_basic_auth_arguments() -> None:
-    with pytest.raises(TypeError, match="provide either credentials or check_credentials"):
+    with pytest.raises(ValueError, match="provide either credentials or check_credentials"):
         basic_auth()
-    with pytest.raises(TypeError, match="provide either credentials or check_credentials"):
+    with pytest.raises(ValueError, match="provide either credentials or check_credentials"):
         basic_auth(credentials=("a", "b"), check_credentials=lambda u, p: True)
     with pytest.raises(TypeError):
         basic_auth(credentials=[("a",)])  # type: ignore[list-item]

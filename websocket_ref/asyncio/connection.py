@@ -27,7 +27,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from .._mypyc import mypyc_attr
 from ..client import ClientProtocol
@@ -185,17 +185,17 @@ class Connection(asyncio.BufferedProtocol):
     @property
     def request(self) -> Request | None:
         """The opening handshake's request."""
-        return self.protocol.request
+        return getattr(self.protocol, "request", None)  # None on a bare Protocol
 
     @property
     def response(self) -> Response | None:
         """The opening handshake's response."""
-        return self.protocol.response
+        return getattr(self.protocol, "response", None)  # None on a bare Protocol
 
     @property
     def subprotocol(self) -> str | None:
         """The subprotocol negotiated in the handshake, if any."""
-        return self.protocol.subprotocol
+        return getattr(self.protocol, "subprotocol", None)  # None on a bare Protocol
 
     @property
     def close_code(self) -> int | None:
@@ -690,11 +690,12 @@ class Connection(asyncio.BufferedProtocol):
     # asyncio.Protocol callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self._under = _transport_under(transport)
+        # Any object with the transport's methods will do (a wrapper that observes or
+        # delays writes, another event loop's transport): no isinstance() check.
+        self.transport = cast(asyncio.Transport, transport)
+        self._under = _transport_under(self.transport)
         high, low = self.write_limit
-        transport.set_write_buffer_limits(high, low)
+        self.transport.set_write_buffer_limits(high, low)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         """Where the transport reads the next bytes into.
@@ -712,6 +713,21 @@ class Connection(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed bytes read from the transport to the core and act on what it produced."""
+        try:
+            self._data_received(data)
+        except Exception as exc:
+            self._unexpected_error(exc)
+
+    def _unexpected_error(self, exc: Exception) -> None:
+        """A bug (here, in the core, or in code that hooks into them) raised while
+        handling the peer's data: log it, and end the connection rather than let
+        ``recv()`` wait forever; its ConnectionClosedError has ``exc`` as its cause."""
+        self.protocol.logger.error("unexpected internal error", exc_info=True)
+        if self._lost_exc is None:
+            self._lost_exc = exc
+        self.transport.abort()
+
+    def _data_received(self, data: bytes) -> None:
         protocol = self.protocol
         protocol.receive_data(data)
         events = protocol.events_received()
@@ -738,6 +754,13 @@ class Connection(asyncio.BufferedProtocol):
             self._handshake_progress()
 
     def eof_received(self) -> None:
+        try:
+            self._eof_received()
+        except Exception as exc:
+            self._unexpected_error(exc)
+        # Returning None lets the transport close itself once its buffer is written.
+
+    def _eof_received(self) -> None:
         protocol = self.protocol
         failed = protocol.handshake_exc is not None
         protocol.receive_eof()
@@ -747,19 +770,24 @@ class Connection(asyncio.BufferedProtocol):
         if events:
             self._dispatch(events)
         self._send_data()
-        # Returning None lets the transport close itself once its buffer is written.
 
     def connection_lost(self, exc: Exception | None) -> None:
         protocol = self.protocol
-        failed = protocol.handshake_exc is not None
-        protocol.receive_eof()  # no-op if EOF was received already
-        if not failed and protocol.handshake_exc is not None:
-            self.handshake_eof = True
-        events = protocol.events_received()
-        if events:
-            self._dispatch(events)
-        protocol.data_to_send()  # the transport is gone: drop what's left
-        self._lost_exc = exc
+        try:
+            failed = protocol.handshake_exc is not None
+            protocol.receive_eof()  # no-op if EOF was received already
+            if not failed and protocol.handshake_exc is not None:
+                self.handshake_eof = True
+            events = protocol.events_received()
+            if events:
+                self._dispatch(events)
+            protocol.data_to_send()  # the transport is gone: drop what's left
+        except Exception as internal:
+            # Whatever broke, the connection is gone: what follows must still run.
+            protocol.logger.error("unexpected internal error", exc_info=True)
+            exc = exc or internal
+        if exc is not None or self._lost_exc is None:
+            self._lost_exc = exc
         self.recv_messages.on_starved = None
         if self._fail_timer is not None:
             self._fail_timer.cancel()
@@ -913,3 +941,13 @@ class _MessageStream:
 
     def __del__(self) -> None:
         self._finish()
+
+
+def __getattr__(name: str) -> Any:
+    # websockets defines broadcast() in its connection modules; it has a module of its
+    # own here (imported lazily: it imports this one).
+    if name == "broadcast":
+        from .broadcast import broadcast
+
+        return broadcast
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -108,7 +108,7 @@ class ServerConnection(Connection):
                 response = await _maybe_await(process_request(self, request))
             except Exception as exc:
                 protocol.handshake_exc = exc
-                self.logger.error("opening handshake failed", exc_info=True)
+                self.logger.error("process_request failed", exc_info=True)
                 response = self._internal_error()
         if response is None:
             if self.server.closing:
@@ -124,7 +124,7 @@ class ServerConnection(Connection):
                 processed = await _maybe_await(process_response(self, request, response))
             except Exception as exc:
                 protocol.handshake_exc = exc
-                self.logger.error("opening handshake failed", exc_info=True)
+                self.logger.error("process_response failed", exc_info=True)
                 processed = self._internal_error()
             if processed is not None:
                 response = processed

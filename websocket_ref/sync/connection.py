@@ -45,6 +45,7 @@ import contextlib
 import functools
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -85,11 +86,14 @@ class Connection:
     ``max_queue`` is the high-water mark of the queue of received frames (or a
     ``(high, low)`` pair; ``None`` disables flow control). ``close_timeout`` bounds
     every wait of the closing handshake (``None``: wait forever).
+
+    ``transport`` is what :func:`~.client.connect` and :func:`~.server.serve` build, or a
+    connected socket, as in websockets' ``Connection(socket, protocol)``.
     """
 
     def __init__(
         self,
-        transport: Transport,
+        transport: Transport | socket.socket,
         protocol: Protocol,
         *,
         ping_interval: float | None = 20,
@@ -97,6 +101,8 @@ class Connection:
         close_timeout: float | None = 10,
         max_queue: int | tuple[int | None, int | None] | None = 16,
     ) -> None:
+        if isinstance(transport, socket.socket):
+            transport = Transport(transport)
         self.transport = transport
         #: The underlying socket (for TLS, the TCP socket; see :attr:`ssl_object`).
         self.socket = transport.sock
@@ -152,6 +158,10 @@ class Connection:
         self._keepalive_pong: threading.Event | None = None
         self._closed = threading.Event()  # the reader thread is done: state is CLOSED
         self._recv_exc: BaseException | None = None  # what ended the reader, if not EOF
+        if protocol.state is State.OPEN:
+            # Built on an open protocol (no handshake to make: websockets' tests and
+            # applications that do their own): ready to use at once.
+            self._start([])
 
     # Public state
 
@@ -173,17 +183,17 @@ class Connection:
     @property
     def request(self) -> Request | None:
         """The opening handshake request."""
-        return self.protocol.request  # type: ignore[attr-defined, no-any-return]
+        return getattr(self.protocol, "request", None)  # None on a bare Protocol
 
     @property
     def response(self) -> Response | None:
         """The opening handshake response."""
-        return self.protocol.response  # type: ignore[attr-defined, no-any-return]
+        return getattr(self.protocol, "response", None)  # None on a bare Protocol
 
     @property
     def subprotocol(self) -> str | None:
         """The subprotocol negotiated in the handshake, if any."""
-        return self.protocol.subprotocol  # type: ignore[attr-defined, no-any-return]
+        return getattr(self.protocol, "subprotocol", None)  # None on a bare Protocol
 
     @property
     def close_code(self) -> int | None:
@@ -864,3 +874,13 @@ def _to_bytes(data: str | BytesLike) -> bytes:
     if isinstance(data, bytes | bytearray | memoryview):
         return data if type(data) is bytes else bytes(data)
     raise TypeError(f"data has unsupported type {type(data).__name__}")
+
+
+def __getattr__(name: str) -> Any:
+    # websockets defines broadcast() in its connection modules; it has a module of its
+    # own here (imported lazily: it imports this one).
+    if name == "broadcast":
+        from .broadcast import broadcast
+
+        return broadcast
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
