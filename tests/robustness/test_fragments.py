@@ -84,7 +84,9 @@ def test_many_fragments_within_limits_make_one_message(api: str) -> None:
             flood(sock, chunks)
             assert wait_until(lambda: handlers.messages == 1, TIMEOUT)
             growth = peak()
-        assert not handlers.closed and not handlers.errors
+            # Checked while the socket is open: closing it ends the handler with
+            # ConnectionClosedError, which is no failure of the message.
+            assert not handlers.closed and not handlers.errors
     assert growth < 2**20, growth
 
 
