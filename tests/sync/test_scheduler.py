@@ -11,7 +11,7 @@ import pytest
 
 from websocket_ref import ConnectionClosedError, State
 from websocket_ref.sync.client import connect
-from websocket_ref.sync.scheduler import Scheduler
+from websocket_ref.sync.scheduler import _MIN_COMPACT, Scheduler
 
 from .utils import TIMEOUT, accept_handshake, client, raw_server, run_server
 
@@ -105,14 +105,22 @@ def test_failing_callback_is_logged_and_others_still_run(
 
 def test_cancelled_timers_are_compacted() -> None:
     scheduler = Scheduler(name="test-timers")
-    timers = [scheduler.call_later(3600, lambda: None) for _ in range(1000)]
+    # A timer due before all the others keeps the scheduler's thread waiting on it: the
+    # thread drops cancelled entries only from the top of the heap, so the heap's size
+    # depends on call_at()'s compaction alone, not on when the thread gets to run.
+    keep = scheduler.call_later(3600, lambda: None)
+    # Cancelled entries don't accumulate as connections come and go.
+    for _ in range(10_000):
+        scheduler.call_later(7200, lambda: None).cancel()
+    assert len(scheduler._heap) <= 2 * _MIN_COMPACT
+    # Many timers at once raise the compaction threshold; once they're cancelled, the
+    # heap shrinks back at the next compaction, and stays small.
+    timers = [scheduler.call_later(7200, lambda: None) for _ in range(1000)]
     for timer in timers:
         timer.cancel()
-    # Cancelled entries don't accumulate as connections come and go.
-    keep = scheduler.call_later(3600, lambda: None)
-    for _ in range(1000):
-        scheduler.call_later(3600, lambda: None).cancel()
-    assert len(scheduler._heap) < 200
+    for _ in range(10_000):
+        scheduler.call_later(7200, lambda: None).cancel()
+    assert len(scheduler._heap) <= 2 * _MIN_COMPACT
     keep.cancel()
     assert wait_until(lambda: scheduler._thread is None)
 
