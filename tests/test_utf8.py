@@ -64,6 +64,23 @@ def test_invalid_byte_by_byte(data: bytes, why: str) -> None:
         validate([data[i : i + 1] for i in range(len(data))])
 
 
+def error(pieces: list[bytes]) -> str:
+    with pytest.raises(InvalidUTF8) as raised:
+        validate(pieces)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(("data", "why"), INVALID)
+def test_error_message_is_independent_of_splits(data: bytes, why: str) -> None:
+    # The close reason carries the message: the same bytes must give the same one,
+    # however they arrived (at once, byte by byte, or cut anywhere in two).
+    data = b"ok \xc3\xa9 " + data + b" and more"
+    whole = error([data])
+    assert error([data[i : i + 1] for i in range(len(data))]) == whole
+    for cut in range(1, len(data)):
+        assert error([data[:cut], data[cut:]]) == whole, cut
+
+
 def test_invalid_utf8_is_a_protocol_error_with_code_1007() -> None:
     assert issubclass(InvalidUTF8, ProtocolError)
     assert InvalidUTF8.close_code == 1007
@@ -146,10 +163,11 @@ def test_error_offset_counts_bytes_held_from_earlier_pieces() -> None:
 
 
 def test_surrogate_fails_at_its_second_byte() -> None:
-    # ED A0..BF can only start a surrogate: the error is known before the third byte.
+    # ED A0..BF can only start a surrogate: the error is known before the third byte
+    # (the message names the sequence's first byte, as when all three come at once).
     validator = Utf8Validator()
     validator.feed(b"ok\xed")
-    with pytest.raises(InvalidUTF8, match="at byte 3"):
+    with pytest.raises(InvalidUTF8, match="at byte 2: invalid continuation byte"):
         validator.feed(b"\xbf")
 
 

@@ -54,8 +54,11 @@ class Utf8Validator:
             # RFC 6455 §8.1 [R6455-8.1-1]: fail (a choice) at the first invalid byte. CPython's
             # decoder waits for the
             # third byte of ED A0-BF xx, which can only be a UTF-16 surrogate (U+D800-DFFF).
+            # The message is the one the decoder gives when the three bytes come at once
+            # (the sequence's first byte, "invalid continuation byte"): the same bytes make
+            # the same close reason, however they were split.
             raise InvalidUTF8(
-                f"invalid UTF-8 at byte {self._offset - self._pending + 1}: surrogate",
+                f"invalid UTF-8 at byte {self._offset - self._pending}: invalid continuation byte",
                 rule="RFC 6455 §8.1",
             )
 
