@@ -189,8 +189,12 @@ async def test_invalid_accept_key_fails_the_handshake() -> None:
 
 
 @pytest.mark.asyncio
-async def test_frames_in_the_same_read_as_the_101_are_received() -> None:
-    # The server sends a message right behind its 101, then waits for an answer.
+@pytest.mark.parametrize("bad", [False, True], ids=["message", "bad-frame"])
+async def test_frames_in_the_same_read_as_the_101_are_received(bad: bool) -> None:
+    # The server sends a message right behind its 101, then waits for an answer; or a
+    # frame the client must refuse (masked, RFC 6455 §5.1): the connection fails, 1002.
+    from websocket_ref import ConnectionClosedError
+
     from ..utils import server_frame
     from .helpers import accept_for, read_head
 
@@ -204,11 +208,16 @@ async def test_frames_in_the_same_read_as_the_101_are_received() -> None:
                 "Connection: Upgrade\r\n"
                 f"Sec-WebSocket-Accept: {accept_for(headers['sec-websocket-key'])}\r\n\r\n"
             ).encode()
-            + server_frame(0x1, b"early")
+            + server_frame(0x1, b"early", mask=b"abcd" if bad else None)
         )
         ws = await asyncio.wait_for(task, 10)
         try:
-            assert await asyncio.wait_for(ws.recv(), 10) == "early"
+            if not bad:
+                assert await asyncio.wait_for(ws.recv(), 10) == "early"
+            else:
+                with pytest.raises(ConnectionClosedError) as raised:
+                    await asyncio.wait_for(ws.recv(), 10)
+                assert raised.value.sent is not None and raised.value.sent.code == 1002
         finally:
             ws.transport.abort()
             await ws.wait_closed()

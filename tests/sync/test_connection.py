@@ -680,6 +680,35 @@ def test_frames_pipelined_after_handshake_response() -> None:
                 ws.recv(timeout=TIMEOUT)
 
 
+def test_bad_frame_pipelined_after_handshake_response_fails_the_connection() -> None:
+    def respond(sock: socket.socket) -> None:
+        from websocket_ref.handshake import accept_key
+
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += sock.recv(4096)
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in request.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key")
+        )
+        sock.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: "
+            + accept_key(key.decode()).encode()
+            + b"\r\n\r\n"
+            + server_frame(0x1, b"masked", mask=b"abcd")  # RFC 6455 §5.1: refused
+        )
+        while sock.recv(4096):
+            pass
+
+    with raw_server(respond) as ws_uri:
+        with connect(ws_uri, ping_interval=None, close_timeout=0.2) as ws:
+            with pytest.raises(ConnectionClosedError) as raised:
+                ws.recv(timeout=TIMEOUT)
+            assert raised.value.sent is not None and raised.value.sent.code == 1002
+
+
 # Limits
 
 
