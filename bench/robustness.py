@@ -15,6 +15,9 @@ Attacks:
   every handler should see ``ConnectionClosed``, and nothing should be logged.
 * ``ticker`` — 100 connections whose handler sends every millisecond; the client resets:
   ``send()`` must raise, without log spam.
+* ``heads`` — 100 connections that each send 840 KiB of a handshake head (120 header
+  lines of 7 KB, within the line length and header count limits) and never finish it:
+  how much does the server hold, and does it answer before ``open_timeout``?
 
 Usage (from the repository root, in a virtualenv with websocket_ref and websockets)::
 
@@ -41,7 +44,7 @@ from typing import IO, Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMPLS = ("websocket_ref-asyncio", "websocket_ref-sync", "websockets-asyncio", "websockets-sync")
-ATTACKS = ("fragments", "pings", "rst", "ticker")
+ATTACKS = ("fragments", "pings", "rst", "ticker", "heads")
 
 
 # A raw client: just enough of RFC 6455 to attack with.
@@ -254,11 +257,35 @@ def attack_ticker(server: Server, scale: float) -> dict[str, Any]:
     return {"connections": count}
 
 
+def attack_heads(server: Server, scale: float) -> dict[str, Any]:
+    count = max(1, int(100 * scale))
+    lines = b"".join(b"X-%03d: %s\r\n" % (i, b"a" * 7000) for i in range(120))
+    head = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n" + lines  # no empty line: never ends
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        with contextlib.suppress(OSError):  # the server answered and closed meanwhile
+            sock.sendall(head)
+        socks.append(sock)
+    answers: dict[str, int] = {}
+    for sock in socks:
+        data = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n" not in data and (chunk := sock.recv(4096)):
+                data += chunk
+        status = data.split(b"\r\n", 1)[0].decode("latin-1") if data else "closed, no answer"
+        answers[status] = answers.get(status, 0) + 1
+        with contextlib.suppress(OSError):
+            sock.close()
+    return {"connections": count, "head_kib": len(head) // 1024, "answers": answers}
+
+
 ATTACK_FUNCTIONS: dict[str, tuple[str, Callable[[Server, float], dict[str, Any]]]] = {
     "fragments": ("read", attack_fragments),
     "pings": ("read", attack_pings),
     "rst": ("echo", attack_rst),
     "ticker": ("ticker", attack_ticker),
+    "heads": ("read", attack_heads),
 }
 
 
