@@ -191,6 +191,7 @@ def test_debug_logging_keeps_its_format(caplog: pytest.LogCaptureFixture) -> Non
     logger = logging.getLogger("test.trace.logging")
     logger.setLevel(logging.DEBUG)
     client = ClientProtocol(parse_uri("ws://example.com/"), logger=logger)
+    caplog.clear()  # the protocol logged its initial state ("= connection is CONNECTING")
     with caplog.at_level(logging.DEBUG, logger="test.trace.logging"):
         client.send_request(client.connect())
     assert caplog.records[0].getMessage() == "> GET / HTTP/1.1"

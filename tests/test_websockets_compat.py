@@ -384,3 +384,121 @@ async def test_hook_failures_are_logged_as_websockets_does(
             with pytest.raises(InvalidStatus):
                 await connect(f"ws://127.0.0.1:{s.sockets[0].getsockname()[1]}/", **FAST)
     assert [r.getMessage() for r in caplog.records] == ["process_request failed"]
+
+
+def test_extension_base_classes_raise_not_implemented() -> None:
+    from websocket_ref.extensions.base import (
+        ClientExtensionFactory,
+        Extension,
+        ServerExtensionFactory,
+    )
+    from websocket_ref.frames import Frame, Opcode
+
+    frame = Frame(Opcode.TEXT, b"")
+    with pytest.raises(NotImplementedError):
+        Extension().decode(frame)
+    with pytest.raises(NotImplementedError):
+        Extension().encode(frame)
+    with pytest.raises(NotImplementedError):
+        ClientExtensionFactory().get_request_params()
+    with pytest.raises(NotImplementedError):
+        ClientExtensionFactory().process_response_params([], [])
+    with pytest.raises(NotImplementedError):
+        ServerExtensionFactory().process_request_params([], [])
+
+
+def test_permessage_deflate_factories_take_websockets_positional_arguments() -> None:
+    from websocket_ref.extensions.permessage_deflate import (
+        ClientPerMessageDeflateFactory,
+        ServerPerMessageDeflateFactory,
+    )
+
+    settings = {"memLevel": 4}
+    client = ClientPerMessageDeflateFactory(False, False, None, True, settings)
+    server = ServerPerMessageDeflateFactory(False, False, None, 12, settings, True)
+    assert client.compress_settings == settings
+    assert server.compress_settings == settings
+    assert server.require_client_max_window_bits
+
+
+def test_websockets_deprecated_names(tmp_path: object) -> None:
+    import websocket_ref.client
+    import websocket_ref.server
+    import websocket_ref.sync.server
+
+    for module, old, new in [
+        (websocket_ref.client, "ClientConnection", "ClientProtocol"),
+        (websocket_ref.server, "ServerConnection", "ServerProtocol"),
+        (websocket_ref.sync.server, "WebSocketServer", "Server"),
+    ]:
+        with pytest.warns(DeprecationWarning, match=rf"^{old} was renamed to {new}$"):
+            assert getattr(module, old) is getattr(module, new)
+        with pytest.raises(AttributeError):
+            module.Nothing  # noqa: B018
+
+
+def test_sync_ssl_context_is_a_deprecated_name_of_ssl() -> None:
+    import trustme
+
+    from websocket_ref.sync.client import connect as sync_connect
+    from websocket_ref.sync.server import serve as sync_serve
+
+    ca = trustme.CA()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ca.configure_trust(client_context)
+
+    def echo(ws: object) -> None:
+        for message in ws:  # type: ignore[attr-defined]
+            ws.send(message)  # type: ignore[attr-defined]
+
+    with pytest.warns(DeprecationWarning, match=r"^ssl_context was renamed to ssl$"):
+        server = sync_serve(echo, "127.0.0.1", 0, ssl_context=server_context)
+    assert server.ssl is server_context  # the listening socket stays plain
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        port = server.socket.getsockname()[1]
+        with pytest.warns(DeprecationWarning, match=r"^ssl_context was renamed to ssl$"):
+            client = sync_connect(f"wss://127.0.0.1:{port}/", ssl_context=client_context)
+        with client:
+            client.send("hi")
+            assert client.recv(timeout=10) == "hi"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_headers_take_one_positional_argument() -> None:
+    from websocket_ref.datastructures import Headers
+
+    with pytest.raises(TypeError, match="at most 1 argument, got 2"):
+        Headers(Headers(a="1"), Headers(b="2"))
+
+
+def test_protocol_logs_its_initial_state_to_its_logger(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from websocket_ref import ClientProtocol, ServerProtocol
+
+    logger = logging.getLogger("test.port.custom")
+    with caplog.at_level(logging.DEBUG, logger="test.port.custom"):
+        ClientProtocol(parse_uri("ws://example.com/"), logger=logger)
+        ServerProtocol(logger=logger)
+    assert [r.getMessage() for r in caplog.records] == ["= connection is CONNECTING"] * 2
+
+
+def test_sync_connection_closes_with_1011_on_an_exception() -> None:
+    from websocket_ref.protocol import CLIENT, SERVER, Protocol
+    from websocket_ref.sync.connection import Connection
+
+    a, b = socket.socketpair()
+    local = Connection(a, Protocol(CLIENT), close_timeout=1)
+    remote = Connection(b, Protocol(SERVER), close_timeout=1)
+    with pytest.raises(RuntimeError), local:
+        raise RuntimeError
+    remote.close()
+    assert local.close_code == 1011

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import urllib.parse
+import warnings
 from collections.abc import Generator, Sequence
 
 from .datastructures import Headers, HeadersLike, check_header
@@ -598,3 +599,12 @@ class ClientProtocol(Protocol):
             # the connection
             raise NegotiationError(f"unsupported subprotocol: {subprotocol}")
         return subprotocol
+
+
+def __getattr__(name: str) -> object:
+    if name == "ClientConnection":  # websockets' deprecated name
+        warnings.warn(
+            "ClientConnection was renamed to ClientProtocol", DeprecationWarning, stacklevel=2
+        )
+        return ClientProtocol
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

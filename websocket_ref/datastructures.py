@@ -115,7 +115,10 @@ class Headers(MutableMapping[str, str]):
         self._list = []
 
     def update(self, *args: HeadersLike, **kwargs: str) -> None:
-        """Add every header of ``args`` and ``kwargs`` (values are appended)."""
+        """Add the headers of one mapping, ``Headers`` or iterable of pairs, and of
+        ``kwargs`` (values are appended), as :meth:`dict.update` takes them."""
+        if len(args) > 1:
+            raise TypeError(f"update expected at most 1 argument, got {len(args)}")
         for arg in args:
             if isinstance(arg, Headers):
                 pairs: Iterable[tuple[str, str]] = arg.raw_items()

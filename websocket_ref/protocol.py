@@ -224,6 +224,8 @@ class Protocol:
         self.debug = trace is not None or logger.isEnabledFor(logging.DEBUG)
         self.side = side
         self._state = state
+        if self.debug:
+            self.logger.debug("= connection is %s", state.name)
         #: Largest message accepted, in bytes, once decoded; None: no limit.
         self.max_size: int | None
         #: Largest frame accepted, in bytes, once decoded; None: only ``max_size``.

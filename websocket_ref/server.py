@@ -6,6 +6,7 @@ import email.utils
 import http
 import re
 import types
+import warnings
 from collections.abc import Callable, Sequence
 
 from .datastructures import Headers
@@ -517,3 +518,12 @@ class ServerProtocol(Protocol):
             # doesn't expect
             self.send_eof()
             self._stop_reading()
+
+
+def __getattr__(name: str) -> object:
+    if name == "ServerConnection":  # websockets' deprecated name
+        warnings.warn(
+            "ServerConnection was renamed to ServerProtocol", DeprecationWarning, stacklevel=2
+        )
+        return ServerProtocol
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ Nothing here is websockets' code: the stand-ins are written for websocket_ref.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -28,6 +29,7 @@ import pathlib
 import pkgutil
 import signal
 import sys
+import threading
 import time
 import types
 from collections.abc import Iterator, Sequence
@@ -222,6 +224,23 @@ def _sync_connection_module() -> types.ModuleType:
     return module
 
 
+def _patch_sync_server(module: types.ModuleType) -> None:
+    """tests/sync/server.py: its get_uri() tells TLS by the listening socket's type
+    (websockets wraps it in an SSLSocket); websocket_ref's listening socket stays plain,
+    and the server says which TLS context it serves with."""
+
+    def get_uri(server: Any, secure: bool | None = None) -> str:
+        if secure is None:
+            secure = server.ssl is not None
+        host, port = server.socket.getsockname()
+        return f"{'wss' if secure else 'ws'}://{host}:{port}"
+
+    module.get_uri = get_uri  # type: ignore[attr-defined]
+
+
+#: websockets' test helpers patched after they're imported: one function each.
+HELPER_PATCHES = {"tests.sync.server": _patch_sync_server}
+
 #: websockets' test helper modules replaced here, and why.
 HELPER_STAND_INS = {
     "tests.protocol": _recording_protocol_module,
@@ -235,6 +254,14 @@ class _StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname in HELPER_STAND_INS:
             return importlib.machinery.ModuleSpec(fullname, self)
+        if fullname in HELPER_PATCHES:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None and spec.loader is not None:
+                    spec.loader = _Patching(spec.loader, HELPER_PATCHES[fullname])
+                    return spec
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
@@ -242,6 +269,19 @@ class _StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         pass
+
+
+class _Patching(importlib.abc.Loader):
+    def __init__(self, loader: Any, patch: Any) -> None:
+        self.loader = loader
+        self.patch = patch
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self.loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self.loader.exec_module(module)
+        self.patch(module)
 
 
 # pytest hooks -----------------------------------------------------------------------------
@@ -355,21 +395,71 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
 
 def _timed() -> Iterator[None]:
     """Each phase of a test gets the whole timeout: a test that hangs and then hangs
-    again in its tear-down (waiting for a connection that never closes) still ends."""
+    again in its tear-down (waiting for a connection that never closes) still ends.
+
+    A phase that ignores the timeout (a wait that swallows the exception) is ended by a
+    watchdog after three timeouts: the test is recorded as hung, the results so far are
+    written, and the process exits with :data:`HUNG`; the runner starts pytest again for
+    the tests that didn't run.
+    """
     seconds = float(os.environ.get("WEBSOCKETS_COMPAT_TIMEOUT", "0"))
     if seconds <= 0:
         return (yield)
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds, seconds)  # again until the phase ends
+    done = threading.Event()
+    watchdog = threading.Thread(target=_watch, args=(done, 3 * seconds), daemon=True)
+    watchdog.start()
     try:
         return (yield)
     finally:
+        done.set()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
+#: Exit status of a pytest process that a hung test ended.
+HUNG = 3
+_current: list[str] = []
+
+
+def _watch(done: threading.Event, seconds: float) -> None:
+    if done.wait(seconds) or not _current:
+        return
+    record = _records.get(_current[0])
+    if record is not None:
+        record["outcome"] = "error"
+        record["message"] = f"hung: still running {seconds:.0f} s after its timeouts fired"
+    hung_log = os.environ.get("WEBSOCKETS_COMPAT_HUNG_LOG")
+    if hung_log:
+        with open(hung_log, "a") as file:
+            file.write(f"\n{_current[0]}\n")
+            file.flush()
+            faulthandler.dump_traceback(file, all_threads=True)
+    _write_results()
+    os._exit(HUNG)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _current[:] = [item.nodeid]
+    try:
+        return (yield)
+    finally:
+        _current.clear()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     Missing.collecting = False
+    for item in session.items:  # what runs, after -k and the tests done already
+        kind, reason = classify_item(item)
+        _records[item.nodeid] = {
+            "nodeid": item.nodeid,
+            "kind": kind,
+            "reason": reason,
+            "outcome": None,
+            "message": "",
+        }
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
@@ -391,16 +481,12 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
             }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        kind, reason = classify_item(item)
-        _records[item.nodeid] = {
-            "nodeid": item.nodeid,
-            "kind": kind,
-            "reason": reason,
-            "outcome": None,
-            "message": "",
-        }
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    done_file = os.environ.get("WEBSOCKETS_COMPAT_DONE")
+    if done_file:
+        done = set(pathlib.Path(done_file).read_text().split())
+        config.hook.pytest_deselected(items=[i for i in items if i.nodeid in done])
+        items[:] = [i for i in items if i.nodeid not in done]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -427,6 +513,10 @@ def _summary(report: pytest.TestReport) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    _write_results()
+
+
+def _write_results() -> None:
     path = os.environ.get("WEBSOCKETS_COMPAT_RESULTS")
     if path:
         with open(path, "w") as file:

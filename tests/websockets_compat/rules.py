@@ -106,6 +106,15 @@ INTERNAL: dict[str, str] = {
     "asyncio/test_connection.py::*::test_keepalive_terminates_*": (
         "reads connection.keepalive_task, an undocumented attribute"
     ),
+    "*/test_connection.py::*::test_max_queue*": (
+        "reads connection.recv_messages, the undocumented message queue, and its fields"
+    ),
+    "test_protocol.py::EOFTests::*_inside_frame": (
+        "reads Protocol.parser_exc, an undocumented attribute, and its message"
+    ),
+    "test_protocol.py::EOFTests::*_between_frames": (
+        "reads Protocol.parser_exc, an undocumented attribute"
+    ),
 }
 
 #: Documented differences: glob on "file::Class::test" → (docs/porting.md section, why).
@@ -118,7 +127,35 @@ _BROKEN_101 = (
     "A process_response hook can't break a 101 response",
     "the server doesn't send the 101 a hook broke; the client sees EOF",
 )
+_VERSION = ("A missing or unknown Sec-WebSocket-Version gets 426", "426, not 400")
+_SUBPROTOCOL = (
+    "A server with subprotocols accepts a client that offers none of them",
+    "accepted without a subprotocol, not 400",
+)
+_MISUSE = (
+    "Misusing the Sans-I/O API raises InvalidState or ValueError",
+    "the test expects ProtocolError for a misuse of the API",
+)
+_TLS_SOCKET = (
+    "The sync API's connection.socket is the TCP socket",
+    "the test calls ssl.SSLSocket methods on connection.socket",
+)
+_SEND_WAITS = (
+    "Sync send() from another thread waits for a fragmented message being sent",
+    "the second send() waits instead of raising ConcurrencyError",
+)
 DIFFERENCES: dict[str, tuple[str, str]] = {
+    "sync/test_connection.py::*::test_send_during_send": _SEND_WAITS,
+    "test_server.py::HandshakeTests::test_*_version": _VERSION,
+    "test_server.py::HandshakeTests::test_no_subprotocol_requested": _SUBPROTOCOL,
+    "test_server.py::HandshakeTests::test_unsupported_subprotocol": _SUBPROTOCOL,
+    "test_protocol.py::*::test_*_sends_unexpected_*": _MISUSE,
+    "test_protocol.py::CloseTests::test_*_sends_close_with_reason_only": _MISUSE,
+    "sync/test_client.py::SecureClientTests::test_set_server_hostname_*": _TLS_SOCKET,
+    "sync/test_client.py::UnixClientTests::test_secure_connection": _TLS_SOCKET,
+    "sync/test_client.py::UnixClientTests::test_set_server_hostname": _TLS_SOCKET,
+    "sync/test_server.py::SecureServerTests::test_connection": _TLS_SOCKET,
+    "sync/test_server.py::SecureUnixServerTests::test_connection": _TLS_SOCKET,
     "*/test_connection.py::*::test_recv_streaming_fragmented_*": _JOINED,
     "*/test_connection.py::*::test_recv_streaming_cancellation_before_receiving": _JOINED,
     "*/test_connection.py::*::test_send_fragmented_*": _JOINED,

@@ -11,7 +11,6 @@ a reserved bit set only if a negotiated extension claims that bit.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
 
 from ..frames import Frame, Opcode
@@ -23,8 +22,12 @@ from ..headers import ExtensionName, ExtensionParameter
 __all__ = ["Extension", "ClientExtensionFactory", "ServerExtensionFactory"]
 
 
-class Extension(ABC):
-    """A negotiated extension, active for the lifetime of one connection."""
+class Extension:
+    """A negotiated extension, active for the lifetime of one connection.
+
+    Subclasses implement :meth:`decode` and :meth:`encode` (the base class raises
+    :exc:`NotImplementedError`, as websockets' does).
+    """
 
     #: Extension name, as in the Sec-WebSocket-Extensions header.
     name: ExtensionName
@@ -38,7 +41,6 @@ class Extension(ABC):
     #: each message is compressed: a sender may leave one uncompressed).
     compresses_messages: bool = False
 
-    @abstractmethod
     def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
         """Transform a received frame; ``max_size`` bounds the data it may produce.
 
@@ -46,10 +48,11 @@ class Extension(ABC):
         :class:`~websocket_ref.exceptions.ProtocolError` for a frame that breaks the
         extension's rules.
         """
+        raise NotImplementedError
 
-    @abstractmethod
     def encode(self, frame: Frame) -> Frame:
         """Transform a frame about to be sent."""
+        raise NotImplementedError
 
     def stateless_key(self) -> Hashable | None:
         """A key such that the next message this extension encodes only depends on it.
@@ -73,16 +76,15 @@ class Extension(ABC):
         return False
 
 
-class ClientExtensionFactory(ABC):
+class ClientExtensionFactory:
     """Offers an extension in a client's request and accepts the server's answer."""
 
     name: ExtensionName
 
-    @abstractmethod
     def get_request_params(self) -> Sequence[ExtensionParameter]:
         """Parameters of the offer sent in the handshake request."""
+        raise NotImplementedError
 
-    @abstractmethod
     def process_response_params(
         self,
         params: Sequence[ExtensionParameter],
@@ -93,14 +95,14 @@ class ClientExtensionFactory(ABC):
         Raise :class:`~websocket_ref.exceptions.NegotiationError` if the answer isn't
         acceptable; the client then fails the connection (RFC 6455 §9.1).
         """
+        raise NotImplementedError
 
 
-class ServerExtensionFactory(ABC):
+class ServerExtensionFactory:
     """Reads a client's offer of an extension and accepts or declines it."""
 
     name: ExtensionName
 
-    @abstractmethod
     def process_request_params(
         self,
         params: Sequence[ExtensionParameter],
@@ -111,3 +113,4 @@ class ServerExtensionFactory(ABC):
         Raise :class:`~websocket_ref.exceptions.NegotiationError` to decline this
         offer; the server then considers the client's next offer, if any.
         """
+        raise NotImplementedError

@@ -451,7 +451,6 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
         client_no_context_takeover: bool = False,
         server_max_window_bits: int | None = None,
         client_max_window_bits: int | bool | None = True,
-        *,
         compress_settings: Mapping[str, Any] | None = None,
     ) -> None:
         if server_max_window_bits is not None:
@@ -581,13 +580,12 @@ class ServerPerMessageDeflateFactory(ServerExtensionFactory):
 
     name = NAME
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 (websockets takes these positionally)
         self,
         server_no_context_takeover: bool = False,
         client_no_context_takeover: bool = False,
         server_max_window_bits: int | None = None,
         client_max_window_bits: int | None = None,
-        *,
         compress_settings: Mapping[str, Any] | None = None,
         require_client_max_window_bits: bool = False,
     ) -> None:

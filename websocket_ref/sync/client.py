@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import ssl as ssl_module
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -184,6 +185,9 @@ def connect(
     Raises :exc:`~websocket_ref.exceptions.InvalidURI`, :exc:`OSError` if the connection
     fails, :exc:`TimeoutError`, or :exc:`~websocket_ref.exceptions.InvalidHandshake`.
     """
+    if ssl is None and "ssl_context" in kwargs:
+        ssl = kwargs.pop("ssl_context")
+        warnings.warn("ssl_context was renamed to ssl", DeprecationWarning, stacklevel=2)
     # RFC 6455 §4.1 [R6455-4.1-4]: an invalid URI fails before anything is opened
     ws_uri = parse_uri(uri)
     if additional_headers is not None:

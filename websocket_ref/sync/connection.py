@@ -221,7 +221,11 @@ class Connection:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.close()
+        # An exception leaving the block is an internal error: 1011, as in asyncio.
+        if exc_type is None:
+            self.close()
+        else:
+            self.close(CloseCode.INTERNAL_ERROR)
 
     def __iter__(self) -> Iterator[Data]:
         """Yield incoming messages until the connection closes normally.

@@ -25,6 +25,7 @@ import socket
 import ssl as ssl_module
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
@@ -179,6 +180,9 @@ class Server:
         self.logger = resolve_logger(logger, "websocket_ref.server")
         #: Seconds that :meth:`shutdown` waits for connections to close.
         self.close_timeout: float | None = 10
+        #: The TLS context connections are served with (``wss://``), or None. The
+        #: listening socket stays a plain one: TLS runs per connection.
+        self.ssl: ssl_module.SSLContext | None = None
         self._lock = threading.Lock()
         self._connections: set[ServerConnection] = set()
         self._handshaking: set[_Socket] = set()  # sockets before the handshake ends
@@ -427,6 +431,9 @@ def serve(
       annotated (see :mod:`websocket_ref.trace`); it runs in the connections' threads.
     * Other keyword arguments go to :func:`socket.create_server`.
     """
+    if ssl is None and "ssl_context" in kwargs:
+        ssl = kwargs.pop("ssl_context")
+        warnings.warn("ssl_context was renamed to ssl", DeprecationWarning, stacklevel=2)
     if subprotocols is not None:
         validate_subprotocols(subprotocols)  # errors show at once, not per connection
     factories = server_extensions(compression, extensions)
@@ -554,6 +561,7 @@ def serve(
 
     server = Server(sock, handle, log)
     server.close_timeout = close_timeout
+    server.ssl = ssl
     if unix and path is not None:
         server.unix_path = path
         server._unix_inode = os.stat(path).st_ino
@@ -588,3 +596,10 @@ def _linger(sock: socket.socket, timeout: float | None) -> None:
             received += len(data)
     except OSError:
         pass
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WebSocketServer":  # websockets' deprecated name
+        warnings.warn("WebSocketServer was renamed to Server", DeprecationWarning, stacklevel=2)
+        return Server
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
