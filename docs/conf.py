@@ -49,7 +49,7 @@ _BUILTIN_NAMES |= frozenset(
 )
 nitpick_ignore_regex = [
     (r"py:.*", r"(%s)(\..*)?" % "|".join(sorted(_STDLIB))),  # noqa: UP031
-    (r"py:.*", r"(%s)" % "|".join(sorted(_BUILTIN_NAMES))),  # noqa: UP031
+    (r"py:.*", r"(%s)(\..*)?" % "|".join(sorted(_BUILTIN_NAMES))),  # noqa: UP031
     (r"py:.*", r"(None|Ellipsis|ellipsis|NoneType|Any|Callable|Awaitable|Iterable|Sequence)"),
     # Private typing helpers that appear in signatures.
     (r"py:class", r"websocket_ref\.datastructures\.SupportsKeysAndGetItem"),

@@ -28,9 +28,9 @@ import enum
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from ._events import ReleasingEvents
 from ._mypyc import mypyc_attr
 from .exceptions import (
     ConnectionClosed,
@@ -80,35 +80,6 @@ Event = Request | Response | Frame
 
 #: What ``max_size`` accepts: a limit on messages, None, or ``(message, frame)`` limits.
 MaxSize = int | None | tuple[int | None, int | None]
-
-
-class ReleasingEvents(list[Event]):
-    """What :meth:`Protocol.events_received` returns while a server awaits its decision.
-
-    A server holds back the bytes that arrive behind the handshake request until the
-    application sent the response (the frames' rules depend on the extensions that the
-    response negotiates). Sending it releases them: iterating over this list goes on
-    with the events released meanwhile that nobody took yet, so the usual loop — for each
-    event, send_response() when it's the request — sees frames that the client sent
-    right behind its request, as soon as the connection is OPEN, without waiting for
-    more data that such a client (waiting for an answer) won't send.
-    """
-
-    __slots__ = ("_protocol",)
-
-    def __init__(self, events: Iterable[Event], protocol: Protocol) -> None:
-        super().__init__(events)
-        self._protocol = protocol
-
-    def __iter__(self) -> Iterator[Event]:
-        index = 0
-        while True:
-            while index < len(self):
-                yield self[index]
-                index += 1
-            if not self._protocol._events:
-                return
-            self.extend(self._protocol.events_received())
 
 
 def split_max_size(max_size: MaxSize) -> tuple[int | None, int | None]:
@@ -447,11 +418,15 @@ class Protocol:
         the list is a :class:`ReleasingEvents`: iterating over it also yields the frames
         that sending the response releases (those that arrived behind the request).
         """
+        events = self._take_events()
+        if self._reading is Reading.ACCEPTING:
+            return ReleasingEvents(events, self._take_events)
+        return events
+
+    def _take_events(self) -> list[Event]:
         if self._joined_event is not None:
             self._end_join()
         events, self._events = self._events, []
-        if self._reading is Reading.ACCEPTING:
-            return ReleasingEvents(events, self)
         return events
 
     # Sending

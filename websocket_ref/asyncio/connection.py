@@ -36,6 +36,7 @@ from ..frames import CloseCode, Frame, Opcode
 from ..http11 import Request, Response
 from ..protocol import Event, LoggerLike, State
 from ..server import ServerProtocol
+from .broadcast import broadcast  # noqa: F401 (websockets' connection modules have it)
 from .messages import Assembler, Data, _Missing, utf8_decoder
 from .options import queue_limits, write_limits
 
@@ -941,13 +942,3 @@ class _MessageStream:
 
     def __del__(self) -> None:
         self._finish()
-
-
-def __getattr__(name: str) -> Any:
-    # websockets defines broadcast() in its connection modules; it has a module of its
-    # own here (imported lazily: it imports this one).
-    if name == "broadcast":
-        from .broadcast import broadcast
-
-        return broadcast
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
