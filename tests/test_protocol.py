@@ -521,6 +521,19 @@ def test_close_reason_of_a_failure_explains_the_rule(side: Side) -> None:
     assert reason == "unexpected continuation frame (RFC 6455 §5.4)"
 
 
+def test_a_failure_keeps_no_traceback_and_so_not_the_read(side: Side) -> None:
+    # The failure lives as long as the connection (ConnectionClosedError.__cause__); its
+    # traceback would hold the parser's frames, whose locals hold the bytes read.
+    for defer in (False, True):
+        protocol = make(side)
+        protocol.defer_failures = defer
+        protocol.receive_data(peer_frame(protocol, 0x1, b"ok") + peer_frame(protocol, 0x3, b""))
+        protocol.events_received()
+        protocol.fail_pending()
+        assert isinstance(protocol.failure_exc, InvalidFrame)
+        assert protocol.failure_exc.__traceback__ is None
+
+
 # Fragmentation (RFC 6455 §5.4)
 
 

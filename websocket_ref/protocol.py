@@ -758,6 +758,10 @@ class Protocol:
                 else:  # ACCEPTING waits for send_response(); DISCARD and EOF drop data
                     return
         except ProtocolError as exc:
+            # Kept until the connection is collected (ConnectionClosedError.__cause__): the
+            # traceback would pin the parser's frames and the read's bytes with them (up to
+            # a 256 KiB read buffer per failed connection). The message names the rule.
+            exc = exc.with_traceback(None)
             if self.defer_failures and reading is Reading.FRAMES and self._state is State.OPEN:
                 # Answer what came before the bad frame first; see fail_pending().
                 self.pending_failure = exc
