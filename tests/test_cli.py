@@ -451,6 +451,25 @@ def test_piped_input_stops_waiting_after_wait_seconds() -> None:
     assert result.stdout.splitlines()[-1] == "Connection closed: 1000 (OK)."
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stops_on_sigint_and_sigterm_even_if_started_ignoring_sigint(
+    cli_factory: type[CLI], stop: signal.Signals
+) -> None:
+    # A shell without job control starts background jobs with SIGINT ignored (as a CI
+    # runner may start the test run): the server must stop on Ctrl-C all the same.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server = cli_factory("serve", "127.0.0.1", "0")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    line = server.lines.get(timeout=TIMEOUT)
+    assert line is not None and line.startswith("Listening on ws://127.0.0.1:"), line
+    server.process.send_signal(stop)
+    status, rest, stderr = server.finish()
+    assert status == 0, stderr
+    assert rest == ["Stopped."]
+
+
 def test_serve_echoes_and_traces(cli_factory: type[CLI]) -> None:
     server = cli_factory("serve", "127.0.0.1", "0", "--trace")
     line = server.lines.get(timeout=TIMEOUT)

@@ -10,7 +10,8 @@ the client sends its lines, then waits for as many messages as it sent (at most
 ``--wait`` seconds) before closing, so the replies are printed.
 
 The server echoes every message back; with ``--trace`` it prints what every connection
-sends and receives, each line tagged with the connection.
+sends and receives, each line tagged with the connection. Ctrl-C (SIGINT) or SIGTERM stops
+it gracefully: open connections are closed with 1001 (going away).
 
 Two threads share the terminal: the main thread reads lines (it must: only the main
 thread gets Ctrl-C, and readline wants it), a receiver thread prints messages. When
@@ -311,12 +312,27 @@ def serve_main(argv: Sequence[str]) -> int:
         print(f"Failed to listen on {args.host}:{args.port}: {exc}.", file=sys.stderr)
         return 1
     with server:
-        host, port = server.socket.getsockname()[:2]
-        console.print(f"Listening on ws://{host}:{port}/ (Ctrl-C to stop).")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever()
+        # SIGINT (Ctrl-C) and SIGTERM (kill, container runtimes) both stop the server
+        # gracefully. Installed explicitly: a shell starting a background job without job
+        # control makes it ignore SIGINT, and Python then has no KeyboardInterrupt.
+        previous = {sig: signal.signal(sig, _stop_serving) for sig in _STOP_SIGNALS}
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                host, port = server.socket.getsockname()[:2]
+                console.print(f"Listening on ws://{host}:{port}/ (Ctrl-C to stop).")
+                server.serve_forever()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     console.print("Stopped.")
     return 0
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stop_serving(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
