@@ -37,7 +37,13 @@ class Gate:
 
 
 class GatedExtension(FakeExtension):
-    """FakeExtension that stops in encode() or decode() on a frame of ``b"slow"``."""
+    """FakeExtension that stops in encode() or decode() on a frame of ``b"slow"``.
+
+    It stands for a compressing extension (permessage-deflate): the threading API
+    overlaps the two directions only when one is negotiated.
+    """
+
+    compresses_messages = True
 
     def __init__(self, gate: Gate, where: str, params: Sequence[ExtensionParameter]) -> None:
         super().__init__("x-fake", 0x40, params)

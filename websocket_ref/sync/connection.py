@@ -14,7 +14,8 @@ Threads and locks:
   side (the reader thread, and whoever fails the connection), ``_sending`` its sending
   side (application threads sending messages; it also orders fragmented messages). So
   the reader inflates a message while a writer deflates another: zlib releases the GIL,
-  and both run at once on two cores. ``_lock`` is the core's own reentrant ``lock``,
+  and both run at once on two cores (without compression, both are ``_lock``: nothing
+  costly to overlap). ``_lock`` is the core's own reentrant ``lock``,
   which guards what both directions share; the core takes it itself, briefly, and this
   module takes it for its own shared state (the ping table, the write queue). None of
   them is held across a network wait; the order is ``_receiving`` or ``_sending``, then
@@ -124,8 +125,9 @@ class Connection:
             self.local_address = self.remote_address = None
 
         self._lock = protocol.lock
-        self._receiving = threading.Lock()
-        self._sending = threading.Lock()
+        # Lock or RLock (see _start()): anything with acquire() and release().
+        self._receiving: contextlib.AbstractContextManager[bool] = threading.Lock()
+        self._sending: contextlib.AbstractContextManager[bool] = threading.Lock()
         # Signalled when a fragmented message is done (send() waits for it).
         self._fragments_done = threading.Condition(self._sending)
         self._fragmented_send: int | None = None  # thread sending a fragmented message
@@ -611,6 +613,12 @@ class Connection:
 
     def _start(self, events: list[Event]) -> None:
         """Start the threads once the opening handshake succeeded."""
+        if not any(extension.compresses_messages for extension in self.protocol.extensions):
+            # Nothing costly to overlap: without compression, the two directions take
+            # turns under one lock. Two threads running Python at once would contend
+            # for the GIL instead (measured: small messages streamed ~10% slower).
+            self._receiving = self._sending = self._lock
+            self._fragments_done = threading.Condition(self._lock)
         if events:
             self._dispatch(events)
         with self._lock:
