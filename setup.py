@@ -39,7 +39,11 @@ def mypyc_extensions() -> list[Extension]:
     except ImportError:
         print("WEBSOCKET_REF_MYPYC is set but mypyc isn't installed: pure Python", file=sys.stderr)
         return []
-    extensions = mypycify(MYPYC_MODULES, opt_level="3", group_name="websocket_ref")
+    try:
+        extensions = mypycify(MYPYC_MODULES, opt_level="3", group_name="websocket_ref")
+    except (Exception, SystemExit) as exc:  # mypyc exits on a type error: run as Python
+        print(f"mypyc couldn't compile the hot path ({exc!r}): pure Python", file=sys.stderr)
+        return []
     for extension in extensions:
         # No compiler: the build goes on, and the package runs its Python modules.
         extension.optional = True
