@@ -159,6 +159,17 @@ def test_request_with_zero_content_length() -> None:
     assert parse_request(bytearray(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")) is not None
 
 
+def test_request_with_repeated_content_length() -> None:
+    # Found by tests/fuzz: a repeated header raised MultipleValuesError out of the parser.
+    # Repeated zeros say "no body" (RFC 7230 §3.3.2 lets a recipient take identical
+    # values as one); anything else is a body, refused like one.
+    zeros = b"GET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n"
+    assert parse_request(bytearray(zeros)) is not None
+    for values in [(b"", b""), (b"0", b"5")]:
+        head = b"GET / HTTP/1.1\r\n" + b"".join(b"Content-Length: " + v + b"\r\n" for v in values)
+        assert type(request_error(head + b"\r\n")) is InvalidMessage
+
+
 @pytest.mark.parametrize(
     "line",
     [

@@ -275,7 +275,7 @@ def parse_request(
         # RFC 6455 §4.2.1 [R6455-4.2.1-3]: the Request-URI is a resource name (§3) or an
         # absolute http/https URI containing one; RFC 6455 §3 [R6455-3-2]: no fragment
         raise InvalidMessage(f"invalid request target: {target!r}")
-    if "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0":
+    if "Transfer-Encoding" in headers or any(v != "0" for v in headers.get_all("Content-Length")):
         # RFC 6455 §4.2.1 [R6455-4.2.1-1, R6455-4.2.1-2]: a handshake that doesn't match
         # the description (a GET request and its headers; a GET's body has no meaning,
         # RFC 7231 §4.3.1) gets an error code. Our choice: 400, rather than read and drop
