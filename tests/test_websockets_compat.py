@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 
 import pytest
 
@@ -502,3 +503,62 @@ def test_sync_connection_closes_with_1011_on_an_exception() -> None:
         raise RuntimeError
     remote.close()
     assert local.close_code == 1011
+
+
+@pytest.mark.asyncio
+async def test_asyncio_ping_and_pong_refuse_other_types() -> None:
+    async with serve(handler, "127.0.0.1", 0, **FAST) as s:
+        async with connect(f"ws://127.0.0.1:{s.sockets[0].getsockname()[1]}/", **FAST) as ws:
+            with pytest.raises(TypeError, match="unsupported type list"):
+                await ws.ping([])  # type: ignore[arg-type]
+            with pytest.raises(TypeError, match="unsupported type list"):
+                await ws.pong([])  # type: ignore[arg-type]
+            assert ws._keepalive_handle is None  # FAST: ping_interval None
+            ws.ping_interval = 3600
+            ws.start_keepalive()
+            first = ws._keepalive_handle
+            assert first is not None
+            ws.start_keepalive()  # again: replaces the schedule, doesn't add one
+            assert first.cancelled() and ws._keepalive_handle is not first
+
+
+def test_sync_start_keepalive_is_public_and_replaces_the_schedule() -> None:
+    from websocket_ref.protocol import CLIENT, SERVER, Protocol
+    from websocket_ref.sync.connection import Connection
+
+    a, b = socket.socketpair()
+    local = Connection(a, Protocol(CLIENT), close_timeout=1, ping_interval=None)
+    remote = Connection(b, Protocol(SERVER), close_timeout=1, ping_interval=None)
+    try:
+        local.start_keepalive()  # ping_interval None: nothing
+        assert local._keepalive_timer is None
+        local.ping_interval = 0.01
+        local.start_keepalive()
+        first = local._keepalive_timer
+        local.start_keepalive()  # replaces the schedule
+        assert first is not None and first.cancelled and local._keepalive_timer is not first
+        deadline = time.monotonic() + 60  # generous: the first pong sets latency
+        while not local.latency and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert local.latency > 0
+    finally:
+        local.close()
+        remote.close()
+
+
+def test_server_protocol_origin_and_user_agent_and_state_message() -> None:
+    from websocket_ref import ClientProtocol, InvalidState, Protocol, ServerProtocol
+    from websocket_ref.http11 import USER_AGENT
+    from websocket_ref.protocol import CLIENT
+
+    client = ClientProtocol(parse_uri("ws://example.com/"), origin="https://example.com")
+    request = client.connect()
+    assert request.headers["User-Agent"] == USER_AGENT
+    server = ServerProtocol()
+    assert server.origin is None
+    server.accept(request)
+    assert server.origin == "https://example.com"
+    closed = Protocol(CLIENT)
+    closed.send_close()
+    with pytest.raises(InvalidState, match=r"^connection is closing$"):
+        closed.send_text(b"late")

@@ -39,6 +39,7 @@ from .http11 import (
     MAX_HEAD_SIZE,
     MAX_LINE_LENGTH,
     MAX_NUM_HEADERS,
+    USER_AGENT,
     BodyReader,
     Request,
     Response,
@@ -58,11 +59,10 @@ from .protocol import (
 from .states import Change
 from .trace import TraceHook
 from .uri import WebSocketURI, parse_uri
-from .version import version as websocket_ref_version
 
 __all__ = [
     "ClientProtocol",
-    "USER_AGENT",
+    "USER_AGENT",  # defined in http11 (as in websockets); still importable from here
     "HANDSHAKE_HEADERS",
     "check_additional_headers",
     "backoff",
@@ -74,8 +74,6 @@ __all__ = [
     "CREDENTIAL_HEADERS",
 ]
 
-#: Default value of the User-Agent header of handshake requests.
-USER_AGENT = f"Python/3 websocket_ref/{websocket_ref_version}"
 
 # Default delays between reconnection attempts, in seconds (see backoff()).
 BACKOFF_INITIAL_DELAY = 5.0

@@ -26,6 +26,7 @@ from .exceptions import (
     StatusLineTooLong,
     TooManyHeaders,
 )
+from .version import version as websocket_ref_version
 
 __all__ = [
     "Request",
@@ -38,7 +39,12 @@ __all__ = [
     "parse_request",
     "parse_response_head",
     "BodyReader",
+    "USER_AGENT",
 ]
+
+#: Default value of the User-Agent header of handshake requests (and of the requests to
+#: a proxy), as in websockets' ``http11.USER_AGENT``.
+USER_AGENT = f"Python/3 websocket_ref/{websocket_ref_version}"
 
 
 def check_limits(**limits: int) -> None:

@@ -24,7 +24,18 @@ __all__ = [
     "server_extensions",
     "queue_limits",
     "resolve_logger",
+    "data_bytes",
 ]
+
+
+def data_bytes(data: str | bytes | bytearray | memoryview) -> bytes:
+    """The payload of a ping or pong (or a message) as bytes: ``str`` is UTF-8 encoded,
+    bytes-like objects are copied; anything else raises :exc:`TypeError`."""
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, bytes | bytearray | memoryview):
+        return data if type(data) is bytes else bytes(data)
+    raise TypeError(f"data has unsupported type {type(data).__name__}")
 
 
 def _deflate_module() -> Any:

@@ -657,7 +657,7 @@ class Protocol:
 
     def _check_open(self) -> None:
         if self._state is not State.OPEN:
-            raise InvalidState(f"connection is {self._state.name}; it must be OPEN")
+            raise InvalidState(f"connection is {self._state.name.lower()}")  # websockets' words
 
     def _encode(self, frame: Frame, compress: bool = True) -> Frame:
         """Pass an outgoing frame through the extensions, in negotiation order."""

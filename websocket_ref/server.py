@@ -141,6 +141,8 @@ class ServerProtocol(Protocol):
             trace=trace,
         )
         self.origins = origins
+        #: The request's Origin header once the handshake checked it (None without one).
+        self.origin: str | None = None
         self.available_extensions = list(extensions or [])
         if subprotocols is not None:
             validate_subprotocols(subprotocols)
@@ -350,9 +352,11 @@ class ServerProtocol(Protocol):
         return key, extensions_header, protocol_header
 
     def _check_origin(self, headers: Headers) -> None:
+        origins = headers.get_all("Origin")
+        if len(origins) == 1:
+            self.origin = origins[0]
         if self.origins is None:
             return
-        origins = headers.get_all("Origin")
         if len(origins) > 1:
             raise InvalidHeader("Origin", "multiple values")
         origin = origins[0] if origins else None

@@ -850,7 +850,7 @@ def test_keepalive_tolerates_backpressure() -> None:
             # Keepalive with timeouts short enough to expire several times during the pause;
             # started now that the reader is paused, so that no healthy pong can be late.
             ws.ping_interval, ws.ping_timeout = 0.02, 0.05
-            ws._start_keepalive()
+            ws.start_keepalive()
             time.sleep(0.2)
             assert ws.state is State.OPEN
             ws.ping_timeout = None  # reading resumes: don't time healthy pongs on a busy machine

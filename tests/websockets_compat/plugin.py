@@ -45,7 +45,7 @@ RENAMED: dict[str, str] = {}
 
 # websockets modules that only its test helpers import, given stand-ins built from the
 # standard library and websocket_ref (they aren't part of what's measured).
-STAND_IN_MODULES = ("websockets.version", "websockets.asyncio.compatibility")
+STAND_IN_MODULES = ("websockets.version", "websockets.asyncio.compatibility", "websockets.utils")
 
 
 def _map_modules() -> None:
@@ -68,6 +68,7 @@ def _map_modules() -> None:
     _map_loggers()
     sys.modules["websockets.version"] = _version_module()
     sys.modules["websockets.asyncio.compatibility"] = _compatibility_module()
+    sys.modules["websockets.utils"] = _utils_module()
     sys.meta_path.insert(0, _Unmapped())
 
 
@@ -112,6 +113,21 @@ def _version_module() -> types.ModuleType:
     # larger unit, which is what a loaded machine needs.
     module.released = True  # type: ignore[attr-defined]
     module.tag = module.commit = version.version  # type: ignore[attr-defined]
+    return module
+
+
+def _utils_module() -> types.ModuleType:
+    """websockets.utils: the handshake's key functions and masking, which websockets'
+    tests use to compute expected values; websocket_ref has them under other modules.
+    Other names fail (see :class:`Missing`)."""
+    from websocket_ref.handshake import accept_key, generate_key
+    from websocket_ref.masking import apply_mask
+
+    module = types.ModuleType("websockets.utils")
+    module.accept_key = accept_key  # type: ignore[attr-defined]
+    module.generate_key = generate_key  # type: ignore[attr-defined]
+    module.apply_mask = apply_mask  # type: ignore[attr-defined]
+    module.__getattr__ = lambda name: Missing(f"websockets.utils.{name}")  # type: ignore[method-assign]
     return module
 
 

@@ -20,7 +20,9 @@ P. **Patching**: the test (or its class's set-up, or a helper method of its clas
 U. **Private names**: the test reads or writes an attribute whose name starts with one
    underscore (not a dunder), or uses a name imported from websockets that starts with
    one, or a name from one of websockets' undocumented helper modules
-   (:data:`INTERNAL_MODULES`: its stream reader, its utilities, its lazy importer).
+   (:data:`INTERNAL_MODULES`: its stream reader, its lazy importer). The tests' uses of
+   ``websockets.utils`` (``accept_key()`` to compute an expected header) get
+   websocket_ref's functions of the same names (plugin.py).
 M. **Manual rules** (:data:`INTERNAL`): read from the test, with the reason next to it
    (undocumented methods of websockets' classes, exact debug-log text, the structure of
    websockets' parsers...). Each is one line here, to be checked by anyone.
@@ -57,12 +59,7 @@ FILES: dict[str, str] = {
 
 #: websockets' undocumented helper modules: a test using one of their names is internal
 #: (rule U). In the mapping run they import as placeholders whose names all fail.
-INTERNAL_MODULES = (
-    "websockets.streams",
-    "websockets.utils",
-    "websockets.imports",
-    "websockets.speedups",
-)
+INTERNAL_MODULES = ("websockets.streams", "websockets.imports", "websockets.speedups")
 
 #: The files of the measured suite, in the order of the report.
 SUITE = [

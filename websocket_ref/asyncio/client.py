@@ -23,7 +23,6 @@ from types import EllipsisType, TracebackType
 from typing import Any, Literal
 
 from ..client import (
-    USER_AGENT,
     ClientProtocol,
     backoff,
     check_additional_headers,
@@ -36,7 +35,14 @@ from ..datastructures import HeadersLike, check_header
 from ..exceptions import InvalidHandshake, InvalidStatus, SecurityError
 from ..extensions.base import ClientExtensionFactory
 from ..headers import Subprotocol, validate_subprotocols
-from ..http11 import MAX_BODY_SIZE, MAX_HEAD_SIZE, MAX_LINE_LENGTH, MAX_NUM_HEADERS, check_limits
+from ..http11 import (
+    MAX_BODY_SIZE,
+    MAX_HEAD_SIZE,
+    MAX_LINE_LENGTH,
+    MAX_NUM_HEADERS,
+    USER_AGENT,
+    check_limits,
+)
 from ..protocol import MAX_FRAGMENTS, MAX_PENDING_PONGS, LoggerLike
 from ..proxy import resolve_proxy
 from ..trace import TraceHook

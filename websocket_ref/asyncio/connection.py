@@ -34,6 +34,7 @@ from ..client import ClientProtocol
 from ..exceptions import ConcurrencyError, ConnectionClosedOK
 from ..frames import CloseCode, Frame, Opcode
 from ..http11 import Request, Response
+from ..options import data_bytes
 from ..protocol import Event, LoggerLike, State
 from ..server import ServerProtocol
 from .broadcast import broadcast  # noqa: F401 (websockets' connection modules have it)
@@ -437,7 +438,7 @@ class Connection(asyncio.BufferedProtocol):
         """Send an unsolicited pong, e.g. as a unidirectional heartbeat (RFC 6455 §5.5.3)."""
         if self.protocol.state is not State.OPEN:
             await self._raise_closed()
-        self.protocol.send_pong(data.encode() if isinstance(data, str) else bytes(data))
+        self.protocol.send_pong(data_bytes(data))
         self._send_data()
         if self._write_paused or self._under.is_closing():
             await self._drain()
@@ -449,7 +450,7 @@ class Connection(asyncio.BufferedProtocol):
             while payload in waiters:
                 payload = os.urandom(4)
         else:
-            payload = data.encode() if isinstance(data, str) else bytes(data)
+            payload = data_bytes(data)
             if payload in waiters:
                 raise ConcurrencyError("already waiting for a pong with the same data")
         self.protocol.send_ping(payload)
@@ -832,7 +833,14 @@ class Connection(asyncio.BufferedProtocol):
     # Keepalive
 
     def start_keepalive(self) -> None:
-        """Ping every ``ping_interval`` seconds; fail after ``ping_timeout`` without pong."""
+        """Ping every ``ping_interval`` seconds; fail after ``ping_timeout`` without pong.
+
+        The handshake starts it; call it again after changing ``ping_interval`` (it
+        replaces the schedule). Nothing happens when ``ping_interval`` is None.
+        """
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+            self._keepalive_handle = None
         if self.ping_interval is not None:
             self._keepalive_handle = self.loop.call_later(self.ping_interval, self._keepalive)
 

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 from ..client import (
-    USER_AGENT,
     ClientProtocol,
     backoff,
     check_additional_headers,
@@ -44,6 +43,7 @@ from ..http11 import (
     MAX_HEAD_SIZE,
     MAX_LINE_LENGTH,
     MAX_NUM_HEADERS,
+    USER_AGENT,
     Response,
     check_limits,
 )

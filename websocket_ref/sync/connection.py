@@ -58,6 +58,7 @@ from typing import Any, TypeVar
 from ..exceptions import ConcurrencyError, ConnectionClosed, ConnectionClosedOK, InvalidState
 from ..frames import CloseCode, Frame, Opcode
 from ..http11 import Request, Response
+from ..options import data_bytes
 from ..protocol import Event, LoggerLike, Protocol, State
 from .messages import Assembler, Data
 from .scheduler import Timer, scheduler
@@ -372,13 +373,13 @@ class Connection:
         failed: BaseException | None = None
         try:
             start = functools.partial(start, compress=compress)
-            self._send(start, _to_bytes(first), False, fragment=True)
+            self._send(start, data_bytes(first), False, fragment=True)
             for fragment in iterator:
                 if isinstance(fragment, str) != is_str or not isinstance(
                     fragment, str | bytes | bytearray | memoryview
                 ):
                     raise TypeError("all fragments of a message must be str, or all bytes-like")
-                self._send(protocol.send_continuation, _to_bytes(fragment), False, fragment=True)
+                self._send(protocol.send_continuation, data_bytes(fragment), False, fragment=True)
             self._send(protocol.send_continuation, b"", True, fragment=True)
         except ConnectionClosed:
             raise
@@ -405,7 +406,7 @@ class Connection:
         when the connection closes, so that a thread waiting for it can't wait forever.
         :attr:`latency` is updated when the pong arrives.
         """
-        payload = None if data is None else _to_bytes(data)
+        payload = None if data is None else data_bytes(data)
         queued = self._queue_ping(payload, ack_on_close)
         if queued is None:
             raise self._closed_exception()
@@ -440,7 +441,7 @@ class Connection:
 
     def pong(self, data: str | BytesLike = b"") -> None:
         """Send an unsolicited pong (RFC 6455 §5.5.3), e.g. as a one-way heartbeat."""
-        self._send(self.protocol.send_pong, _to_bytes(data), control=True)
+        self._send(self.protocol.send_pong, data_bytes(data), control=True)
 
     # Closing
 
@@ -631,12 +632,20 @@ class Connection:
         )
         self._reader.start()
         if self.ping_interval is not None:
-            self._start_keepalive()
+            self.start_keepalive()
 
-    def _start_keepalive(self) -> None:
-        """Schedule the first keepalive ping on the shared timer thread."""
-        assert self.ping_interval is not None
+    def start_keepalive(self) -> None:
+        """Ping every ``ping_interval`` seconds; fail after ``ping_timeout`` without pong.
+
+        The handshake starts it; call it again after changing ``ping_interval`` (it
+        replaces the schedule). Nothing happens when ``ping_interval`` is None.
+        """
+        if self.ping_interval is None:
+            return
         with self._lock:
+            if self._keepalive_timer is not None:
+                self._keepalive_timer.cancel()
+                self._keepalive_timer = None
             if not self._closed.is_set():  # see _keepalive_ping()
                 self._keepalive_timer = scheduler.call_later(
                     self.ping_interval, self._keepalive_ping
@@ -878,14 +887,6 @@ class Connection:
             if self.debug:
                 self.logger.debug("! timed out waiting for the connection to close")
             self._abort()
-
-
-def _to_bytes(data: str | BytesLike) -> bytes:
-    if isinstance(data, str):
-        return data.encode()
-    if isinstance(data, bytes | bytearray | memoryview):
-        return data if type(data) is bytes else bytes(data)
-    raise TypeError(f"data has unsupported type {type(data).__name__}")
 
 
 def __getattr__(name: str) -> Any:
