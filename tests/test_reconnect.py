@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import functools
 import itertools
+import random
 import threading
+import unittest.mock
 from collections.abc import Iterator
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from websocket_ref import ConnectionClosed, InvalidStatus, InvalidURI
 from websocket_ref.asyncio.client import connect
@@ -46,10 +50,50 @@ class Delays:
 
 
 @pytest.mark.rfc("R6455-7.2.3-4")
-def test_backoff_arguments() -> None:
+def test_backoff_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "random", lambda: 0.0)
     delays = list(itertools.islice(backoff(initial_delay=2, min_delay=1, max_delay=8, factor=2), 7))
-    assert 0 <= delays[0] <= 2
-    assert delays[1:] == [1, 2, 4, 8, 8, 8]
+    assert delays == [0, 1, 2, 4, 8, 8, 8]
+
+
+@pytest.mark.rfc("R6455-7.2.3-4")
+def test_backoff_second_delay_is_longer_than_a_long_random_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # RFC 6455 §7.2.3: "increasingly longer" -- a random first delay of 1.5 s is not
+    # followed by the schedule's 1 s: the steps not longer than it are skipped.
+    monkeypatch.setattr(random, "random", lambda: 0.75)
+    delays = list(itertools.islice(backoff(initial_delay=2, min_delay=1, max_delay=8, factor=2), 5))
+    assert delays == [1.5, 2, 4, 8, 8]
+    # With the defaults (as in websockets: 0-5 s, then 3.1 x 1.618^n up to 90).
+    monkeypatch.setattr(random, "random", lambda: 0.8)
+    delays = list(itertools.islice(backoff(), 4))
+    assert delays[0] == 4.0
+    assert delays[1:] == pytest.approx([3.1 * 1.618, 3.1 * 1.618**2, 3.1 * 1.618**3])
+    # A first delay beyond max_delay is cut to it; the rest stay at the cap.
+    delays = list(itertools.islice(backoff(initial_delay=20, min_delay=1, max_delay=8), 3))
+    assert delays == [8, 8, 8]
+
+
+@pytest.mark.rfc("R6455-7.2.3-4")
+@hypothesis.given(
+    drawn=st.floats(0, 1, exclude_max=True),
+    initial_delay=st.floats(0, 100),
+    min_delay=st.floats(0.001, 50),
+    extra=st.floats(0, 100),
+    factor=st.one_of(st.just(1.0), st.floats(1, 4)),
+)
+def test_backoff_never_gets_shorter(
+    drawn: float, initial_delay: float, min_delay: float, extra: float, factor: float
+) -> None:
+    with unittest.mock.patch.object(random, "random", lambda: drawn):
+        gen = backoff(initial_delay, min_delay, min_delay + extra, factor)
+        delays = list(itertools.islice(gen, 40))
+    assert delays[0] == min(drawn * initial_delay, min_delay + extra)
+    assert delays == sorted(delays)
+    if factor > 1:  # strictly longer until the cap
+        below_cap = [d for d in delays[1:] if d < min_delay + extra]
+        assert all(a < b for a, b in itertools.pairwise([delays[0], *below_cap]))
 
 
 @pytest.mark.rfc("R6455-7.2.3-2", "R6455-7.2.3-3")

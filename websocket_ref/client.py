@@ -92,12 +92,15 @@ def backoff(
 
     RFC 6455 §7.2.3: "The first reconnect attempt SHOULD be delayed by a random amount
     of time" -- here between 0 and ``initial_delay`` (the RFC's example: 0 to 5
-    seconds), so that clients dropped at once don't come back at once -- and "subsequent
-    reconnect attempts SHOULD be delayed by increasingly longer amounts of time, using a
-    method such as truncated binary exponential backoff": ``min_delay``, multiplied by
-    ``factor`` after each attempt, truncated at ``max_delay``. Defaults: the module's
-    ``BACKOFF_*`` values (as in websockets: 5, 3.1, 90 and 1.618). Pass your own to
-    ``connect()`` with
+    seconds; never more than ``max_delay``), so that clients dropped at once don't come
+    back at once -- and "subsequent reconnect attempts SHOULD be delayed by increasingly
+    longer amounts of time, using a method such as truncated binary exponential
+    backoff": ``min_delay``, multiplied by ``factor`` after each attempt, truncated at
+    ``max_delay``. The steps of that schedule that aren't longer than the random first
+    delay are skipped, so that the second delay is never shorter than the first (with
+    the defaults, a first delay of 4 s is followed by 5.0, 8.1, 13.1... instead of 3.1).
+    Defaults: the module's ``BACKOFF_*`` values (as in websockets: 5, 3.1, 90 and
+    1.618). Pass your own to ``connect()`` with
     ``reconnect_delays=functools.partial(backoff, initial_delay=1, max_delay=30)``.
     """
     initial, delay, maximum, growth = initial_delay, min_delay, max_delay, factor
@@ -107,9 +110,14 @@ def backoff(
         )
     # RFC 6455 §7.2.3 [R6455-7.2.3-2, R6455-7.2.3-3]: the first reconnect attempt
     # SHOULD be delayed by a random amount (0-5 s is the RFC's example)
-    yield random.random() * initial
+    first = min(random.random() * initial, maximum)
+    yield first
     # RFC 6455 §7.2.3 [R6455-7.2.3-4]: subsequent attempts SHOULD be delayed by
-    # increasingly longer amounts
+    # increasingly longer amounts -- longer than the random first one too
+    if growth > 1:
+        while delay <= first and delay < maximum and delay * growth > delay:
+            delay *= growth
+    delay = max(delay, first)  # factor 1 (constant delays, the caller's choice) included
     while delay < maximum:
         yield delay
         delay *= growth
