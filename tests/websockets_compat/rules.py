@@ -12,17 +12,19 @@ F. **File rules** (:data:`FILES`): the whole file tests something websocket_ref 
    claim to mirror: websockets' legacy and trio APIs, its CLI, deprecated module aliases,
    and undocumented helper modules (``websockets.imports``, ``.streams``, ``.utils``,
    ``.sync.utils``). These files aren't run; their tests are counted as internal.
-P. **Patching**: the test (or its class's set-up, or a helper method of its class that it
-   calls) uses ``unittest.mock.patch`` on anything but ``os.environ``: it replaces a
-   function websockets calls internally (``secrets.token_bytes`` for masking keys,
-   ``websockets.client.generate_key``, ``Protocol.events_received``...), so it tests
-   that websockets' code is built that way.
-U. **Private names**: the test reads or writes an attribute whose name starts with one
-   underscore (not a dunder), or uses a name imported from websockets that starts with
-   one, or a name from one of websockets' undocumented helper modules
-   (:data:`INTERNAL_MODULES`: its stream reader, its lazy importer). The tests' uses of
-   ``websockets.utils`` (``accept_key()`` to compute an expected header) get
-   websocket_ref's functions of the same names (plugin.py).
+P. **Patching**: the test (or its class's set-up, or a helper method of its class or a
+   helper function of its module that it calls) uses ``unittest.mock.patch`` on
+   anything but ``os.environ``: it replaces a function websockets calls internally
+   (``secrets.token_bytes`` for masking keys, ``websockets.client.generate_key``,
+   ``Protocol.events_received``...), so it tests that websockets' code is built that way.
+U. **Private names**: the test (or its helpers, as in rule P) reads or writes an
+   attribute whose name starts with one underscore (not a dunder) -- also as a keyword
+   argument, e.g. ``dataclasses.replace(response, _exception=None)`` --, or uses a
+   name imported from websockets that starts with one, or a name from one of
+   websockets' undocumented helper modules (:data:`INTERNAL_MODULES`: its stream
+   reader, its lazy importer). The tests' uses of ``websockets.utils``
+   (``accept_key()`` to compute an expected header) get websocket_ref's functions of
+   the same names (plugin.py).
 M. **Manual rules** (:data:`INTERNAL`): read from the test, with the reason next to it
    (undocumented methods of websockets' classes, exact debug-log text, the structure of
    websockets' parsers...). Each is one line here, to be checked by anyone.
@@ -39,6 +41,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import inspect
+import sys
 import textwrap
 from typing import Any
 
@@ -103,6 +106,13 @@ INTERNAL: dict[str, str] = {
     "asyncio/test_connection.py::*::test_keepalive_terminates_*": (
         "reads connection.keepalive_task, an undocumented attribute"
     ),
+    "sync/test_connection.py::*::test_disable_keepalive": (
+        "reads connection.keepalive_thread, an undocumented attribute"
+    ),
+    "sync/test_connection.py::*::test_keepalive_terminates_*": (
+        "reads connection.keepalive_thread, an undocumented attribute (websocket_ref's "
+        "sync keepalive runs on a shared timer thread)"
+    ),
     "*/test_connection.py::*::test_max_queue*": (
         "reads connection.recv_messages, the undocumented message queue, and its fields"
     ),
@@ -141,6 +151,14 @@ _SEND_WAITS = (
     "Sync send() from another thread waits for a fragmented message being sent",
     "the second send() waits instead of raising ConcurrencyError",
 )
+_CONTROL_AFTER_CLOSE = (
+    "Pings and pongs go out only while the connection is OPEN",
+    "the test sends a ping or pong after sending a Close frame",
+)
+_SUBPROTOCOL_ORDER = (
+    "The server picks the client's preferred subprotocol",
+    "the test expects the first of the server's list",
+)
 _BACKOFF = (
     "Reconnect delays never get shorter",
     "the test expects 3.1 s after the random first delay, even one of 3.1 to 5 s",
@@ -151,8 +169,11 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "test_server.py::HandshakeTests::test_*_version": _VERSION,
     "test_server.py::HandshakeTests::test_no_subprotocol_requested": _SUBPROTOCOL,
     "test_server.py::HandshakeTests::test_unsupported_subprotocol": _SUBPROTOCOL,
+    "test_server.py::HandshakeTests::test_multiple_subprotocols": _SUBPROTOCOL_ORDER,
     "test_protocol.py::*::test_*_sends_unexpected_*": _MISUSE,
     "test_protocol.py::CloseTests::test_*_sends_close_with_reason_only": _MISUSE,
+    "test_protocol.py::ContinuationTests::test_*_sends_continuation_after_sending_close": _MISUSE,
+    "test_protocol.py::P?ngTests::test_*_sends_p?ng_after_sending_close": _CONTROL_AFTER_CLOSE,
     "sync/test_client.py::SecureClientTests::test_set_server_hostname_*": _TLS_SOCKET,
     "sync/test_client.py::UnixClientTests::test_secure_connection": _TLS_SOCKET,
     "sync/test_client.py::UnixClientTests::test_set_server_hostname": _TLS_SOCKET,
@@ -221,6 +242,9 @@ def _static_reason(tree: ast.AST, private_imports: set[str]) -> str | None:
             return f"rule U: uses private attribute {node.attr}"
         if isinstance(node, ast.Name) and node.id in private_imports:
             return f"rule U: uses private or undocumented {node.id}"
+        name = node.arg or "" if isinstance(node, ast.keyword) else ""
+        if name.startswith("_") and not name.startswith("__"):
+            return f"rule U: sets private field {name}"
     return None
 
 
@@ -265,6 +289,12 @@ def _methods_used(cls: type, func: Any) -> list[Any]:
                 helper = getattr(helper, "__func__", helper)
                 if inspect.isfunction(helper) and helper.__module__ == cls.__module__:
                     todo.append(helper)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                # A helper function of the test's module (a context manager too).
+                module = sys.modules.get(cls.__module__)
+                helper = getattr(module, node.func.id, None)
+                if inspect.isfunction(helper) and helper.__module__ == cls.__module__:
+                    todo.append(inspect.unwrap(helper))
     return seen
 
 
