@@ -138,10 +138,10 @@ def test_sync_unix_serve_arguments(tmp_path: object) -> None:
     from websocket_ref.sync.client import unix_connect as sync_unix_connect
     from websocket_ref.sync.server import unix_serve as sync_unix_serve
 
-    with pytest.raises(TypeError, match=r"^missing path argument$"):
+    with pytest.raises(ValueError, match=r"^missing path argument$"):
         sync_unix_serve(lambda ws: None)
     with socket.socket(socket.AF_UNIX) as sock:
-        with pytest.raises(TypeError, match=r"^path and sock arguments are incompatible$"):
+        with pytest.raises(ValueError, match=r"^path is incompatible with sock$"):
             sync_unix_serve(lambda ws: None, path="/", sock=sock)
     # A listening Unix socket given as sock, as websockets allows.
     path = str(Path(str(tmp_path)) / "ws.sock")
@@ -203,7 +203,7 @@ def test_sync_client_usage_errors() -> None:
     with pytest.raises(ValueError, match=r"^missing path argument$"):
         sync_unix_connect()
     with socket.socket(socket.AF_UNIX) as sock:
-        with pytest.raises(ValueError, match=r"^path and sock arguments are incompatible$"):
+        with pytest.raises(ValueError, match=r"^path is incompatible with sock$"):
             sync_unix_connect(path="/", sock=sock)
     with pytest.raises(TypeError, match=r"^subprotocols must be a list, not a str$"):
         sync_connect("ws://localhost/", subprotocols="chat")  # type: ignore[arg-type]
@@ -562,3 +562,98 @@ def test_server_protocol_origin_and_user_agent_and_state_message() -> None:
     closed.send_close()
     with pytest.raises(InvalidState, match=r"^connection is closing$"):
         closed.send_text(b"late")
+
+
+def test_log_records_carry_the_connection(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from websocket_ref.protocol import CLIENT, SERVER, Protocol
+    from websocket_ref.sync.connection import Connection
+
+    a, b = socket.socketpair()
+    local = Connection(a, Protocol(CLIENT), close_timeout=1, ping_interval=None)
+    remote = Connection(b, Protocol(SERVER), close_timeout=1, ping_interval=None)
+    try:
+        assert isinstance(local.logger, logging.LoggerAdapter)
+        assert local.protocol.logger is local.logger
+        with caplog.at_level(logging.INFO):
+            local.logger.info("hello")
+        assert [r.websocket for r in caplog.records] == [local]  # type: ignore[attr-defined]
+    finally:
+        local.close()
+        remote.close()
+
+
+@pytest.mark.parametrize(
+    ("data", "eof", "cause"),
+    [
+        (b"", True, "connection closed while reading HTTP status line"),
+        (b"HTTP/1.1 101 Switching", True, "connection closed while reading HTTP status line"),
+        (
+            b"HTTP/1.1 101 Switching Protocols\r\n",
+            True,
+            "connection closed while reading HTTP headers",
+        ),
+        (b"220 smtp.invalid\r\n\r\n", False, "invalid HTTP status line: 220 smtp.invalid"),
+        (b"220 smtp ok\r\n\r\n", False, "unsupported protocol; expected HTTP/1.1: 220 smtp ok"),
+    ],
+)
+def test_sansio_client_names_what_was_wrong_as_websockets(
+    data: bytes, eof: bool, cause: str
+) -> None:
+    from websocket_ref import ClientProtocol, InvalidMessage
+
+    client = ClientProtocol(parse_uri("ws://example.com/"))
+    client.send_request(client.connect())
+    client.receive_data(data)
+    if eof:
+        client.receive_eof()
+    assert isinstance(client.handshake_exc, InvalidMessage)
+    assert str(client.handshake_exc) == "did not receive a valid HTTP response"
+    assert str(client.handshake_exc.__cause__) == cause
+
+
+def test_header_builders_refuse_what_websockets_refuses() -> None:
+    from websocket_ref.headers import build_www_authenticate_basic, validate_subprotocols
+
+    with pytest.raises(ValueError, match="quoted-string"):
+        build_www_authenticate_basic("\u0007")
+    assert build_www_authenticate_basic('a "b"\t') == 'Basic realm="a \\"b\\"\t", charset="UTF-8"'
+    for subprotocols in ({"sip": None}, {"sip"}, "sip"):
+        with pytest.raises(TypeError, match=r"^subprotocols must be a list"):
+            validate_subprotocols(subprotocols)  # type: ignore[arg-type]
+    validate_subprotocols(("sip", "chat"))
+
+
+@pytest.mark.parametrize(
+    ("data", "eof", "cause"),
+    [
+        (b"", True, "connection closed while reading HTTP request line"),
+        (b"GET /test HTTP/1.1\r\n", True, "connection closed while reading HTTP headers"),
+        # Refused at the first line, without waiting for the end of a head.
+        (
+            b"HELO relay.invalid\r\nMAIL FROM: <a@b>\r\n",
+            False,
+            "invalid HTTP request line: HELO relay.invalid",
+        ),
+        (b"GET / HTTP/1.1 x\r\n\r\n", False, "invalid HTTP request line: GET / HTTP/1.1 x"),
+    ],
+)
+def test_sansio_server_names_what_was_wrong_as_websockets(
+    data: bytes, eof: bool, cause: str
+) -> None:
+    from websocket_ref import InvalidMessage, ServerProtocol
+
+    server = ServerProtocol()
+    server.receive_data(data)
+    if eof:
+        server.receive_eof()
+    assert server.events_received() == []
+    assert isinstance(server.handshake_exc, InvalidMessage)
+    assert str(server.handshake_exc) == "did not receive a valid HTTP request"
+    assert str(server.handshake_exc.__cause__) == cause
+    if not eof:  # a 400 that says why
+        assert (
+            f"did not receive a valid HTTP request: {cause}."
+            in b"".join(server.data_to_send()).decode()
+        )

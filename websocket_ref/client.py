@@ -510,7 +510,8 @@ class ClientProtocol(Protocol):
             # websockets' words, and its cause: an EOFError tells reconnection loops that
             # the failure may be transient (see process_exception()).
             error = InvalidMessage("did not receive a valid HTTP response")
-            error.__cause__ = EOFError("connection closed while reading HTTP status line")
+            part = "headers" if b"\r\n" in self._buffer else "status line"
+            error.__cause__ = EOFError(f"connection closed while reading HTTP {part}")
             self.handshake_exc = error
         super()._receive_eof_while(reading)
 

@@ -61,6 +61,8 @@ _QUOTED_STRING_RE = re.compile(
 )
 _UNQUOTE_RE = re.compile(r"\\([\x09\x20-\x7e\x80-\xff])")
 _QUOTE_RE = re.compile(r"([\x22\x5c])")
+# RFC 7230 §3.2.6: what a quoted-string may hold (qdtext and quoted-pair's characters).
+_QUOTABLE_RE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 # RFC 7230 §6.7: protocol = protocol-name ["/" protocol-version]
 _PROTOCOL_RE = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+(?:/[-!#$%&'*+.^_`|~0-9a-zA-Z]+)?")
 # RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ), here not empty;
@@ -219,6 +221,8 @@ def validate_subprotocols(subprotocols: Sequence[Subprotocol]) -> None:
     """Check a list of subprotocols before it's offered (or supported): unique tokens."""
     if isinstance(subprotocols, str):
         raise TypeError("subprotocols must be a list, not a str")
+    if not isinstance(subprotocols, Sequence):  # a dict or set has no order of preference
+        raise TypeError(f"subprotocols must be a list, not a {type(subprotocols).__name__}")
     seen: set[str] = set()
     for subprotocol in subprotocols:
         # RFC 6455 §4.1 [R6455-4.1-33]: non-empty strings of U+0021 to U+007E without
@@ -232,7 +236,13 @@ def validate_subprotocols(subprotocols: Sequence[Subprotocol]) -> None:
 
 
 def build_www_authenticate_basic(realm: str) -> str:
-    """Build a ``WWW-Authenticate`` header value for HTTP Basic auth (RFC 7617 §2)."""
+    """Build a ``WWW-Authenticate`` header value for HTTP Basic auth (RFC 7617 §2).
+
+    :exc:`ValueError` for a realm that can't be a quoted-string (RFC 7230 §3.2.6: no
+    control characters but HTAB), as in websockets.
+    """
+    if _QUOTABLE_RE.fullmatch(realm) is None:
+        raise ValueError("invalid characters for quoted-string encoding")
     return f'Basic realm={_quote(realm)}, charset="UTF-8"'
 
 

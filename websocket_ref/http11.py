@@ -258,15 +258,16 @@ def parse_request(
         max_head_size=max_head_size,
     )
     if head is None:
+        # Not an HTTP request at all (a client speaking another protocol): say so as
+        # soon as its first line is in, rather than wait for a head that won't come.
+        end = buf.find(b"\r\n", 0, max_line_length + 2)
+        if end >= 0:
+            _check_request_line(bytes(buf[:end]))
         return None
     request_line, headers = head
-    parts = request_line.split(b" ")
-    if len(parts) != 3:
-        raise InvalidMessage(f"invalid HTTP request line: {request_line!r}")
-    method, target, version = parts
+    method, target, version = _check_request_line(request_line)
     match = _VERSION_RE.fullmatch(version)
-    if match is None:
-        raise InvalidMessage(f"invalid HTTP request line: {request_line!r}")
+    assert match is not None  # _check_request_line()
     # RFC 6455 §4.2.1 [R6455-4.2.1-2]: "An HTTP/1.1 or higher GET request"; RFC 7230
     # §2.6: HTTP/1.x with x > 1 is read as HTTP/1.1, the highest minor version we know.
     # Below 1.1 or above 1.x: 505 is our choice of "appropriate error code".
@@ -353,10 +354,20 @@ def parse_response_head(
     return status_code, reason, headers
 
 
+def _check_request_line(line: bytes) -> list[bytes]:
+    """A request line's method, target and version; websockets' exception if it isn't
+    one (RFC 7230 §3.1.1: method SP request-target SP HTTP-version)."""
+    parts = line.split(b" ")
+    if len(parts) != 3 or _VERSION_RE.fullmatch(parts[2]) is None:
+        cause = ValueError(f"invalid HTTP request line: {line.decode('latin-1')}")
+        raise InvalidMessage("did not receive a valid HTTP request") from cause
+    return parts
+
+
 def _invalid_status_line(line: bytes) -> NoReturn:
     """Raise websockets' exception for a status line that isn't HTTP/1.x's."""
     text = line.decode("latin-1")
-    if not line.startswith(b"HTTP/1."):
+    if len(line.split(b" ", 2)) == 3 and not line.startswith(b"HTTP/1."):
         cause = ValueError(f"unsupported protocol; expected HTTP/1.1: {text}")
     else:
         cause = ValueError(f"invalid HTTP status line: {text}")

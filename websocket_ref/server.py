@@ -223,7 +223,8 @@ class ServerProtocol(Protocol):
             status = http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
         else:
             status = http.HTTPStatus.BAD_REQUEST
-        response = self.reject(status, f"Failed to open a WebSocket connection: {exc}.\n")
+        reason = f"{exc}: {exc.__cause__}" if isinstance(exc.__cause__, ValueError) else exc
+        response = self.reject(status, f"Failed to open a WebSocket connection: {reason}.\n")
         if status == http.HTTPStatus.METHOD_NOT_ALLOWED:
             # RFC 7231 §6.5.5: a 405 MUST list the methods the resource supports
             response.headers["Allow"] = "GET"
@@ -231,7 +232,11 @@ class ServerProtocol(Protocol):
 
     def _receive_eof_while(self, reading: Reading) -> None:
         if reading is Reading.HANDSHAKE and self.handshake_exc is None:
-            self.handshake_exc = InvalidMessage("connection closed during the opening handshake")
+            # websockets' words, and its cause (as in the client)
+            error = InvalidMessage("did not receive a valid HTTP request")
+            part = "headers" if b"\r\n" in self._buffer else "request line"
+            error.__cause__ = EOFError(f"connection closed while reading HTTP {part}")
+            self.handshake_exc = error
         super()._receive_eof_while(reading)
 
     def accept(self, request: Request) -> Response:

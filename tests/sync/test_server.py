@@ -154,8 +154,13 @@ def test_sock_argument() -> None:
 
 
 def test_sock_argument_excludes_host() -> None:
-    with socket.socket() as sock, pytest.raises(TypeError):
+    # ValueError with websockets' words
+    with socket.socket() as sock, pytest.raises(ValueError, match=r"^host is incompatible"):
         serve(lambda ws: None, "127.0.0.1", sock=sock)
+    with socket.socket() as sock, pytest.raises(ValueError, match=r"^port is incompatible"):
+        serve(lambda ws: None, port=8080, sock=sock)
+    with socket.socket() as sock, pytest.raises(TypeError):
+        serve(lambda ws: None, sock=sock, backlog=5)
 
 
 def test_unix_serve(tmp_path: Path) -> None:
@@ -175,7 +180,7 @@ def test_unix_serve(tmp_path: Path) -> None:
 
 
 def test_unix_serve_requires_path() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match=r"^missing path argument$"):
         unix_serve(lambda ws: None)
 
 

@@ -22,6 +22,7 @@ Three kinds of flow control keep memory bounded:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import uuid
@@ -100,6 +101,10 @@ class Connection(asyncio.BufferedProtocol):
         max_queue: int | tuple[int | None, int | None] | None = 16,
         write_limit: int | tuple[int, int | None] = 2**15,
     ) -> None:
+        if not isinstance(protocol.logger, logging.LoggerAdapter):
+            # Log records carry the connection as ``record.websocket``, as in websockets
+            # (connect() and serve() give the protocol such an adapter already).
+            protocol.logger = logging.LoggerAdapter(protocol.logger, {"websocket": self})
         self.protocol = protocol
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout

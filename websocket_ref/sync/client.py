@@ -213,7 +213,7 @@ def connect(
         if path is None and sock is None:
             raise ValueError("missing path argument")
         if path is not None and sock is not None:
-            raise ValueError("path and sock arguments are incompatible")
+            raise ValueError("path is incompatible with sock")  # websockets' words
     if subprotocols is not None:
         validate_subprotocols(subprotocols)  # errors show at once, not after connecting
     factories = client_extensions(compression, extensions)

@@ -115,7 +115,10 @@ class Connection:
 
         #: Unique identifier of the connection, for logs.
         self.id: uuid.UUID = protocol.id
-        #: Logger of the connection.
+        if not isinstance(protocol.logger, logging.LoggerAdapter):
+            # Log records carry the connection as ``record.websocket``, as in websockets.
+            protocol.logger = logging.LoggerAdapter(protocol.logger, {"websocket": self})
+        #: Logger of the connection: an adapter that adds ``websocket`` to records.
         self.logger: LoggerLike = protocol.logger
         self.debug = protocol.debug
 

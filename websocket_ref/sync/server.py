@@ -455,7 +455,7 @@ def serve(
     if sock is None:
         if unix:
             if path is None:
-                raise TypeError("missing path argument")
+                raise ValueError("missing path argument")  # websockets' words, as below
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.bind(path)
@@ -466,9 +466,13 @@ def serve(
         else:
             sock = socket.create_server((host or "", port or 0), **kwargs)
     elif path is not None:
-        raise TypeError("path and sock arguments are incompatible")
-    elif host is not None or port is not None or kwargs:
-        raise TypeError("sock can't be combined with host, port or socket arguments")
+        raise ValueError("path is incompatible with sock")
+    elif host is not None:
+        raise ValueError("host is incompatible with sock")
+    elif port is not None:
+        raise ValueError("port is incompatible with sock")
+    elif kwargs:
+        raise TypeError("sock can't be combined with socket arguments")
 
     def handle(conn_sock: socket.socket, address: Any) -> None:
         """One connection, start to end, in its own thread."""
