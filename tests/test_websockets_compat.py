@@ -657,3 +657,41 @@ def test_sansio_server_names_what_was_wrong_as_websockets(
             f"did not receive a valid HTTP request: {cause}."
             in b"".join(server.data_to_send()).decode()
         )
+
+
+def test_sync_close_timeout_is_the_cause_of_connection_closed() -> None:
+    from websocket_ref.exceptions import ConnectionClosedError
+    from websocket_ref.protocol import CLIENT, Protocol
+    from websocket_ref.sync.connection import Connection
+
+    a, b = socket.socketpair()  # b never answers the close frame
+    local = Connection(a, Protocol(CLIENT), close_timeout=0.1, ping_interval=None)
+    try:
+        local.close()
+        with pytest.raises(ConnectionClosedError) as raised:
+            local.recv()
+        assert str(raised.value) == "sent 1000 (OK); no close frame received"
+        assert isinstance(raised.value.__cause__, TimeoutError)
+    finally:
+        b.close()
+
+
+@pytest.mark.asyncio
+async def test_asyncio_close_timeout_is_the_cause_of_connection_closed() -> None:
+    import asyncio
+
+    from websocket_ref.asyncio.connection import Connection
+    from websocket_ref.exceptions import ConnectionClosedError
+    from websocket_ref.protocol import CLIENT, Protocol
+
+    a, b = socket.socketpair()  # b never answers the close frame
+    local = Connection(Protocol(CLIENT), close_timeout=0.1, ping_interval=None)
+    try:
+        await asyncio.get_running_loop().create_connection(lambda: local, sock=a)
+        await local.close()
+        with pytest.raises(ConnectionClosedError) as raised:
+            await local.recv()
+        assert str(raised.value) == "sent 1000 (OK); no close frame received"
+        assert isinstance(raised.value.__cause__, TimeoutError)
+    finally:
+        b.close()

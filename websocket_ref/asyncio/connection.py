@@ -621,6 +621,8 @@ class Connection(asyncio.BufferedProtocol):
         self._close_timer = None
         if self.protocol.debug:
             self.logger.debug("! timed out waiting for the TCP connection to close")
+        if self._lost_exc is None:  # the cause of ConnectionClosed, as in websockets
+            self._lost_exc = TimeoutError("timed out waiting for the connection to close")
         self.transport.abort()
 
     # Reading

@@ -481,6 +481,8 @@ class Connection:
         if not self._closed.wait(deadline.timeout(raise_if_elapsed=False)):
             if self.debug:
                 self.logger.debug("! timed out waiting for the connection to close")
+            if self._recv_exc is None:  # the cause of ConnectionClosed, as in websockets
+                self._recv_exc = TimeoutError("timed out waiting for the connection to close")
             self._abort()
             self._closed.wait(_ABORT_GRACE)
 
@@ -699,9 +701,11 @@ class Connection:
                 if protocol.pending_failure is not None:
                     self._fail_pending()
                 assembler.wait_for_room()
-        except TimeoutError:
+        except TimeoutError as exc:
             if self.debug:
                 self.logger.debug("! timed out waiting for TCP close")
+            if self._recv_exc is None:  # the cause of ConnectionClosed, as in websockets
+                self._recv_exc = exc
         except Exception as exc:  # a bug: log it and close the connection anyway
             self._recv_exc = exc
             self.logger.error("unexpected error in the reader thread", exc_info=True)
