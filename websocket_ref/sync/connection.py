@@ -46,7 +46,9 @@ import contextlib
 import functools
 import logging
 import os
+import selectors
 import socket
+import ssl as ssl_module
 import threading
 import time
 import uuid
@@ -62,6 +64,7 @@ from ..options import data_bytes
 from ..protocol import Event, LoggerLike, Protocol, State
 from .messages import Assembler, Data
 from .scheduler import Timer, scheduler
+from .selector import Reactor, SelectorThread, selector_thread
 from .transport import Transport, wait_for
 from .utils import Deadline, queue_limits
 
@@ -153,7 +156,18 @@ class Connection:
         #: Round-trip time of the last acknowledged ping, in seconds (0 until then).
         self.latency: float = 0.0
 
-        self._reader: threading.Thread | None = None
+        self._reader: threading.Thread | None = None  # the reader thread, if it has one
+        # Or the shared selector thread reads (see _start()); its state, which only that
+        # thread touches once started, apart from the flags set under _lock:
+        self._reactor: Reactor | None = None
+        self._started = False
+        self._reading = False  # the socket is in the selector for reading
+        self._want_write = False  # ...and for writing: queued bytes wait for room
+        self._finished = False  # _finish() ran
+        self._close_timer: Timer | None = None  # bounds the wait for the TCP close
+        self._close_timed_out = False
+        self._starve_timer: Timer | None = None  # bounds the wait before fail_pending()
+        self._starve_timed_out = False
         # Timers on the shared scheduler: the next keepalive ping, the check for its pong,
         # and the abort that bounds a closing handshake started by a keepalive timeout.
         # Set and cancelled under _lock.
@@ -475,8 +489,7 @@ class Connection:
 
     def _close_wait(self, deadline: Deadline) -> None:
         """Wait for the reader thread to end; abort the socket at the deadline."""
-        reader = self._reader
-        if reader is None or reader is threading.current_thread():
+        if not self._started or self._in_reader():
             return
         if not self._closed.wait(deadline.timeout(raise_if_elapsed=False)):
             if self.debug:
@@ -501,6 +514,13 @@ class Connection:
         # The reader may be blocked in a read that started before closing was expected.
         self._close_wait(deadline)
 
+    def _in_reader(self) -> bool:
+        """Whether the caller is the thread reading for this connection."""
+        reactor = self._reactor
+        if reactor is not None:
+            return reactor.in_thread()
+        return self._reader is threading.current_thread()
+
     def _abort(self) -> None:
         """Cut the connection: wake up the reader thread and any blocked writer."""
         self.transport.abort()
@@ -508,12 +528,7 @@ class Connection:
 
     def _closed_exception(self, cause: BaseException | None = None) -> ConnectionClosed:
         """Wait (bounded) for the connection to be closed; return the exception to raise."""
-        reader = self._reader
-        if (
-            reader is not None
-            and reader is not threading.current_thread()
-            and not self._closed.wait(self.close_timeout)
-        ):
+        if self._started and not self._in_reader() and not self._closed.wait(self.close_timeout):
             self._abort()
             self._closed.wait(_ABORT_GRACE)
         exc = self.protocol.close_exc
@@ -618,7 +633,15 @@ class Connection:
     # Reading
 
     def _start(self, events: list[Event]) -> None:
-        """Start the threads once the opening handshake succeeded."""
+        """Start reading once the opening handshake succeeded.
+
+        The shared selector thread reads for the connection (:mod:`.selector`), plain or
+        TLS (:class:`~.transport.TLSTransport` decrypts in memory: what OpenSSL holds is
+        decrypted with each read, so a readable socket is all the selector must watch).
+        A connection built on an :class:`ssl.SSLSocket` (``Connection(sock, protocol)``,
+        as websockets allows) gets a reader thread of its own: the socket's
+        ``recv()`` blocks inside OpenSSL, which may also hold bytes already read.
+        """
         if not any(extension.compresses_messages for extension in self.protocol.extensions):
             # Nothing costly to overlap: without compression, the two directions take
             # turns under one lock. Two threads running Python at once would contend
@@ -629,13 +652,19 @@ class Connection:
             self._dispatch(events)
         with self._lock:
             ticket = self._queue_writes()
-        # If writing fails, the reader thread finds out and closes the connection.
+        # If writing fails, the reader finds out and closes the connection.
         with contextlib.suppress(OSError):
             self._flush(ticket)
-        self._reader = threading.Thread(
-            target=self._read_loop, name=f"websocket_ref-reader-{self.id}", daemon=True
-        )
-        self._reader.start()
+        self._started = True
+        if isinstance(self.socket, ssl_module.SSLSocket):
+            self._reader = threading.Thread(
+                target=self._read_loop, name=f"websocket_ref-reader-{self.id}", daemon=True
+            )
+            self._reader.start()
+        else:
+            reactor = self._reactor = self._selector_thread().attach()
+            self.recv_messages.on_wake = self._wake
+            reactor.call_soon(self._step)
         if self.ping_interval is not None:
             self.start_keepalive()
 
@@ -655,6 +684,43 @@ class Connection:
                 self._keepalive_timer = scheduler.call_later(
                     self.ping_interval, self._keepalive_ping
                 )
+
+    def _selector_thread(self) -> SelectorThread:
+        """The selector thread that reads for this connection: the process's own.
+
+        A server has its own (see :class:`~.server.ServerConnection`), so that its
+        connections don't wait while a client of the same process is being read.
+        """
+        return selector_thread
+
+    def _receive(self, data: bytes) -> None:
+        """Feed bytes read from the socket to the core; write and hand over what it made.
+
+        Called by the reader (thread or selector thread) alone.
+        """
+        protocol = self.protocol
+        with self._receiving:  # inflating here doesn't hold up writers
+            protocol.receive_data(data)
+            events = protocol.events_received()
+        with self._lock:
+            if not self._pending:
+                self._queue_writes()
+            # Else the bytes written before ours aren't out yet (the peer may not
+            # be reading): what this read produced — a pong, a close frame —
+            # stays in the core, where pongs coalesce (Protocol.pong_pending),
+            # until the thread writing takes it (see _write_pending()).
+        if self._pending:
+            # If writing fails, the socket is aborted and the next read ends the connection.
+            self._flush_reader()
+        if events:
+            self._dispatch(events)
+
+    def _flush_reader(self) -> None:
+        """Write what the reader queued, in the way its thread allows."""
+        if self._reactor is not None:
+            self._flush_nowait()
+        else:
+            self._try_flush()
 
     def _read_loop(self) -> None:
         """The reader thread: socket → core → assembler, until the connection closes."""
@@ -683,21 +749,7 @@ class Connection:
                     break
                 if not data:
                     break
-                with self._receiving:  # inflating here doesn't hold up writers
-                    protocol.receive_data(data)
-                    events = protocol.events_received()
-                with self._lock:
-                    if not self._pending:
-                        self._queue_writes()
-                    # Else the bytes written before ours aren't out yet (the peer may not
-                    # be reading): what this read produced — a pong, a close frame —
-                    # stays in the core, where pongs coalesce (Protocol.pong_pending),
-                    # until the thread writing takes it (see _write_pending()).
-                if self._pending:
-                    # If writing fails, the socket is aborted and the next read ends the loop.
-                    self._try_flush()
-                if events:
-                    self._dispatch(events)
+                self._receive(data)
                 if protocol.pending_failure is not None:
                     self._fail_pending()
                 assembler.wait_for_room()
@@ -720,12 +772,173 @@ class Connection:
         """
         timeout = 10.0 if self.close_timeout is None else self.close_timeout
         self.recv_messages.wait_until_starved(timeout)
+        self._fail_pending_now()
+
+    def _fail_pending_now(self) -> None:
         with self._receiving:
             self.protocol.fail_pending()
         with self._lock:
             self._queue_writes()
         if self._pending:
-            self._try_flush()
+            self._flush_reader()
+
+    # Reading in the selector thread: the reader thread's loop above, turned inside
+    # out. Where that thread blocks (waiting for room in the queue, for the application
+    # to starve before a held-back failure, for the TCP close), the socket leaves the
+    # selector or a timer on the shared scheduler bounds the wait; the assembler's
+    # on_wake (_wake) and the timers queue a call to _step() to go on.
+
+    def _wake(self) -> None:
+        """The queue has room, or the application starves: look again. Any thread."""
+        reactor = self._reactor
+        if reactor is not None:
+            reactor.call_soon(self._step)
+
+    def _step(self) -> None:
+        """Decide whether to read on: what the reader thread does between two reads."""
+        if self._finished:
+            return
+        protocol = self.protocol
+        assembler = self.recv_messages
+        try:
+            if protocol.pending_failure is not None:
+                if not (self._starve_timed_out or assembler.starved_or_wait()):
+                    # Stop reading until the application took the messages before the
+                    # bad frame (see _fail_pending()), or close_timeout elapsed.
+                    if self._starve_timer is None:
+                        timeout = 10.0 if self.close_timeout is None else self.close_timeout
+                        self._starve_timer = scheduler.call_later(timeout, self._starve_timeout)
+                    self._set_reading(False)
+                    return
+                if self._starve_timer is not None:
+                    self._starve_timer.cancel()
+                    self._starve_timer = None
+                self._fail_pending_now()
+            if assembler.pause_if_full():
+                # Backpressure (max_queue): the socket leaves the selector until the
+                # application drains the queue; TCP pushes back on the peer.
+                self._set_reading(False)
+                return
+            if (
+                self._close_timer is None
+                and self.close_timeout is not None
+                and protocol.close_expected()
+            ):
+                # RFC 6455 §7.1.1 [R6455-7.1.1-2, R6455-7.1.1-4]: the TCP connection should
+                # end soon; don't wait forever: after close_timeout, close it.
+                # RFC 6455 §5.5.1 [R6455-5.5.1-11]: a client waits that long for the
+                # server's TCP close, then closes it itself
+                self._close_timer = scheduler.call_later(self.close_timeout, self._close_timeout)
+            self._set_reading(True)
+        except Exception as exc:  # a bug: log it and close the connection anyway
+            self._recv_exc = exc
+            self.logger.error("unexpected error in the selector thread", exc_info=True)
+            self._end()
+
+    def _starve_timeout(self) -> None:
+        """Timer thread: the application didn't starve within close_timeout."""
+
+        def expired() -> None:
+            self._starve_timed_out = True
+            self._step()
+
+        if self._reactor is not None:
+            self._reactor.call_soon(expired)
+
+    def _close_timeout(self) -> None:
+        """Timer thread: the TCP connection didn't end within close_timeout."""
+
+        def expired() -> None:
+            if not self._finished:
+                if self.debug:
+                    self.logger.debug("! timed out waiting for TCP close")
+                self._end()
+
+        if self._reactor is not None:
+            self._reactor.call_soon(expired)
+
+    def _set_reading(self, reading: bool) -> None:
+        if reading != self._reading:
+            self._reading = reading
+            self._update_interest()
+
+    def _update_interest(self) -> None:
+        assert self._reactor is not None
+        events = (selectors.EVENT_READ if self._reading else 0) | (
+            selectors.EVENT_WRITE if self._want_write else 0
+        )
+        self._reactor.set_interest(self.socket, events, self._on_ready)
+
+    def _on_ready(self, mask: int) -> None:
+        """The selector says the socket is readable and/or writable."""
+        if mask & selectors.EVENT_WRITE:
+            self._want_write = False
+            self._flush_nowait()
+            if not self._want_write:
+                self._update_interest()
+        if mask & selectors.EVENT_READ and self._reading:
+            self._read_ready()
+
+    def _read_ready(self) -> None:
+        """Read once from the readable socket and process it, without blocking."""
+        try:
+            try:
+                data = self.transport.recv_ready()
+            except OSError as exc:  # e.g. connection reset
+                self._recv_exc = exc
+                data = b""
+            if data is None:
+                return  # nothing yet (e.g. part of a TLS record)
+            if not data:
+                self._end()
+                return
+            self._receive(data)
+        except Exception as exc:  # a bug: log it and close the connection anyway
+            self._recv_exc = exc
+            self.logger.error("unexpected error in the selector thread", exc_info=True)
+            self._end()
+            return
+        self._step()
+
+    def _flush_nowait(self) -> None:
+        """Write what's queued if the socket takes it at once; else, ask the selector to
+        call again when it's writable. For the selector thread, which mustn't wait.
+
+        What the reader queues is small (pongs, close frames); larger queued bytes are
+        an application thread's, which writes them itself.
+        """
+        pending = self._pending
+        lock = self._send_lock
+        # Bounded all the same: a write that can't finish aborts the connection.
+        timeout = 10.0 if self.close_timeout is None else self.close_timeout
+        while pending:  # again after releasing the lock: see _try_flush()
+            if not lock.acquire(blocking=False):
+                return  # the thread writing will write our bytes too
+            try:
+                if sum(map(len, pending)) > _TIMER_WRITE_LIMIT:
+                    return
+                if not wait_for(self.socket, write=True, timeout=0):
+                    if not self._finished and not self._want_write:
+                        self._want_write = True
+                        self._update_interest()
+                    return
+                self._write_pending(Deadline(timeout))
+            finally:
+                lock.release()
+
+    def _end(self) -> None:
+        """The selector thread is done with the connection: forget its socket, finish."""
+        if self._finished:
+            return
+        self._finished = True
+        self._reading = self._want_write = False
+        reactor = self._reactor
+        assert reactor is not None
+        reactor.forget(self.socket)  # before the socket is closed
+        try:
+            self._finish()
+        finally:
+            self._selector_thread().detach(reactor)
 
     def _dispatch(self, events: list[Event]) -> None:
         """Hand data frames to the assembler and pongs to waiting pings."""
@@ -768,7 +981,7 @@ class Connection:
             self.protocol.receive_eof()
         with self._lock:
             self._queue_writes()
-        self._try_flush()
+        self._flush_reader()
         # Wake any writer blocked on the socket, then close it once none uses it.
         self.transport.abort()
         with self._send_lock:
@@ -788,10 +1001,17 @@ class Connection:
             self.logger.debug("= connection closed: %s", self.protocol.close_exc)
         self._closed.set()
         with self._lock:
-            for timer in (self._keepalive_timer, self._keepalive_check_timer, self._abort_timer):
+            for timer in (
+                self._keepalive_timer,
+                self._keepalive_check_timer,
+                self._abort_timer,
+                self._close_timer,
+                self._starve_timer,
+            ):
                 if timer is not None:
                     timer.cancel()
             self._keepalive_timer = self._keepalive_check_timer = self._abort_timer = None
+            self._close_timer = self._starve_timer = None
 
     # Keepalive, on the shared timer thread (see .scheduler): these callbacks must never
     # wait on the network, or every connection's keepalive would wait with them.

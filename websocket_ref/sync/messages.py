@@ -7,9 +7,16 @@ constant, however many fragments it came in); ``recv_streaming`` hands them over
 Frames were already checked by the Sans-I/O core (fragmentation order, UTF-8 of text
 messages, sizes), so this module only moves and joins them.
 
-Flow control: when the queue reaches its high-water mark, the reader thread stops
-reading the socket until the application brings it down to the low-water mark. TCP then
-pushes back on the peer, so a fast sender can't fill this process's memory.
+Flow control: when the queue reaches its high-water mark, the reader stops reading the
+socket until the application brings it down to the low-water mark. TCP then pushes back
+on the peer, so a fast sender can't fill this process's memory.
+
+The reader is either a thread of the connection's own, which blocks in
+:meth:`Assembler.wait_for_room` and :meth:`Assembler.wait_until_starved`, or the shared
+selector thread (:mod:`.selector`), which mustn't block: it asks
+:meth:`Assembler.pause_if_full` and :meth:`Assembler.starved_or_wait` instead, stops
+reading when they say so, and the application thread that changes what they answer calls
+``on_wake`` (which only queues a call to the selector thread).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import codecs
 import collections
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..exceptions import ConcurrencyError
 from ..frames import Frame, Opcode
@@ -62,6 +69,10 @@ class Assembler:
         self.paused = False
         #: How many times the reader thread paused.
         self.pauses = 0
+        #: Set by a reader that doesn't block (the selector thread): called, under the
+        #: queue's mutex, when the queue has room again or the application starves,
+        #: after :meth:`pause_if_full` or :meth:`starved_or_wait` said to wait.
+        self.on_wake: Callable[[], None] | None = None
 
     # Reader side
 
@@ -100,6 +111,50 @@ class Assembler:
                 self._room_available.wait()
             self.paused = False
 
+    def pause_if_full(self) -> bool:
+        """:meth:`wait_for_room` without blocking: True if the reader must stop reading.
+
+        ``on_wake`` is called once the queue is down to its low-water mark (or reading
+        must resume for closing); the reader then asks again.
+        """
+        high = self._high
+        if high is None or len(self._frames) < high:
+            return False
+        with self._mutex:
+            if self._paused_allowed and not self._closed and len(self._frames) >= high:
+                if not self.paused:
+                    self.paused = True
+                    self.pauses += 1
+                return True
+            self.paused = False
+            return False
+
+    def _is_starved(self) -> bool:
+        return self._closed or not self._paused_allowed or (self._app_waiting and not self._frames)
+
+    def starved_or_wait(self) -> bool:
+        """:meth:`wait_until_starved` without blocking: True if the application starves.
+
+        Otherwise ``on_wake`` is called when it does (or the queue closes, or this side
+        starts closing); the reader bounds the wait itself.
+        """
+        with self._mutex:
+            if self._is_starved():
+                self._starved_waiting = False
+                return True
+            self._starved_waiting = True
+            return False
+
+    def _wake_reader(self) -> None:
+        """Tell a paused or waiting reader to look again. Called with the mutex held."""
+        self._room_available.notify_all()
+        self._starved.notify_all()
+        on_wake = self.on_wake
+        if on_wake is not None and (self.paused or self._starved_waiting):
+            self.paused = False
+            self._starved_waiting = False
+            on_wake()
+
     def wait_until_starved(self, timeout: float) -> None:
         """Block until the application waits for a message that isn't queued.
 
@@ -110,9 +165,7 @@ class Assembler:
         """
         deadline = Deadline(timeout)
         with self._mutex:
-            while not (
-                self._closed or not self._paused_allowed or (self._app_waiting and not self._frames)
-            ):
+            while not self._is_starved():
                 remaining = deadline.timeout(raise_if_elapsed=False)
                 if remaining == 0:
                     return
@@ -127,16 +180,14 @@ class Assembler:
         """Let the reader run freely: this side is closing and must see the peer's reply."""
         with self._mutex:
             self._paused_allowed = False
-            self._room_available.notify_all()
-            self._starved.notify_all()
+            self._wake_reader()
 
     def close(self) -> None:
         """No more frames will come: wake up every waiting thread."""
         with self._mutex:
             self._closed = True
             self._frames_available.notify_all()
-            self._room_available.notify_all()
-            self._starved.notify_all()
+            self._wake_reader()
 
     # Application side
 
@@ -151,7 +202,7 @@ class Assembler:
                 raise TimeoutError("timed out while waiting for a message")
             self._app_waiting = True
             if self._starved_waiting:
-                self._starved.notify_all()
+                self._wake_reader()
             try:
                 if not self._frames_available.wait(timeout):
                     raise TimeoutError("timed out while waiting for a message")
@@ -160,7 +211,7 @@ class Assembler:
         frame = queue.popleft()
         # The reader thread sets `paused` (under the mutex) before it waits for room.
         if self.paused and len(queue) <= (self._low or 0):
-            self._room_available.notify()
+            self._wake_reader()
         return frame
 
     def get(self, timeout: float | None = None, decode: bool | None = None) -> Data:
@@ -227,4 +278,7 @@ class Assembler:
                     queue = self._frames
                     while queue and self._skip_rest:
                         self._skip_rest = not queue.popleft().fin
-                    self._room_available.notify()
+                    if len(queue) <= (self._low or 0):
+                        self._wake_reader()
+                    else:
+                        self._room_available.notify()

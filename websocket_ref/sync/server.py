@@ -49,6 +49,7 @@ from ..trace import TraceHook
 from .auth import basic_auth
 from .broadcast import broadcast
 from .connection import Connection
+from .selector import SelectorThread
 from .transport import TLSTransport, Transport
 from .utils import Deadline, resolve_logger, server_extensions
 
@@ -75,6 +76,12 @@ class ServerConnection(Connection):
         #: found in the path (passed to the handler as keyword arguments).
         self.handler: Any = None
         self.handler_kwargs: dict[str, Any] = {}
+
+    def _selector_thread(self) -> SelectorThread:
+        server: Server | None = getattr(self, "server", None)  # None during __init__
+        if server is None:
+            return super()._selector_thread()
+        return server._selector_thread
 
     def respond(self, status: http.HTTPStatus | int, text: str) -> Response:
         """Build an HTTP response with a plain-text body, for ``process_request``."""
@@ -191,6 +198,9 @@ class Server:
         self._serving: threading.Thread | None = None  # the thread in serve_forever()
         self._served = threading.Event()
         self._wakeup_r, self._wakeup_w = socket_pair()
+        # One thread reads for every connection of this server (.selector); it runs
+        # while connections are open.
+        self._selector_thread = SelectorThread("websocket_ref-server-selector")
         #: Path of a Unix socket this server created, removed at shutdown.
         self.unix_path: str | None = None
         self._unix_inode: int | None = None

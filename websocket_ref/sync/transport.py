@@ -1,8 +1,10 @@
 """Byte streams under a threaded connection: plain sockets and TLS over memory BIOs.
 
-A connection has one reader thread, which alone calls :meth:`Transport.recv`, and any
-number of writer threads, which the connection serializes before they call
-:meth:`Transport.write`. Two rules shape this module:
+A connection has one reader, which alone calls :meth:`Transport.recv` (a thread of the
+connection's own, which blocks) or :meth:`Transport.recv_ready` (the shared selector
+thread, once the socket is readable: it never blocks), and any number of writer threads,
+which the connection serializes before they call :meth:`Transport.write`. Two rules
+shape this module:
 
 * No lock is ever held across a network wait by more than one party: a thread blocked
   in ``recv`` never prevents another from writing, and the other way round.
@@ -123,6 +125,17 @@ class Transport:
             raise TimeoutError("timed out while reading")
         return self.sock.recv(RECV_BUFSIZE)
 
+    def recv_ready(self) -> bytes | None:
+        """Read what a readable socket holds, without blocking.
+
+        ``b""`` at EOF; None if there's nothing to return yet (a spurious wake-up, or
+        part of a TLS record). Only one thread at a time may read.
+        """
+        try:
+            return self.sock.recv(RECV_BUFSIZE, _MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+
     def write(self, chunks: Sequence[bytes], deadline: Deadline | None = None) -> None:
         """Write ``chunks`` in order. Callers serialize writes."""
         send_chunks(self.sock, chunks, deadline)
@@ -216,42 +229,61 @@ class TLSTransport(Transport):
     def ssl_object(self) -> ssl_module.SSLObject:
         return self._ssl
 
+    def _decrypt(self) -> bytes | None:
+        """Return the plaintext that the incoming BIO holds; b"" at EOF; None if none."""
+        chunks: list[bytes] = []
+        eof = False
+        with self._tls_lock:
+            try:
+                # All of it: what stays in the BIO wouldn't make the socket readable.
+                while True:
+                    data = self._ssl.read(RECV_BUFSIZE)
+                    if not data:  # close_notify received
+                        eof = True
+                        break
+                    chunks.append(data)
+            except ssl_module.SSLWantReadError:
+                pass
+            except (ssl_module.SSLZeroReturnError, ssl_module.SSLEOFError):
+                # close_notify, or a TCP EOF without one (a "ragged" EOF): the
+                # WebSocket closing handshake tells whether closing was clean.
+                eof = True
+            # Reading may produce records to send (e.g. a TLS 1.3 KeyUpdate reply).
+            if self._outgoing.pending:
+                self._raw_pending.append(self._outgoing.read())
+        if self._raw_pending:
+            self._flush_raw(blocking=False)
+        if chunks:
+            return b"".join(chunks)
+        if eof or self._eof_received:
+            return b""
+        return None
+
+    def _feed(self, data: bytes) -> None:
+        """Hand bytes read from the socket to OpenSSL (b"": the socket's EOF)."""
+        with self._tls_lock:
+            if data:
+                self._incoming.write(data)
+            else:
+                self._eof_received = True
+                self._incoming.write_eof()
+
     def recv(self, timeout: float | None = None) -> bytes:
         while True:
-            chunks: list[bytes] = []
-            eof = False
-            with self._tls_lock:
-                try:
-                    while True:
-                        data = self._ssl.read(RECV_BUFSIZE)
-                        if not data:  # close_notify received
-                            eof = True
-                            break
-                        chunks.append(data)
-                except ssl_module.SSLWantReadError:
-                    pass
-                except (ssl_module.SSLZeroReturnError, ssl_module.SSLEOFError):
-                    # close_notify, or a TCP EOF without one (a "ragged" EOF): the
-                    # WebSocket closing handshake tells whether closing was clean.
-                    eof = True
-                # Reading may produce records to send (e.g. a TLS 1.3 KeyUpdate reply).
-                if self._outgoing.pending:
-                    self._raw_pending.append(self._outgoing.read())
-            if self._raw_pending:
-                self._flush_raw(blocking=False)
-            if chunks:
-                return b"".join(chunks)
-            if eof or self._eof_received:
-                return b""
+            plaintext = self._decrypt()
+            if plaintext is not None:
+                return plaintext
             if timeout is not None and not wait_for(self.sock, write=False, timeout=timeout):
                 raise TimeoutError("timed out while reading")
-            data = self.sock.recv(RECV_BUFSIZE)
-            with self._tls_lock:
-                if data:
-                    self._incoming.write(data)
-                else:
-                    self._eof_received = True
-                    self._incoming.write_eof()
+            self._feed(self.sock.recv(RECV_BUFSIZE))
+
+    def recv_ready(self) -> bytes | None:
+        try:
+            data = self.sock.recv(RECV_BUFSIZE, _MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+        self._feed(data)
+        return self._decrypt()
 
     def write(self, chunks: Sequence[bytes], deadline: Deadline | None = None) -> None:
         if len(chunks) > 1 and sum(map(len, chunks)) <= _JOIN_LIMIT:
