@@ -1,10 +1,12 @@
 """The threading server under many connections: threads, memory and round trips.
 
-``python bench/sync_scaling.py [--connections 100 1000] [--impl websocket_ref-sync ...]``
-starts an echo server (``robustness_server.py``) per implementation, opens N
-connections from one asyncio process (raw WebSocket, so the client costs the same for
-every server), and reports the server's threads and RSS with N connections open, then
-the time for every connection to do 10 round trips at once (a 32-byte message each).
+``python bench/sync_scaling.py [--connections 100 1000] [--impl websocket_ref-sync ...]
+[--rounds 10] [--repeat 1]`` starts an echo server (``robustness_server.py``) per
+implementation, opens N connections from one asyncio process (raw WebSocket, so the
+client costs the same for every server), and reports the server's threads and RSS with N
+connections open, then the time for every connection to do ``--rounds`` round trips at
+once (a 32-byte message each): with ``--repeat``, the median of that many runs on the
+same connections (a run lasts well under a second: on a loaded machine one run is noise).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import json
 import os
 import resource
+import statistics
 import struct
 import sys
 import time
@@ -22,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from robustness import Server
 
-ROUNDS = 10
+ROUNDS = 10  # default of --rounds
 
 
 async def open_connection(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -44,14 +47,16 @@ MESSAGE = b"x" * 32
 FRAME = struct.pack("!BB", 0x82, 0x80 | len(MESSAGE)) + b"\0\0\0\0" + MESSAGE
 
 
-async def round_trips(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    for _ in range(ROUNDS):
+async def round_trips(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rounds: int
+) -> None:
+    for _ in range(rounds):
         writer.write(FRAME)
         header = await reader.readexactly(2)
         await reader.readexactly(header[1] & 0x7F)
 
 
-async def measure(server: Server, count: int) -> dict[str, object]:
+async def measure(server: Server, count: int, rounds: int, repeat: int) -> dict[str, object]:
     before = server.command("stats")
     connections = []
     for start in range(0, count, 100):  # in batches: don't overflow the listen backlog
@@ -61,16 +66,18 @@ async def measure(server: Server, count: int) -> dict[str, object]:
         connections.extend(batch)
     await asyncio.sleep(1)
     opened = server.command("stats")
-    started = time.perf_counter()
-    await asyncio.gather(*(round_trips(r, w) for r, w in connections))
-    elapsed = time.perf_counter() - started
+    rates = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await asyncio.gather(*(round_trips(r, w, rounds) for r, w in connections))
+        rates.append(count * rounds / (time.perf_counter() - started))
     for _, writer in connections:
         writer.close()
     return {
         "connections": count,
         "threads": opened["threads"],
         "rss_per_connection_kib": round((opened["rss_kib"] - before["rss_kib"]) / count, 1),
-        "round_trips_per_s": round(count * ROUNDS / elapsed),
+        "round_trips_per_s": round(statistics.median(rates)),
         "server_cpu_s": round(opened["cpu_s"] - before["cpu_s"], 2),
     }
 
@@ -81,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--impl", action="append", choices=("websocket_ref-sync", "websockets-sync")
     )
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="round trips per connection")
+    parser.add_argument("--repeat", type=int, default=1, help="runs; the median is reported")
     args = parser.parse_args(argv)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -88,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         for count in args.connections:
             server = Server(impl, "echo")
             try:
-                result = asyncio.run(measure(server, count))
+                result = asyncio.run(measure(server, count, args.rounds, args.repeat))
             finally:
                 server.stop()
             print(json.dumps({"impl": impl, **result}), flush=True)

@@ -1,4 +1,4 @@
-"""A WebSocket connection on threads: one reader thread per connection, writes from any thread.
+"""A WebSocket connection on threads: a shared selector thread reads, any thread writes.
 
 The Sans-I/O core (:class:`~websocket_ref.protocol.Protocol`) makes every protocol
 decision; this module moves bytes between it and a :class:`~.transport.Transport` and lets
@@ -6,9 +6,15 @@ application threads wait.
 
 Threads and locks:
 
-* The **reader thread** alone reads the socket. It feeds the core, hands data frames to
-  the :class:`~.messages.Assembler`, acknowledges pings, and, when the connection ends,
-  closes the socket.
+* The **reader** alone reads the socket. It feeds the core, hands data frames to the
+  :class:`~.messages.Assembler`, acknowledges pings, and, when the connection ends,
+  closes the socket. It's the **selector thread** (:mod:`.selector`) that reads for all
+  of a server's connections (another one for the process's clients), and must never
+  wait: it reads what a readable socket holds, writes only what the socket takes at
+  once, stops reading (the socket leaves the selector) while ``max_queue`` frames wait
+  unread, and bounds the waits of closing with timers. A connection on a user's
+  :class:`ssl.SSLSocket` has a **reader thread** of its own instead, which does the
+  same blocking. Below, "the reader thread" is either.
 * The core's two directions are driven apart (see "Threads" in
   :class:`~websocket_ref.protocol.Protocol`): ``_receiving`` serializes its receiving
   side (the reader thread, and whoever fails the connection), ``_sending`` its sending

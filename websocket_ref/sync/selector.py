@@ -36,10 +36,6 @@ __all__ = ["SelectorThread", "Reactor", "selector_thread"]
 
 logger = logging.getLogger(__name__)
 
-#: What the selector calls when a socket is ready: with ``selectors.EVENT_READ`` and/or
-#: ``selectors.EVENT_WRITE``.
-ReadyCallback = Callable[[int], None]
-
 
 class Reactor:
     """One run of the selector thread: its selector, wake-up socket pair and queued calls.
@@ -77,8 +73,14 @@ class Reactor:
 
     # Selector thread only
 
-    def set_interest(self, sock: socket.socket, events: int, callback: ReadyCallback) -> None:
-        """Watch ``sock`` for ``events`` (0: stop watching it)."""
+    def set_interest(
+        self, sock: socket.socket, events: int, callback: Callable[[int], None]
+    ) -> None:
+        """Watch ``sock`` for ``events`` (0: stop watching it).
+
+        ``callback`` gets the events that are ready (``selectors.EVENT_READ`` and/or
+        ``selectors.EVENT_WRITE``).
+        """
         selector = self._selector
         try:
             key = selector.get_key(sock)

@@ -1,4 +1,6 @@
-"""The threading server: ``serve()`` listens; each connection runs in its own thread.
+"""The threading server: ``serve()`` listens; each connection's handler runs in its own thread.
+
+The server's selector thread (:mod:`.selector`) reads for all its connections.
 
 Usage::
 

@@ -229,8 +229,12 @@ class TLSTransport(Transport):
     def ssl_object(self) -> ssl_module.SSLObject:
         return self._ssl
 
-    def _decrypt(self) -> bytes | None:
-        """Return the plaintext that the incoming BIO holds; b"" at EOF; None if none."""
+    def _decrypt(self, *, wait: bool = True) -> bytes | None:
+        """Return the plaintext that the incoming BIO holds; b"" at EOF; None if none.
+
+        With ``wait=False``, records that reading produced are written only if the
+        socket takes them at once; else they go out with the next write.
+        """
         chunks: list[bytes] = []
         eof = False
         with self._tls_lock:
@@ -251,7 +255,7 @@ class TLSTransport(Transport):
             # Reading may produce records to send (e.g. a TLS 1.3 KeyUpdate reply).
             if self._outgoing.pending:
                 self._raw_pending.append(self._outgoing.read())
-        if self._raw_pending:
+        if self._raw_pending and (wait or wait_for(self.sock, write=True, timeout=0)):
             self._flush_raw(blocking=False)
         if chunks:
             return b"".join(chunks)
@@ -283,7 +287,7 @@ class TLSTransport(Transport):
         except BlockingIOError:
             return None
         self._feed(data)
-        return self._decrypt()
+        return self._decrypt(wait=False)
 
     def write(self, chunks: Sequence[bytes], deadline: Deadline | None = None) -> None:
         if len(chunks) > 1 and sum(map(len, chunks)) <= _JOIN_LIMIT:
