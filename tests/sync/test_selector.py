@@ -205,7 +205,7 @@ def test_connection_on_an_ssl_socket_keeps_a_reader_thread(
     listener.close()
     server_sock = accepted[0]
     server_sock.settimeout(TIMEOUT)
-    connection = Connection(tls, Protocol(Side.CLIENT), ping_interval=None, close_timeout=1)
+    connection = Connection(tls, Protocol(Side.CLIENT), ping_interval=None, close_timeout=0.5)
     try:
         assert connection._reactor is None and connection._reader is not None
         assert connection._reader.name.startswith("websocket_ref-reader")
@@ -213,8 +213,13 @@ def test_connection_on_an_ssl_socket_keeps_a_reader_thread(
         server_sock.sendall(b"\x81\x05hel")
         server_sock.sendall(b"lo")
         assert connection.recv(TIMEOUT) == "hello"
+        connection.send("bye")
+        # The close frame is written within close_timeout: with flags an SSLSocket
+        # refuses (ValueError), before. The peer doesn't answer: aborted at close_timeout.
+        connection.close()
+        assert server_sock.recv(4096)[:1] == b"\x81"  # "bye"
     finally:
-        server_sock.close()  # the reader thread reads EOF and closes the connection
+        server_sock.close()
     assert connection._closed.wait(TIMEOUT)
     assert connection._reader is not None
     connection._reader.join(TIMEOUT)

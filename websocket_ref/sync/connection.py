@@ -870,6 +870,8 @@ class Connection:
 
     def _update_interest(self) -> None:
         assert self._reactor is not None
+        if self._finished:  # the socket left the selector for good (and may be closed)
+            return
         events = (selectors.EVENT_READ if self._reading else 0) | (
             selectors.EVENT_WRITE if self._want_write else 0
         )
@@ -877,6 +879,8 @@ class Connection:
 
     def _on_ready(self, mask: int) -> None:
         """The selector says the socket is readable and/or writable."""
+        if self._finished:  # ready in the same select() as another event ended it
+            return
         if mask & selectors.EVENT_WRITE:
             self._want_write = False
             self._flush_nowait()

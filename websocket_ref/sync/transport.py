@@ -68,12 +68,14 @@ def send_bytes(sock: socket.socket, data: bytes | memoryview, deadline: Deadline
         sock.sendall(data)
         return
     view = memoryview(data)
+    # MSG_DONTWAIT: a partial write instead of blocking when the buffer fills up. An
+    # ssl.SSLSocket (given by the user) takes no flags: it writes a record at a time.
+    flags = 0 if isinstance(sock, ssl_module.SSLSocket) else _MSG_DONTWAIT
     while view:
         if not wait_for(sock, write=True, timeout=deadline.timeout()):
             raise TimeoutError("timed out while writing")
         try:
-            # MSG_DONTWAIT: a partial write instead of blocking when the buffer fills up.
-            sent = sock.send(view, _MSG_DONTWAIT)
+            sent = sock.send(view, flags)
         except BlockingIOError:
             continue
         view = view[sent:]
