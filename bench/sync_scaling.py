@@ -6,7 +6,8 @@ implementation, opens N connections from one asyncio process (raw WebSocket, so 
 client costs the same for every server), and reports the server's threads and RSS with N
 connections open, then the time for every connection to do ``--rounds`` round trips at
 once (a 32-byte message each): with ``--repeat``, the median of that many runs on the
-same connections (a run lasts well under a second: on a loaded machine one run is noise).
+same connections (a run lasts well under a second: on a loaded machine one run is noise),
+and the server's CPU time per round trip over all runs, which load disturbs less.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ async def measure(server: Server, count: int, rounds: int, repeat: int) -> dict[
         started = time.perf_counter()
         await asyncio.gather(*(round_trips(r, w, rounds) for r, w in connections))
         rates.append(count * rounds / (time.perf_counter() - started))
+    done = server.command("stats")
     for _, writer in connections:
         writer.close()
     return {
@@ -79,6 +81,9 @@ async def measure(server: Server, count: int, rounds: int, repeat: int) -> dict[
         "rss_per_connection_kib": round((opened["rss_kib"] - before["rss_kib"]) / count, 1),
         "round_trips_per_s": round(statistics.median(rates)),
         "server_cpu_s": round(opened["cpu_s"] - before["cpu_s"], 2),
+        "server_cpu_us_per_round_trip": round(
+            (done["cpu_s"] - opened["cpu_s"]) * 1e6 / (count * rounds * repeat), 1
+        ),
     }
 
 
