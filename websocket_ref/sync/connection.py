@@ -917,24 +917,9 @@ class Connection:
         What the reader queues is small (pongs, close frames); larger queued bytes are
         an application thread's, which writes them itself.
         """
-        pending = self._pending
-        lock = self._send_lock
-        # Bounded all the same: a write that can't finish aborts the connection.
-        timeout = 10.0 if self.close_timeout is None else self.close_timeout
-        while pending:  # again after releasing the lock: see _try_flush()
-            if not lock.acquire(blocking=False):
-                return  # the thread writing will write our bytes too
-            try:
-                if sum(map(len, pending)) > _TIMER_WRITE_LIMIT:
-                    return
-                if not wait_for(self.socket, write=True, timeout=0):
-                    if not self._finished and not self._want_write:
-                        self._want_write = True
-                        self._update_interest()
-                    return
-                self._write_pending(Deadline(timeout))
-            finally:
-                lock.release()
+        if not self._write_if_ready() and not self._finished and not self._want_write:
+            self._want_write = True
+            self._update_interest()
 
     def _end(self) -> None:
         """The selector thread is done with the connection: forget its socket, finish."""
@@ -1077,25 +1062,32 @@ class Connection:
     def _flush_from_timer(self) -> None:
         """Write what's queued if it's small and the socket takes it now; else leave it.
 
-        Queued bytes are written by the next writer, or by the reader thread after its
-        next read; if nobody writes and the socket stays full, the peer isn't reading,
-        and the pong won't come back in time either.
+        Queued bytes are written by the next writer, or by the reader after its next
+        read; if nobody writes and the socket stays full, the peer isn't reading, and
+        the pong won't come back in time either.
         """
+        self._write_if_ready()
+
+    def _write_if_ready(self) -> bool:
+        """Write what's queued if it's small and the socket takes it at once, unless
+        another thread is writing (it writes these bytes too). False if the socket was
+        full. For threads that mustn't wait: the timer thread and the selector thread."""
         pending = self._pending
         lock = self._send_lock
         # Bounded all the same: a write that can't finish aborts the connection.
         timeout = 10.0 if self.close_timeout is None else self.close_timeout
         while pending:  # again after releasing the lock: see _try_flush()
             if not lock.acquire(blocking=False):
-                return  # the thread writing will write our bytes too
+                return True  # the thread writing will write our bytes too
             try:
-                if sum(map(len, pending)) > _TIMER_WRITE_LIMIT or not wait_for(
-                    self.socket, write=True, timeout=0
-                ):
-                    return
+                if sum(map(len, pending)) > _TIMER_WRITE_LIMIT:
+                    return True  # an application thread's, which writes them
+                if not wait_for(self.socket, write=True, timeout=0):
+                    return False
                 self._write_pending(Deadline(timeout))
             finally:
                 lock.release()
+        return True
 
     def _fail_from_timer(self, code: int, reason: str, *, fail: bool = True) -> None:
         """Fail the connection (RFC 6455 §7.1.7) without waiting for the handshake.
