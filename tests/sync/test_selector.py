@@ -254,5 +254,7 @@ def test_tcp_close_awaited_at_most_close_timeout() -> None:
         # We never close our end: the server waits close_timeout for it, then aborts.
         assert connection._closed.wait(TIMEOUT)
         assert connection.close_code == 1000
+        # The cause of ConnectionClosed, as in websockets.
+        assert isinstance(connection._recv_exc, TimeoutError)
     finally:
         theirs.close()

@@ -858,6 +858,8 @@ class Connection:
             if not self._finished:
                 if self.debug:
                     self.logger.debug("! timed out waiting for TCP close")
+                if self._recv_exc is None:  # the cause of ConnectionClosed, as in websockets
+                    self._recv_exc = TimeoutError("timed out waiting for TCP close")
                 self._end()
 
         if self._reactor is not None:
