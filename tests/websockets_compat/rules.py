@@ -175,6 +175,7 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "test_protocol.py::ContinuationTests::test_*_sends_continuation_after_sending_close": _MISUSE,
     "test_protocol.py::P?ngTests::test_*_sends_p?ng_after_sending_close": _CONTROL_AFTER_CLOSE,
     "sync/test_client.py::SecureClientTests::test_set_server_hostname_*": _TLS_SOCKET,
+    "sync/test_client.py::SecureClientTests::test_connection": _TLS_SOCKET,
     "sync/test_client.py::UnixClientTests::test_secure_connection": _TLS_SOCKET,
     "sync/test_client.py::UnixClientTests::test_set_server_hostname": _TLS_SOCKET,
     "sync/test_server.py::SecureServerTests::test_connection": _TLS_SOCKET,
@@ -309,6 +310,14 @@ def classify(key: str, cls: type | None, func: Any, module: Any) -> tuple[str, s
     if reason is not None:
         return "internal", f"rule F: {reason}"
     if cls is not None and func is not None:
+        # The class's decorators are its set-up too: @patch("websockets.client.generate_key")
+        tree = _node(cls)
+        if isinstance(tree, ast.Module) and isinstance(tree.body[0], ast.ClassDef):
+            for decorator in tree.body[0].decorator_list:
+                call = decorator if isinstance(decorator, ast.Call) else None
+                target = _patch_target(call) if call is not None else None
+                if target is not None and target not in PATCH_ALLOWED:
+                    return "internal", f"rule P: patches {target} (class decorator)"
         private = _private_imports(module)
         for method in _methods_used(cls, func):
             tree = _node(method)
