@@ -171,7 +171,6 @@ class Connection:
         self._want_write = False  # ...and for writing: queued bytes wait for room
         self._finished = False  # _finish() ran
         self._close_timer: Timer | None = None  # bounds the wait for the TCP close
-        self._close_timed_out = False
         self._starve_timer: Timer | None = None  # bounds the wait before fail_pending()
         self._starve_timed_out = False
         # Timers on the shared scheduler: the next keepalive ping, the check for its pong,
@@ -331,7 +330,7 @@ class Connection:
         elif isinstance(message, Mapping):
             raise TypeError("a mapping isn't a message; send() takes str, bytes or an iterable")
         elif isinstance(message, Iterable):
-            self._send_fragmented(message, text, compress)
+            self._send_fragments(message, text, compress)
         else:
             raise TypeError(f"message has unsupported type {type(message).__name__}")
 
@@ -370,7 +369,7 @@ class Connection:
         while self._fragmented_send is not None:
             self._fragments_done.wait()
 
-    def _send_fragmented(
+    def _send_fragments(
         self,
         message: Iterable[str] | Iterable[BytesLike],
         text: bool | None,
@@ -499,7 +498,7 @@ class Connection:
             return
         if not self._closed.wait(deadline.timeout(raise_if_elapsed=False)):
             if self.debug:
-                self.logger.debug("! timed out waiting for the connection to close")
+                self.logger.debug("! timed out waiting for the TCP connection to close")
             if self._recv_exc is None:  # the cause of ConnectionClosed, as in websockets
                 self._recv_exc = TimeoutError("timed out waiting for the connection to close")
             self._abort()
@@ -761,7 +760,7 @@ class Connection:
                 assembler.wait_for_room()
         except TimeoutError as exc:
             if self.debug:
-                self.logger.debug("! timed out waiting for TCP close")
+                self.logger.debug("! timed out waiting for the TCP connection to close")
             if self._recv_exc is None:  # the cause of ConnectionClosed, as in websockets
                 self._recv_exc = exc
         except Exception as exc:  # a bug: log it and close the connection anyway
@@ -834,7 +833,7 @@ class Connection:
                 # end soon; don't wait forever: after close_timeout, close it.
                 # RFC 6455 §5.5.1 [R6455-5.5.1-11]: a client waits that long for the
                 # server's TCP close, then closes it itself
-                self._close_timer = scheduler.call_later(self.close_timeout, self._close_timeout)
+                self._close_timer = scheduler.call_later(self.close_timeout, self._close_timed_out)
             self._set_reading(True)
         except Exception as exc:  # a bug: log it and close the connection anyway
             self._recv_exc = exc
@@ -851,15 +850,15 @@ class Connection:
         if self._reactor is not None:
             self._reactor.call_soon(expired)
 
-    def _close_timeout(self) -> None:
+    def _close_timed_out(self) -> None:
         """Timer thread: the TCP connection didn't end within close_timeout."""
 
         def expired() -> None:
             if not self._finished:
                 if self.debug:
-                    self.logger.debug("! timed out waiting for TCP close")
+                    self.logger.debug("! timed out waiting for the TCP connection to close")
                 if self._recv_exc is None:  # the cause of ConnectionClosed, as in websockets
-                    self._recv_exc = TimeoutError("timed out waiting for TCP close")
+                    self._recv_exc = TimeoutError("timed out waiting for the connection to close")
                 self._end()
 
         if self._reactor is not None:
@@ -1116,7 +1115,7 @@ class Connection:
     def _abort_if_open(self) -> None:
         if not self._closed.is_set():
             if self.debug:
-                self.logger.debug("! timed out waiting for the connection to close")
+                self.logger.debug("! timed out waiting for the TCP connection to close")
             self._abort()
 
 
