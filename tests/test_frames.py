@@ -6,6 +6,7 @@ across frames) are tested through the protocol objects in test_protocol.py.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import subprocess
@@ -61,6 +62,41 @@ def test_frame_str() -> None:
     assert str(Frame(Opcode.TEXT, b"hello")) == "TEXT fin [5 bytes]"
     assert str(Frame(Opcode.BINARY, b"x", fin=False, rsv1=True)) == "BINARY rsv1 [1 byte]"
     assert str(Frame(Opcode.CONT, b"", rsv2=True, rsv3=True)) == "CONT fin rsv2 rsv3 [0 bytes]"
+
+
+def test_frame_init_is_the_generated_one() -> None:
+    # Frame writes out its __init__ (so that mypyc compiles it): it must take and set
+    # exactly what the one dataclasses would generate from the fields does.
+    fields = dataclasses.fields(Frame)
+    generated = dataclasses.make_dataclass(
+        "Frame",
+        [
+            (f.name, f.type)
+            if f.default is dataclasses.MISSING
+            else (f.name, f.type, dataclasses.field(default=f.default))
+            for f in fields
+        ],
+    )
+    names = [f.name for f in fields]
+    assert names == ["opcode", "data", "fin", "rsv1", "rsv2", "rsv3"]
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = [
+        ((Opcode.TEXT, b"a"), {}),
+        ((Opcode.BINARY, b"b", False, True, False, True), {}),
+        ((Opcode.CONT, b""), {"rsv2": True, "fin": False}),
+        ((), {"data": b"d", "opcode": Opcode.PING, "rsv3": True}),
+    ]
+    for args, kwargs in calls:
+        ours, reference = Frame(*args, **kwargs), generated(*args, **kwargs)  # type: ignore[arg-type]
+        assert [getattr(ours, n) for n in names] == [getattr(reference, n) for n in names]
+    for args, kwargs in [((Opcode.TEXT,), {}), ((), {"bogus": 1, "opcode": 1, "data": b""})]:
+        with pytest.raises(TypeError):
+            generated(*args, **kwargs)
+        with pytest.raises(TypeError):
+            Frame(*args, **kwargs)  # type: ignore[arg-type]
+    assert Frame(Opcode.TEXT, b"x") == Frame(Opcode.TEXT, b"x", True, False, False, False)
+    assert repr(Frame(Opcode.TEXT, b"x")) == (
+        "Frame(opcode=<Opcode.TEXT: 1>, data=b'x', fin=True, rsv1=False, rsv2=False, rsv3=False)"
+    )
 
 
 # Serialization: the examples of RFC 6455 §5.7 and the three length encodings.

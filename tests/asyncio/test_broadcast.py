@@ -60,6 +60,7 @@ async def test_broadcast_compresses_once_for_many_websockets_clients() -> None:
                     real_write(data)
 
                 connection.transport.write = spy  # type: ignore[method-assign]
+                connection._sock = None  # every byte through write(), not the socket shortcut
             broadcast(server.connections, MESSAGE)
             # One compressed frame, written as the same bytes object to every client.
             assert len(sent) == 10
@@ -80,6 +81,7 @@ async def test_broadcast_compress_false() -> None:
             written: list[bytes] = []
             real_write = connection.transport.write
             connection.transport.write = lambda data: (written.append(data), real_write(data))  # type: ignore[method-assign,func-returns-value]
+            connection._sock = None  # every byte through write(), not the socket shortcut
             broadcast(server.connections, MESSAGE, compress=False)
             assert await ws.recv() == MESSAGE
             assert written[0][0] & 0x40 == 0  # RSV1 clear: not compressed

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import threading
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
@@ -36,7 +37,7 @@ from ..exceptions import ConcurrencyError, ConnectionClosedOK
 from ..frames import CloseCode, Frame, Opcode
 from ..http11 import Request, Response
 from ..options import data_bytes
-from ..protocol import Event, LoggerLike, State
+from ..protocol import Event, LoggerLike, Protocol, State
 from ..server import ServerProtocol
 from .broadcast import broadcast  # noqa: F401 (websockets' connection modules have it)
 from .messages import Assembler, Data, _Missing, utf8_decoder
@@ -119,6 +120,8 @@ class Connection(asyncio.BufferedProtocol):
         # The transport whose is_closing() tells at once that a write failed (see
         # _transport_under()): the TCP transport under TLS, else the transport itself.
         self._under: asyncio.BaseTransport
+        # The socket under a plain TCP transport, written to directly (see _write()).
+        self._sock: socket.socket | None = None
         #: Latency of the last ping, in seconds: time until its pong arrived.
         self.latency: float = 0.0
         #: Pings waiting for a pong: data → (future, time sent), in the order sent.
@@ -301,7 +304,7 @@ class Connection(asyncio.BufferedProtocol):
         while self._fragmented_send is not None:
             # RFC 6455 §5.4 [R6455-5.4-4]: frames of different messages MUST NOT be interleaved
             await asyncio.shield(self._fragmented_send)
-        protocol = self.protocol
+        protocol: Protocol = self.protocol  # typed so: native calls when compiled
         if isinstance(message, str):
             if protocol.state is not State.OPEN:
                 await self._raise_closed()
@@ -536,11 +539,14 @@ class Connection(asyncio.BufferedProtocol):
         "socket.send() raised exception." again.
         """
         # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are transmitted, in order
-        protocol = self.protocol
+        protocol: Protocol = self.protocol  # typed so: native calls when compiled
         writes = protocol.data_to_send() if protocol.has_data_to_send and not hold else None
-        if writes and not (self.transport.is_closing() or self._under.is_closing()):
+        under = self._under
+        if writes and not (
+            under.is_closing() or (under is not self.transport and self.transport.is_closing())
+        ):
             if len(writes) == 1 and writes[0]:
-                self.transport.write(writes[0])
+                self._write(writes[0])
             else:
                 self._write_all(writes)
         if not self._closing and protocol.close_expected():
@@ -568,7 +574,7 @@ class Connection(asyncio.BufferedProtocol):
     def _write_buffers(self, buffers: list[bytes]) -> None:
         if not buffers:
             return
-        write = self.transport.write
+        write = self._write
         if len(buffers) == 1:
             write(buffers[0])
             return
@@ -598,6 +604,26 @@ class Connection(asyncio.BufferedProtocol):
             write(remainder)
         if pending:
             write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _write(self, data: bytes | memoryview) -> None:
+        """``self.transport.write(data)``, the reference, with a shortcut.
+
+        When the transport has nothing buffered, its ``write()`` tries ``socket.send()``
+        first and buffers what's left; this does the same without the transport's Python
+        code in between, on a plain TCP transport (``_direct_socket()``). What the socket
+        didn't take, and any error, goes to the transport's ``write()``, which buffers the
+        rest in order, or meets the error again and handles it as always (connection_lost).
+        """
+        sock = self._sock
+        if sock is not None and not self.transport.get_write_buffer_size():
+            try:
+                sent = sock.send(data)
+            except OSError:  # EAGAIN: nothing sent; else the transport sees it again
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self.transport.write(data)
 
     def _start_closing(self) -> None:
         self._closing = True
@@ -703,6 +729,7 @@ class Connection(asyncio.BufferedProtocol):
         # delays writes, another event loop's transport): no isinstance() check.
         self.transport = cast(asyncio.Transport, transport)
         self._under = _transport_under(self.transport)
+        self._sock = _direct_socket(self.transport)
         high, low = self.write_limit
         self.transport.set_write_buffer_limits(high, low)
 
@@ -737,7 +764,7 @@ class Connection(asyncio.BufferedProtocol):
         self.transport.abort()
 
     def _data_received(self, data: bytes) -> None:
-        protocol = self.protocol
+        protocol: Protocol = self.protocol  # typed so: native calls when compiled
         protocol.receive_data(data)
         events = protocol.events_received()
         if events:
@@ -894,6 +921,29 @@ def _transport_under(transport: asyncio.Transport) -> asyncio.BaseTransport:
     if isinstance(under, asyncio.BaseTransport):
         return under
     return transport
+
+
+#: asyncio's TCP transport of the selector event loops (a private class: looked up, not imported).
+_SELECTOR_SOCKET_TRANSPORT: object = getattr(
+    getattr(asyncio, "selector_events", None), "_SelectorSocketTransport", None
+)
+
+
+def _direct_socket(transport: asyncio.BaseTransport) -> socket.socket | None:
+    """The socket :meth:`Connection._write` may send to directly, if any.
+
+    Only under asyncio's own TCP transport of the selector event loops, whose
+    ``write()`` does nothing else than ``socket.send()`` while its buffer is empty; never
+    under TLS, another event loop's transport, or a wrapper (a test's, a proxy's), which
+    all get every byte through their ``write()``. ``WEBSOCKET_REF_NO_DIRECT_SEND=1``
+    turns the shortcut off (to compare).
+    """
+    if _SELECTOR_SOCKET_TRANSPORT is None or type(transport) is not _SELECTOR_SOCKET_TRANSPORT:
+        return None
+    if os.environ.get("WEBSOCKET_REF_NO_DIRECT_SEND", "") not in ("", "0"):
+        return None
+    sock = getattr(transport, "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 class _MessageStream:

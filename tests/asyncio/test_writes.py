@@ -1,0 +1,106 @@
+"""How the asyncio connection writes: straight to the socket while the transport is empty.
+
+``Connection._write()`` is ``transport.write()`` (the reference) with a shortcut on plain
+TCP transports; these tests check that every byte arrives, in order, whichever way it
+went: all at once, in pieces, or refused by the socket.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import pytest
+
+from websocket_ref.asyncio import connect
+from websocket_ref.asyncio import connection as connection_module
+
+from .helpers import FAST, run_server, uri_of
+
+SIZES = [0, 1, 125, 126, 65535, 65536, 300_000, 2**20]
+
+
+def messages() -> list[bytes]:
+    return [bytes([i % 251]) * size for i, size in enumerate(SIZES)]
+
+
+class ShortSocket(socket.socket):
+    """A second handle on a connected socket whose ``send()`` takes few bytes or none."""
+
+    def __init__(self, sock: socket.socket, mode: str) -> None:
+        super().__init__(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
+        self.setblocking(False)
+        self.mode = mode
+        self.calls = 0
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self.calls += 1
+        if self.mode == "refuse":
+            raise BlockingIOError
+        if self.mode == "reset":
+            raise ConnectionResetError
+        return super().send(bytes(data)[:3], flags)
+
+
+@pytest.mark.asyncio
+async def test_plain_tcp_writes_to_the_socket() -> None:
+    async with run_server() as server, connect(uri_of(server), **FAST) as ws:
+        assert ws._sock is not None
+        for message in messages():
+            await ws.send(message)
+            assert await ws.recv() == message
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["short", "refuse", "reset"])
+async def test_what_the_socket_leaves_goes_to_the_transport(mode: str) -> None:
+    # A partial send, EAGAIN, or an error: the transport's write() takes the rest, and
+    # the echoes prove the bytes went out whole and in order.
+    async with run_server() as server, connect(uri_of(server), **FAST) as ws:
+        assert ws._sock is not None
+        short = ShortSocket(ws._sock, mode)
+        try:
+            ws._sock = short
+            for message in messages():
+                await ws.send(message)
+                await ws.send(b"after")
+            for message in messages():
+                assert await ws.recv() == message
+                assert await ws.recv() == b"after"
+            assert short.calls > 0
+        finally:
+            ws._sock = None
+            short.close()
+
+
+@pytest.mark.asyncio
+async def test_no_shortcut_without_the_plain_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert connection_module._direct_socket(object()) is None  # type: ignore[arg-type]
+    monkeypatch.setenv("WEBSOCKET_REF_NO_DIRECT_SEND", "1")
+    async with run_server() as server, connect(uri_of(server), **FAST) as ws:
+        assert ws._sock is None
+        for message in messages():
+            await ws.send(message)
+            assert await ws.recv() == message
+
+
+@pytest.mark.asyncio
+async def test_bytes_buffered_in_the_transport_go_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    # While the transport holds bytes (as when the peer doesn't read), writes queue
+    # behind them through its write() instead of jumping ahead through the socket.
+    async with run_server() as server, connect(uri_of(server), **FAST) as ws:
+        assert ws._sock is not None
+        short = ShortSocket(ws._sock, "reset")
+        try:
+            ws._sock = short
+            monkeypatch.setattr(ws.transport, "get_write_buffer_size", lambda: 1)
+            for message in messages():
+                await ws.send(message)
+            assert short.calls == 0
+            monkeypatch.undo()
+            for message in messages():
+                assert await ws.recv() == message
+        finally:
+            ws._sock = None
+            short.close()
