@@ -140,6 +140,11 @@ _OK_CLOSE_CODES = frozenset(
 )
 
 
+# On the hot path, private methods are called as ``Protocol._name(self, ...)``, not
+# ``self._name(...)``: in the mypyc build, ClientProtocol and ServerProtocol are
+# interpreted subclasses, through which ``self._name()`` is a Python method lookup and
+# call (hundreds of instructions); the explicit form is a direct native call. Only for
+# methods no subclass overrides (tests/test_mypyc_calls.py checks).
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Protocol:
     """State shared by both sides of a connection: framing, messages and closing.
@@ -369,12 +374,19 @@ class Protocol:
         if self._reading is Reading.DISCARD or not data:
             return
         if self._buffer or self._reading is not Reading.FRAMES or type(data) is not bytes:
+            if self._reading is Reading.ACCEPTING and not self._take_early_data(data):
+                return
             self._buffer += data
         else:
             # The parser cuts frames straight out of ``data``: only an incomplete frame at
             # its end is copied into the buffer (FrameParser.feed).
             self._frames.feed(data)
-        self._process()
+        Protocol._process(self)
+
+    def _take_early_data(self, data: bytes | bytearray) -> bool:
+        """Whether to keep bytes that arrive while a server decides on the handshake
+        (overridden by the server, which bounds them)."""
+        return True
 
     def receive_eof(self) -> None:
         """Signal that the peer closed its side of the TCP connection."""
@@ -421,7 +433,7 @@ class Protocol:
         the list is a :class:`ReleasingEvents`: iterating over it also yields the frames
         that sending the response releases (those that arrived behind the request).
         """
-        events = self._take_events()
+        events = Protocol._take_events(self)
         if self._reading is Reading.ACCEPTING:
             return ReleasingEvents(events, self._take_events)
         return events
@@ -443,8 +455,8 @@ class Protocol:
         compression extension (permessage-deflate) was negotiated; its continuation
         frames follow.
         """
-        payload = self._text_payload(data, fin, start=True)
-        self._start_message(Opcode.TEXT, payload, fin, compress)
+        payload = Protocol._text_payload(self, data, fin, start=True)
+        Protocol._start_message(self, Opcode.TEXT, payload, fin, compress)
 
     def _text_payload(self, data: bytes | str, fin: bool, start: bool) -> bytes:
         """``data`` as UTF-8 bytes, checked: a choice, where the RFC names no reaction
@@ -469,7 +481,7 @@ class Protocol:
 
     def send_binary(self, data: bytes, fin: bool = True, *, compress: bool = True) -> None:
         """Send a binary frame starting a message; ``compress`` as for :meth:`send_text`."""
-        self._start_message(Opcode.BINARY, data, fin, compress)
+        Protocol._start_message(self, Opcode.BINARY, data, fin, compress)
 
     def send_continuation(self, data: bytes | str, fin: bool) -> None:
         """Send a continuation frame of the message being sent in fragments.
@@ -494,7 +506,7 @@ class Protocol:
         # RFC 6455 §6.1 [R6455-6.1-1, R6455-6.1-2]: sending a message starts by making sure
         # the connection is OPEN; RFC 6455 §5.1 [R6455-5.1-7]: data frames go out after
         # the opening handshake and before our Close frame
-        self._check_open()
+        Protocol._check_open(self)
         if self._send_opcode is not None:
             # RFC 6455 §5.4 [R6455-5.4-4]: fragments of different messages MUST NOT be interleaved
             raise InvalidState("a fragmented message is in progress (RFC 6455 §5.4)")
@@ -506,7 +518,7 @@ class Protocol:
         # RFC 6455 §6.1 [R6455-6.1-6]: the first frame's opcode says text or binary;
         # RFC 6455 §6.1 [R6455-6.1-7]: FIN set on the last frame;
         # RFC 6455 §5.2 [R6455-5.2-7]: the first fragment may be the final one (fin=True)
-        self._send_frame(Frame(opcode, data, fin), compress)
+        Protocol._send_frame(self, Frame(opcode, data, fin), compress)
 
     def send_prepared(self, message: PreparedMessage) -> None:
         """Send a message framed once for many connections (see
@@ -690,7 +702,7 @@ class Protocol:
             header, payload = header + payload, b""
         with self.lock:
             if frame.opcode < 0x8:
-                self._check_open()
+                Protocol._check_open(self)
             # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are queued for transmission,
             # and the I/O layer writes data_to_send() in order: RFC 6455 §5.4 [R6455-5.4-3]
             self._writes.append(header)
@@ -750,7 +762,7 @@ class Protocol:
             while True:
                 reading = self._reading
                 if reading is Reading.FRAMES:
-                    self._receive_frames()
+                    Protocol._receive_frames(self)
                     return
                 if reading is Reading.HANDSHAKE:
                     if not self._receive_handshake():
@@ -826,7 +838,7 @@ class Protocol:
                 self._receive_control_frame(frame)
             else:
                 # RFC 6455 §5.4 [R6455-5.4-7]: fragmented and unfragmented messages alike
-                self._receive_data_frame(frame)
+                Protocol._receive_data_frame(self, frame)
 
     def _check_partial_frame(self) -> None:
         """Fail fast on a frame still arriving: message size, then UTF-8 of its payload."""

@@ -165,18 +165,19 @@ class ServerProtocol(Protocol):
         # The ACCEPTANCE_HEADERS of the 101 that accept() built, once it did.
         self._acceptance: dict[str, list[str]] | None = None
 
-    def receive_data(self, data: bytes | bytearray) -> None:
-        """Feed bytes read from the network (bounded while the response is pending)."""
-        if (
-            self._reading is Reading.ACCEPTING
-            and len(self._buffer) + len(data) > self.max_early_data
-        ):
+    def _take_early_data(self, data: bytes | bytearray) -> bool:
+        """Bytes received while the response is pending are bounded by max_early_data.
+
+        A hook of :meth:`receive_data`, called only in that state: the server doesn't
+        override receive_data() itself, which stays a native call in the mypyc build.
+        """
+        if len(self._buffer) + len(data) > self.max_early_data:
             # RFC 6455 §4.1 [R6455-4.1-37]: the client MUST wait for the response before
             # sending more data. Our choice: keep up to max_early_data bytes sent early
             # (they may be in flight), drop the rest and fail the connection after the 101
             self._early_data_dropped = True
-            return
-        super().receive_data(data)
+            return False
+        return True
 
     # Handshake
 

@@ -75,6 +75,9 @@ _JOIN_CUT = 65536
 DataLike = str | BytesLike
 
 
+# Hot private methods are called as ``Connection._name(self, ...)``: a direct native call
+# in the mypyc build, where ClientConnection and ServerConnection are interpreted
+# subclasses (see the same note on websocket_ref.protocol.Protocol).
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Connection(asyncio.BufferedProtocol):
     """A WebSocket connection on an asyncio transport.
@@ -330,7 +333,7 @@ class Connection(asyncio.BufferedProtocol):
             return
         else:
             raise TypeError(f"message has unsupported type {type(message).__name__}")
-        self._send_data()
+        Connection._send_data(self)
         if self._write_paused or self._under.is_closing():
             await self._drain()
 
@@ -546,9 +549,9 @@ class Connection(asyncio.BufferedProtocol):
             under.is_closing() or (under is not self.transport and self.transport.is_closing())
         ):
             if len(writes) == 1 and writes[0]:
-                self._write(writes[0])
+                Connection._write(self, writes[0])
             else:
-                self._write_all(writes)
+                Connection._write_all(self, writes)
         if not self._closing and protocol.close_expected():
             self._start_closing()
 
@@ -750,7 +753,7 @@ class Connection(asyncio.BufferedProtocol):
     def data_received(self, data: bytes) -> None:
         """Feed bytes read from the transport to the core and act on what it produced."""
         try:
-            self._data_received(data)
+            Connection._data_received(self, data)
         except Exception as exc:
             self._unexpected_error(exc)
 
@@ -768,7 +771,7 @@ class Connection(asyncio.BufferedProtocol):
         protocol.receive_data(data)
         events = protocol.events_received()
         if events:
-            self._dispatch(events)
+            Connection._dispatch(self, events)
         if protocol.pending_failure is not None and not self._failure_held:
             self._hold_failure()
         if self._write_paused:
@@ -784,7 +787,7 @@ class Connection(asyncio.BufferedProtocol):
                 self._writes_backed_up = True
                 self._update_reading()
         else:
-            self._send_data()
+            Connection._send_data(self)
         if self._handshake_waiter is not None and protocol.handshake_exc is not None:
             # The core refused the handshake without an event (e.g. a malformed message).
             self._handshake_progress()
