@@ -75,8 +75,9 @@ _JOIN_CUT = 65536
 DataLike = str | BytesLike
 
 
-# Hot private methods are called as ``Connection._name(self, ...)``: a direct native call
-# in the mypyc build, where ClientConnection and ServerConnection are interpreted
+# Hot private methods are called as ``Connection._name(self, ...)``, and the core's as
+# ``Protocol.name(protocol, ...)``: a direct native call in the mypyc build, where
+# ClientConnection/ServerConnection and ClientProtocol/ServerProtocol are interpreted
 # subclasses (see the same note on websocket_ref.protocol.Protocol).
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Connection(asyncio.BufferedProtocol):
@@ -312,17 +313,17 @@ class Connection(asyncio.BufferedProtocol):
             if protocol.state is not State.OPEN:
                 await self._raise_closed()
             if text is False:
-                protocol.send_binary(message.encode(), compress=compress)
+                Protocol.send_binary(protocol, message.encode(), compress=compress)
             else:
-                protocol.send_text(message, compress=compress)  # encoded there, unchecked
+                Protocol.send_text(protocol, message, compress=compress)  # encoded there, unchecked
         elif isinstance(message, BytesLike):
             if protocol.state is not State.OPEN:
                 await self._raise_closed()
             data = message if type(message) is bytes else bytes(message)
             if text:
-                protocol.send_text(data, compress=compress)
+                Protocol.send_text(protocol, data, compress=compress)
             else:
-                protocol.send_binary(data, compress=compress)
+                Protocol.send_binary(protocol, data, compress=compress)
         elif isinstance(message, Mapping):
             raise TypeError("a mapping isn't a message")
         elif isinstance(message, AsyncIterable):
@@ -543,7 +544,7 @@ class Connection(asyncio.BufferedProtocol):
         """
         # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are transmitted, in order
         protocol: Protocol = self.protocol  # typed so: native calls when compiled
-        writes = protocol.data_to_send() if protocol.has_data_to_send and not hold else None
+        writes = Protocol.data_to_send(protocol) if protocol.has_data_to_send and not hold else None
         under = self._under
         if writes and not (
             under.is_closing() or (under is not self.transport and self.transport.is_closing())
@@ -552,7 +553,7 @@ class Connection(asyncio.BufferedProtocol):
                 Connection._write(self, writes[0])
             else:
                 Connection._write_all(self, writes)
-        if not self._closing and protocol.close_expected():
+        if not self._closing and Protocol.close_expected(protocol):
             self._start_closing()
 
     def _write_all(self, writes: list[bytes]) -> None:
@@ -768,7 +769,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def _data_received(self, data: bytes) -> None:
         protocol: Protocol = self.protocol  # typed so: native calls when compiled
-        protocol.receive_data(data)
+        Protocol.receive_data(protocol, data)
         events = protocol.events_received()
         if events:
             Connection._dispatch(self, events)
