@@ -75,6 +75,24 @@ def test_socks_url() -> None:
     assert socks_url(parse_proxy("socks4a://[::1]:9")) == "socks4://[::1]:9"
 
 
+def test_get_proxy_reads_the_environment_once_without_proxies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each urllib lookup reads the whole environment; with no proxy set (tests/conftest.py
+    # clears the variables), NO_PROXY isn't consulted: one lookup per connection.
+    import urllib.request
+
+    calls: list[str] = []
+    monkeypatch.setattr(urllib.request, "proxy_bypass", calls.append)
+    monkeypatch.setenv("NO_PROXY", "example.com")
+    assert get_proxy(parse_uri("ws://example.com/")) is None
+    assert calls == []
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")
+    monkeypatch.setattr(urllib.request, "proxy_bypass", lambda host: not calls.append(host))
+    assert get_proxy(parse_uri("ws://example.com/")) is None  # NO_PROXY still applies
+    assert calls
+
+
 def test_get_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     ws, wss = parse_uri("ws://example.com/"), parse_uri("wss://example.com/")
     assert get_proxy(ws) is None

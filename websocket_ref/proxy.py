@@ -108,11 +108,21 @@ def get_proxy(uri: WebSocketURI) -> str | None:
     for ``ws://`` only, ``HTTP_PROXY``; then ``ALL_PROXY``. Lowercase names work too
     (urllib's rules; urllib ignores ``HTTP_PROXY`` in CGI scripts).
     """
+    # The proxy settings first: each lookup reads the whole environment (a third of a
+    # client's CPU per handshake went there), and with no proxy set, NO_PROXY can't matter.
+    proxies = urllib.request.getproxies()
+    proxy = _proxy_for(proxies, uri)
+    if proxy is None:
+        return None
     if urllib.request.proxy_bypass(f"{uri.host}:{uri.port}") or urllib.request.proxy_bypass(
         uri.host
     ):
         return None
-    proxies = urllib.request.getproxies()
+    return proxy
+
+
+def _proxy_for(proxies: dict[str, str], uri: WebSocketURI) -> str | None:
+    """The first proxy of ``proxies`` (urllib's getproxies()) that applies to ``uri``."""
     # RFC 6455 §4.1 [no keyword] (item 3, a NOTE): without a proxy setting of their own for
     # WebSocket, implementations "are encouraged to use a SOCKS5 [RFC1928] proxy for WebSocket
     # connections, if available, or failing that, to prefer the proxy configured for
