@@ -34,7 +34,12 @@ from websocket_ref import (
     TooManyFragments,
 )
 from websocket_ref.masking import apply_mask
-from websocket_ref.protocol import COALESCE_LIMIT, MAX_FRAGMENTS, MAX_PENDING_PONGS
+from websocket_ref.protocol import (
+    COALESCE_LIMIT,
+    MAX_FRAGMENTS,
+    MAX_PENDING_PONGS,
+    SEPARATE_FRAGMENTS,
+)
 
 from .utils import (
     MASK,
@@ -60,8 +65,13 @@ def side(request: pytest.FixtureRequest) -> Side:
     return request.param  # type: ignore[no-any-return]
 
 
-def make(side: Side, **kwargs: object) -> Protocol:
-    return open_client(**kwargs) if side is Side.CLIENT else open_server(**kwargs)
+def make(side: Side, *, join_at_once: bool = False, **kwargs: object) -> Protocol:
+    """An OPEN protocol. ``join_at_once``: small fragments are joined from the first,
+    not after SEPARATE_FRAGMENTS of them, for tests of the joining and of the limits."""
+    protocol = open_client(**kwargs) if side is Side.CLIENT else open_server(**kwargs)
+    if join_at_once:
+        protocol._separate_limit = 0
+    return protocol
 
 
 def peer_frame(protocol: Protocol, opcode: int, payload: bytes = b"", **kwargs: object) -> bytes:
@@ -558,7 +568,7 @@ def test_fragmented_message(side: Side) -> None:
 @pytest.mark.rfc("R6455-5.4-3", "R6455-5.4-7")
 def test_small_fragments_received_together_are_joined(side: Side) -> None:
     # RFC 6455 §5.4: frame boundaries carry no meaning; one event, one growing buffer.
-    protocol = make(side)
+    protocol = make(side, join_at_once=True)
     protocol.receive_data(
         peer_frame(protocol, 0x1, b"Hel", fin=False)
         + peer_frame(protocol, 0x0, b"", fin=False)
@@ -579,7 +589,7 @@ def test_small_fragments_received_together_are_joined(side: Side) -> None:
 
 
 def test_large_fragments_are_not_joined(side: Side) -> None:
-    protocol = make(side)
+    protocol = make(side, join_at_once=True)
     big = bytes(COALESCE_LIMIT)
     protocol.receive_data(
         peer_frame(protocol, 0x2, b"a", fin=False)
@@ -597,7 +607,7 @@ def test_large_fragments_are_not_joined(side: Side) -> None:
 
 
 def test_fragments_before_a_failure_are_delivered_joined(side: Side) -> None:
-    protocol = make(side, max_size=10)
+    protocol = make(side, join_at_once=True, max_size=10)
     protocol.receive_data(
         peer_frame(protocol, 0x2, b"abc", fin=False)
         + peer_frame(protocol, 0x0, b"def", fin=False)
@@ -688,7 +698,7 @@ def test_frame_too_big_detected_from_its_header(side: Side) -> None:
 
 
 def test_message_of_max_size(side: Side) -> None:
-    protocol = make(side, max_size=100)
+    protocol = make(side, join_at_once=True, max_size=100)
     protocol.receive_data(
         peer_frame(protocol, 0x2, bytes(60), fin=False) + peer_frame(protocol, 0x0, bytes(40))
     )
@@ -715,7 +725,7 @@ def test_message_too_big_detected_before_last_frame_arrives(side: Side) -> None:
 
 
 def test_message_size_counter_resets_between_messages(side: Side) -> None:
-    protocol = make(side, max_size=100)
+    protocol = make(side, join_at_once=True, max_size=100)
     for _ in range(5):
         protocol.receive_data(
             peer_frame(protocol, 0x2, bytes(50), fin=False) + peer_frame(protocol, 0x0, bytes(50))
@@ -758,14 +768,14 @@ def test_default_max_fragments(side: Side) -> None:
 
 
 def test_message_of_max_fragments(side: Side) -> None:
-    protocol = make(side, max_fragments=10)
+    protocol = make(side, join_at_once=True, max_fragments=10)
     protocol.receive_data(fragments(protocol, 10))
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10)]
     assert protocol.failure_exc is None
 
 
 def test_message_in_too_many_fragments(side: Side) -> None:
-    protocol = make(side, max_fragments=10)
+    protocol = make(side, join_at_once=True, max_fragments=10)
     protocol.receive_data(fragments(protocol, 11))
     # The ten fragments within the limit are delivered (joined), then 1009.
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10, fin=False)]
@@ -786,14 +796,45 @@ def test_too_many_fragments_detected_from_the_header(side: Side) -> None:
 def test_million_fragment_flood_fails_at_the_limit(side: Side) -> None:
     # The flood of the issue, cut short: after max_fragments frames the connection is
     # failed and the rest of the data is discarded unparsed.
-    protocol = make(side, max_fragments=1000)
+    protocol = make(side, join_at_once=True, max_fragments=1000)
     protocol.receive_data(fragments(protocol, 2000, fin=False))
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 1000, fin=False)]
     assert_failed(protocol, TooManyFragments, 1009, "RFC 6455 §10.4")
 
 
+def test_flood_under_the_defaults_gives_a_bounded_number_of_events(side: Side) -> None:
+    # Past SEPARATE_FRAGMENTS per batch, small fragments are joined: 2,000 fragments
+    # make SEPARATE_FRAGMENTS events, the last holding the rest, never one per frame.
+    protocol = make(side, max_fragments=1000)
+    protocol.receive_data(fragments(protocol, 2000, fin=False))
+    events = protocol.events_received()
+    assert len(events) == SEPARATE_FRAGMENTS
+    assert b"".join(e.data for e in events if isinstance(e, Frame)) == b"x" * 1000
+    assert_failed(protocol, TooManyFragments, 1009, "RFC 6455 §10.4")
+
+
+@pytest.mark.rfc("R6455-5.4-3")
+def test_fragments_arrive_as_sent_up_to_separate_fragments(side: Side) -> None:
+    # A message streamed in pieces reaches the reader piece by piece (as websockets
+    # delivers them), though the fragments arrived in one read; the count restarts with
+    # each events_received(); fragment SEPARATE_FRAGMENTS + 1 onward joins the last event.
+    protocol = make(side)
+    pieces = [b"%d" % i for i in range(SEPARATE_FRAGMENTS + 3)]
+    wire = peer_frame(protocol, 0x1, pieces[0], fin=False)
+    for piece in pieces[1:-1]:
+        wire += peer_frame(protocol, 0x0, piece, fin=False)
+    protocol.receive_data(wire)
+    events = protocol.events_received()
+    assert [e.data for e in events if isinstance(e, Frame)] == [
+        *pieces[: SEPARATE_FRAGMENTS - 1],
+        b"".join(pieces[SEPARATE_FRAGMENTS - 1 : -1]),
+    ]
+    protocol.receive_data(peer_frame(protocol, 0x0, pieces[-1]))
+    assert protocol.events_received() == [Frame(Opcode.CONT, pieces[-1])]
+
+
 def test_fragment_counter_resets_between_messages(side: Side) -> None:
-    protocol = make(side, max_fragments=10)
+    protocol = make(side, join_at_once=True, max_fragments=10)
     for _ in range(5):
         protocol.receive_data(fragments(protocol, 10))
     assert protocol.events_received() == [Frame(Opcode.BINARY, b"x" * 10)] * 5
@@ -812,7 +853,7 @@ def test_control_frames_dont_count_as_fragments(side: Side) -> None:
 
 
 def test_max_fragments_none(side: Side) -> None:
-    protocol = make(side, max_fragments=None)
+    protocol = make(side, join_at_once=True, max_fragments=None)
     protocol.receive_data(fragments(protocol, MAX_FRAGMENTS + 1))
     assert protocol.failure_exc is None
     [event] = protocol.events_received()
@@ -847,7 +888,7 @@ def test_invalid_utf8_in_single_frame(side: Side) -> None:
 
 
 def test_binary_isnt_validated(side: Side) -> None:
-    protocol = make(side)
+    protocol = make(side, join_at_once=True)
     protocol.receive_data(
         peer_frame(protocol, 0x2, b"\xff", fin=False) + peer_frame(protocol, 0x0, b"\xfe")
     )

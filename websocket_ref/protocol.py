@@ -67,6 +67,7 @@ __all__ = [
     "CLIENT",
     "MAX_FRAGMENTS",
     "COALESCE_LIMIT",
+    "SEPARATE_FRAGMENTS",
     "MAX_PENDING_PONGS",
 ]
 
@@ -127,6 +128,11 @@ COALESCE_LIMIT = 1024
 # 8 KiB costs less than handling a second buffer in the I/O layer (a write or a join).
 _JOIN_PAYLOAD = 8192
 
+#: Fragments delivered as they came, each its own event, between two calls of
+#: ``events_received()``, before small ones are joined (see :class:`Protocol`): enough
+#: for a message streamed in pieces to reach a reader piece by piece, as sent.
+SEPARATE_FRAGMENTS = 32
+
 #: Default of ``max_pending_pongs``: pongs queued and not taken by data_to_send() yet, at
 #: most; past this, the pong for a new ping replaces the last one queued. Enough for a
 #: peer that sends a few pings at once and expects each answered (Autobahn's cases 2.10
@@ -156,13 +162,14 @@ class Protocol:
     messages and on single frames apart, as in websockets, for long messages expected
     in short frames: ``(2**24, 2**16)``; either may be None.
 
-    Fragments of one message that arrive between two calls of :meth:`events_received`
-    are delivered as one frame event when they are small (under :data:`COALESCE_LIMIT`
-    bytes each): their payloads are joined in one growing buffer as they are parsed.
-    RFC 6455 §5.4 gives frame boundaries no meaning ("receivers must not depend on the
-    presence of specific frame boundaries"), and one object per frame would let a peer
-    that sends a message in a million one-byte fragments use a hundred times the
-    memory the message itself takes. Control frames between fragments end a run.
+    Fragments are delivered as they came, one frame event each, for the first
+    :data:`SEPARATE_FRAGMENTS` that arrive between two calls of :meth:`events_received`;
+    past that, small ones (under :data:`COALESCE_LIMIT` bytes each) are joined into the
+    event before them, their payloads in one growing buffer as they are parsed. RFC 6455
+    §5.4 gives frame boundaries no meaning ("receivers must not depend on the presence
+    of specific frame boundaries"), and one object per frame would let a peer that sends
+    a message in a million one-byte fragments use a hundred times the memory the
+    message itself takes. Control frames between fragments end a run.
 
     Threads: a connection may be driven by two threads at once, one receiving
     (:meth:`receive_data`, :meth:`events_received`, :meth:`receive_eof`, :meth:`fail`,
@@ -238,6 +245,8 @@ class Protocol:
         # Small fragments joined into the last event (see the class docstring): that
         # event, and the buffer holding its payload until events_received().
         self._joined_event: Frame | None = None
+        self._separate_fragments = 0  # fragment events since events_received()
+        self._separate_limit = SEPARATE_FRAGMENTS  # tests of the joining set it to 0
         self._joined: bytearray | None = None
         self._send_opcode: Opcode | None = None
         self._send_compress = True  # whether the message being sent is to be compressed
@@ -442,6 +451,7 @@ class Protocol:
         if self._joined_event is not None:
             self._end_join()
         events, self._events = self._events, []
+        self._separate_fragments = 0
         return events
 
     # Sending
@@ -945,6 +955,8 @@ class Protocol:
         self._events.append(frame)
         if not frame.fin:
             self._joined_event = frame
+        if not frame.fin or frame.opcode is Opcode.CONT:
+            self._separate_fragments += 1
 
     def _join(self, frame: Frame) -> bool:
         """Join a fragment into the event before it, if both are small; True if done.
@@ -959,6 +971,7 @@ class Protocol:
         events = self._events
         if (
             frame.opcode is Opcode.CONT
+            and self._separate_fragments >= self._separate_limit
             and len(data) < COALESCE_LIMIT
             and events
             and events[-1] is joined

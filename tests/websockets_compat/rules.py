@@ -125,7 +125,6 @@ INTERNAL: dict[str, str] = {
 }
 
 #: Documented differences: glob on "file::Class::test" → (docs/porting.md section, why).
-_JOINED = ("Small fragments arrive joined", "recv_streaming() yields the joined fragments")
 _UTF8 = (
     "A text message must be valid UTF-8 when it's sent",
     "the test's peer sends invalid UTF-8 as text, which websocket_ref refuses to send",
@@ -180,10 +179,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "sync/test_client.py::UnixClientTests::test_set_server_hostname": _TLS_SOCKET,
     "sync/test_server.py::SecureServerTests::test_connection": _TLS_SOCKET,
     "sync/test_server.py::SecureUnixServerTests::test_connection": _TLS_SOCKET,
-    "*/test_connection.py::*::test_recv_streaming_fragmented_*": _JOINED,
-    "*/test_connection.py::*::test_recv_streaming_cancellation_before_receiving": _JOINED,
-    "*/test_connection.py::*::test_send_fragmented_*": _JOINED,
-    "*/test_connection.py::*::test_send_async_fragmented_*": _JOINED,
     "*/test_connection.py::*::test_recv_non_utf8_text": _UTF8,
     "*/test_connection.py::*::test_recv_streaming_non_utf8_text": _UTF8,
     "*/test_client.py::ClientTests::test_handshake_fails": _BROKEN_101,
