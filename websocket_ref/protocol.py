@@ -1008,7 +1008,8 @@ class Protocol:
                 # RFC 6455 §5.5.2 [R6455-5.5.2-2]: answer every ping with a pong, "unless it
                 # already received a Close frame" -- also after sending ours (CLOSING). No
                 # frame is read after the peer's Close, so only a closed write side stops it.
-                # The pong carries the ping's data (RFC 6455 §5.5.2, §5.5.3 [R6455-5.5.2-2]).
+                # The pong carries the ping's data: RFC 6455 §5.5.3 [no keyword] "must have
+                # identical 'Application data'" (lowercase: not a requirement of the registry)
                 # RFC 6455 §5.5.2 [R6455-5.5.2-3]: as soon as practical: queued at once
                 if not self.eof_sent:
                     self._answer_ping(frame.data)
