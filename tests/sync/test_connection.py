@@ -10,7 +10,7 @@ import ast
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 
@@ -650,7 +650,10 @@ def test_protocol_error_from_server(frame: bytes, code: int, cause: type[Excepti
     assert close_frame.close_code == code
 
 
-def test_frames_pipelined_after_handshake_response() -> None:
+def responding_101_then(frames: bytes) -> Callable[[socket.socket], None]:
+    """A raw server's handler: a valid 101 with ``frames`` in the same write, then read
+    until the client closes."""
+
     def respond(sock: socket.socket) -> None:
         from websocket_ref.handshake import accept_key
 
@@ -664,16 +667,17 @@ def test_frames_pipelined_after_handshake_response() -> None:
         )
         sock.sendall(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: "
-            + accept_key(key.decode()).encode()
-            + b"\r\n\r\n"
-            + server_frame(0x1, b"early")
-            + server_frame(0x8, close_payload(1000))
+            b"Sec-WebSocket-Accept: " + accept_key(key.decode()).encode() + b"\r\n\r\n" + frames
         )
         while sock.recv(4096):
             pass
 
-    with raw_server(respond) as ws_uri:
+    return respond
+
+
+def test_frames_pipelined_after_handshake_response() -> None:
+    frames = server_frame(0x1, b"early") + server_frame(0x8, close_payload(1000))
+    with raw_server(responding_101_then(frames)) as ws_uri:
         with connect(ws_uri, ping_interval=None, close_timeout=0.2) as ws:
             assert ws.recv(timeout=TIMEOUT) == "early"
             with pytest.raises(ConnectionClosedOK):
@@ -681,28 +685,8 @@ def test_frames_pipelined_after_handshake_response() -> None:
 
 
 def test_bad_frame_pipelined_after_handshake_response_fails_the_connection() -> None:
-    def respond(sock: socket.socket) -> None:
-        from websocket_ref.handshake import accept_key
-
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += sock.recv(4096)
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in request.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key")
-        )
-        sock.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: "
-            + accept_key(key.decode()).encode()
-            + b"\r\n\r\n"
-            + server_frame(0x1, b"masked", mask=b"abcd")  # RFC 6455 §5.1: refused
-        )
-        while sock.recv(4096):
-            pass
-
-    with raw_server(respond) as ws_uri:
+    frames = server_frame(0x1, b"masked", mask=b"abcd")  # RFC 6455 §5.1: refused
+    with raw_server(responding_101_then(frames)) as ws_uri:
         with connect(ws_uri, ping_interval=None, close_timeout=0.2) as ws:
             with pytest.raises(ConnectionClosedError) as raised:
                 ws.recv(timeout=TIMEOUT)
