@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import traceback
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -20,6 +21,8 @@ __all__ = [
     "BROADCAST_BUFFER_LIMIT",
     "SLOW_CLOSE_CODE",
     "check_slow_policy",
+    "write_failure",
+    "describe_failure",
     "client_extensions",
     "server_extensions",
     "queue_limits",
@@ -138,3 +141,22 @@ def check_slow_policy(buffer_limit: int | None, on_slow: str) -> None:
         raise ValueError(f"buffer_limit must be an int >= 0 or None, got {buffer_limit!r}")
     if on_slow not in ("close", "skip"):
         raise ValueError(f'on_slow must be "close" or "skip", got {on_slow!r}')
+
+
+def write_failure(exc: BaseException | None) -> RuntimeError:
+    """What ``broadcast()`` reports for a connection whose write raised ``exc``.
+
+    websockets' words: ``RuntimeError("failed to write message")``, caused by ``exc``.
+    """
+    failure = RuntimeError("failed to write message")
+    failure.__cause__ = exc
+    return failure
+
+
+def describe_failure(exc: BaseException) -> str:
+    """How ``broadcast()`` logs a connection it skipped: the error, then its cause's type
+    and message (``failed to write message: BrokenPipeError: [Errno 32] Broken pipe``)."""
+    cause = exc.__cause__
+    if cause is None:
+        return str(exc)
+    return f"{exc}: {traceback.format_exception_only(cause)[0].strip()}"

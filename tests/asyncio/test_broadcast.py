@@ -7,6 +7,8 @@ are checked on the wire through a raw socket where the bytes matter.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 import zlib
 
 import pytest
@@ -166,3 +168,36 @@ async def test_prepared_frame_inflates() -> None:
             payload = frame.payload
             inflated = zlib.decompressobj(wbits=-12).decompress(payload + b"\x00\x00\xff\xff")
             assert inflated == MESSAGE.encode()
+
+
+async def test_broadcast_reports_a_write_that_raises(caplog: pytest.LogCaptureFixture) -> None:
+    # websockets' words: "failed to write message", caused by the transport's error;
+    # the other connections get the message.
+    async with run_server() as server:
+        async with connect(uri_of(server), **FAST) as first, connect(uri_of(server), **FAST):
+            await wait_for_condition(lambda: len(server.connections) == 2)
+            healthy = next(c for c in server.connections if c.remote_address == first.local_address)
+            broken = next(c for c in server.connections if c is not healthy)
+            broken.transport.write_eof()
+            with caplog.at_level(logging.WARNING, logger="websocket_ref"):
+                broadcast([broken, healthy], "one")
+            assert [r.getMessage() for r in caplog.records] == [
+                "skipped broadcast: failed to write message: "
+                "RuntimeError: Cannot call write() after write_eof()"
+            ]
+            assert await first.recv() == "one"
+            await broken.wait_closed()  # the write's failure aborted it
+
+            if sys.version_info < (3, 11):
+                return
+            async with connect(uri_of(server), **FAST):
+                await wait_for_condition(lambda: len(server.connections) == 2)
+                broken = next(c for c in server.connections if c is not healthy)
+                broken.transport.write_eof()
+                with pytest.raises(ExceptionGroup) as raised:  # noqa: F821 - Python 3.11+
+                    broadcast([broken, healthy], "two", raise_exceptions=True)
+                [failure] = raised.value.exceptions
+                assert type(failure) is RuntimeError
+                assert str(failure) == "failed to write message"
+                assert isinstance(failure.__cause__, RuntimeError)
+                assert await first.recv() == "two"

@@ -7,6 +7,7 @@ timeout, keepalive, the limits (max_size, max_queue, write_limit) and the except
 from __future__ import annotations
 
 import asyncio
+import unittest.mock
 import uuid
 from collections.abc import AsyncIterator
 
@@ -21,7 +22,8 @@ from websocket_ref import (
     State,
 )
 from websocket_ref.asyncio import ServerConnection, connect
-from websocket_ref.protocol import COALESCE_LIMIT
+from websocket_ref.asyncio.connection import Connection
+from websocket_ref.protocol import COALESCE_LIMIT, SERVER, Protocol
 
 from ..utils import RSV2, RawFrame, client_frame, close_payload, server_frame
 from .helpers import (
@@ -804,6 +806,27 @@ async def test_write_limit_applies_backpressure_to_send() -> None:
 
             await asyncio.gather(task, drain())
             recorder.release.set()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("write_limit", "limits"),
+    [(4096, (4096, None)), ((4096, 2048), (4096, 2048)), ((4096, None), (4096, None))],
+)
+async def test_write_limit_is_given_to_the_transport_as_is(
+    write_limit: int | tuple[int, int | None], limits: tuple[int, int | None]
+) -> None:
+    """As websockets does: a low-water mark left out is None, the transport's default."""
+    connection = Connection(Protocol(SERVER), write_limit=write_limit)
+    transport = unittest.mock.Mock()
+    connection.connection_made(transport)
+    transport.set_write_buffer_limits.assert_called_once_with(*limits)
+
+
+@pytest.mark.asyncio
+async def test_write_limit_low_water_mark_defaults_to_a_quarter() -> None:
+    async with run_server() as server, connect(uri_of(server), write_limit=4096, **FAST) as ws:
+        assert ws.transport.get_write_buffer_limits() == (1024, 4096)  # (low, high)
 
 
 # Attributes

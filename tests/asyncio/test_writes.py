@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from websocket_ref import ConnectionClosedError, State
 from websocket_ref.asyncio import connect
 from websocket_ref.asyncio import connection as connection_module
 
@@ -104,3 +105,22 @@ async def test_bytes_buffered_in_the_transport_go_first(monkeypatch: pytest.Monk
         finally:
             ws._sock = None
             short.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("direct", [True, False])
+async def test_a_write_that_raises_closes_the_connection_with_it_as_cause(direct: bool) -> None:
+    # asyncio's transport raises RuntimeError for a write after write_eof(): the data
+    # is lost, so is the connection, and the exception tells why (as in websockets).
+    async with run_server() as server, connect(uri_of(server), **FAST) as ws:
+        if not direct:
+            ws._sock = None
+        ws.transport.write_eof()
+        with pytest.raises(ConnectionClosedError) as raised:
+            await ws.send("lost")
+        cause = raised.value.__cause__
+        assert isinstance(cause, RuntimeError)
+        assert str(cause) == "Cannot call write() after write_eof()"
+        assert ws.state is State.CLOSED
+        with pytest.raises(ConnectionClosedError):
+            await ws.recv()

@@ -7,7 +7,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from ..exceptions import ConcurrencyError
-from ..options import BROADCAST_BUFFER_LIMIT, SLOW_CLOSE_CODE, check_slow_policy
+from ..options import (
+    BROADCAST_BUFFER_LIMIT,
+    SLOW_CLOSE_CODE,
+    check_slow_policy,
+    describe_failure,
+    write_failure,
+)
 from ..prepared import prepare
 from ..protocol import State
 
@@ -77,13 +83,16 @@ def broadcast(
                 # RFC 6455 §5.4 [R6455-5.4-4]: a frame can't be slipped between a message's
                 # fragments
                 raise ConcurrencyError("sending a fragmented message")
+            failed = connection._write_exc
             protocol.send_prepared(prepared)
             connection._send_data()
+            if connection._write_exc is not failed:  # the write raised: the connection is lost
+                raise write_failure(connection._write_exc)
         except Exception as exc:
             if raise_exceptions:
                 exceptions.append(exc)
             else:
-                connection.logger.warning("skipped broadcast: %s", exc)
+                connection.logger.warning("skipped broadcast: %s", describe_failure(exc))
     if exceptions and sys.version_info >= (3, 11):
         raise ExceptionGroup("skipped broadcast", exceptions)  # noqa: F821 - Python 3.11+
     return slow

@@ -118,6 +118,11 @@ class Connection(asyncio.BufferedProtocol):
         high, low = queue_limits(max_queue)
         self.recv_messages = Assembler(high, low, self._pause_reading, self._resume_reading)
         self.write_limit = write_limits(write_limit)
+        # What set_write_buffer_limits() gets: the low-water mark as given — None lets
+        # the transport pick its default (asyncio's: a quarter of high, as write_limits()).
+        self._write_buffer_limits: tuple[int, int | None] = (
+            (write_limit, None) if isinstance(write_limit, int) else write_limit
+        )
 
         #: The transport, once the connection is made.
         self.transport: asyncio.Transport
@@ -133,6 +138,8 @@ class Connection(asyncio.BufferedProtocol):
 
         self.connection_lost_waiter: asyncio.Future[None] = self.loop.create_future()
         self._lost_exc: BaseException | None = None
+        # The last exception a write raised (see _write_failed()).
+        self._write_exc: Exception | None = None
         # Resolved when the handshake makes progress: a request or response arrives,
         # the core refuses the handshake, or the connection is lost.
         self._handshake_waiter: asyncio.Future[None] | None = None
@@ -627,7 +634,26 @@ class Connection(asyncio.BufferedProtocol):
             if sent == len(data):
                 return
             data = data[sent:]
-        self.transport.write(data)
+        try:
+            self.transport.write(data)
+        except Exception as exc:
+            # The transport refused the data: e.g. RuntimeError after write_eof() (a
+            # wrapper's or another event loop's transport may raise anything).
+            self._write_failed(exc)
+
+    def _write_failed(self, exc: Exception) -> None:
+        """A write raised: the data is lost, so the connection is.
+
+        Abort the transport; whoever waits (``send()``, ``recv()``) then gets
+        :exc:`~websocket_ref.exceptions.ConnectionClosedError` caused by ``exc``, as in
+        websockets; ``broadcast()`` reports it as "failed to write message".
+        """
+        if self.protocol.debug:
+            self.logger.debug("! error while sending data", exc_info=exc)
+        self._write_exc = exc
+        if self._lost_exc is None:
+            self._lost_exc = exc
+        self.transport.abort()
 
     def _start_closing(self) -> None:
         self._closing = True
@@ -734,7 +760,7 @@ class Connection(asyncio.BufferedProtocol):
         self.transport = cast(asyncio.Transport, transport)
         self._under = _transport_under(self.transport)
         self._sock = _direct_socket(self.transport)
-        high, low = self.write_limit
+        high, low = self._write_buffer_limits
         self.transport.set_write_buffer_limits(high, low)
 
     def get_buffer(self, sizehint: int) -> memoryview:

@@ -9,7 +9,13 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from ..exceptions import ConcurrencyError, InvalidState
-from ..options import BROADCAST_BUFFER_LIMIT, SLOW_CLOSE_CODE, check_slow_policy
+from ..options import (
+    BROADCAST_BUFFER_LIMIT,
+    SLOW_CLOSE_CODE,
+    check_slow_policy,
+    describe_failure,
+    write_failure,
+)
 from ..prepared import prepare
 from ..protocol import State
 from .connection import BytesLike, Connection
@@ -67,7 +73,7 @@ def broadcast(
         if raise_exceptions:
             exceptions.append(exc)
         else:
-            connection.logger.warning("skipped broadcast: %s", exc)
+            connection.logger.warning("skipped broadcast: %s", describe_failure(exc))
 
     queued: list[tuple[Connection, int]] = []
     slow: list[Connection] = []
@@ -121,10 +127,8 @@ def broadcast(
                 with lock:
                     slow.append(connection)
                 return
-            failure = RuntimeError("failed to write message")
-            failure.__cause__ = exc
             with lock:
-                skipped(connection, failure)
+                skipped(connection, write_failure(exc))
 
     if len(queued) == 1:
         write(queued[0])
