@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import sys
 import threading
 
 import pytest
 
 from websocket_ref.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websocket_ref.sync.client import connect
 from websocket_ref.sync.server import ServerConnection, broadcast
 
-from .utils import FAST, TIMEOUT, client, run_server, uri
+from .utils import FAST, TIMEOUT, accept_handshake, client, raw_server, run_server, uri
 
 websockets_client = pytest.importorskip("websockets.sync.client")
 
@@ -155,3 +157,23 @@ def test_client_send_compress_false() -> None:
     first, second = frames[0], frames[1]
     assert first[0] & 0x40 == 0 and len(first) > len(MESSAGE)
     assert second[0] & 0x40 and len(second) < len(MESSAGE) // 5
+
+
+def test_broadcast_reports_a_write_that_fails(caplog: pytest.LogCaptureFixture) -> None:
+    # websockets' words: "failed to write message", caused by the socket's error.
+    done = threading.Event()
+
+    def respond(sock: socket.socket) -> None:
+        accept_handshake(sock)
+        while sock.recv(4096):  # until the client's EOF; then stay open until done
+            pass
+        done.wait(TIMEOUT)
+
+    with raw_server(respond) as ws_uri, connect(ws_uri, **FAST) as ws:
+        ws.socket.shutdown(socket.SHUT_WR)
+        with caplog.at_level(logging.WARNING):
+            broadcast([ws], "lost")
+        assert [r.getMessage() for r in caplog.records] == [
+            "skipped broadcast: failed to write message: BrokenPipeError: [Errno 32] Broken pipe"
+        ]
+        done.set()

@@ -7,6 +7,7 @@ error handling use a raw socket as a misbehaving peer.
 from __future__ import annotations
 
 import ast
+import errno
 import socket
 import threading
 import time
@@ -27,6 +28,7 @@ from websocket_ref.sync.server import ServerConnection
 
 from ..utils import close_payload, decode_frames, server_frame
 from .utils import (
+    FAST,
     TIMEOUT,
     accept_handshake,
     client,
@@ -616,6 +618,45 @@ def test_server_reset_while_client_sends() -> None:
                 for _ in range(1000):
                     ws.send(bytes(65536))
             assert ws.state is State.CLOSED
+
+
+def half_closed_peer(
+    ping_after_eof: bool,
+) -> tuple[Callable[[socket.socket], None], threading.Event]:
+    """A raw server's handler that reads until the client's EOF, then (optionally) sends a
+    ping, and keeps its side open until ``done`` is set: the client's writes fail, its
+    reads don't end."""
+    done = threading.Event()
+
+    def respond(sock: socket.socket) -> None:
+        accept_handshake(sock)
+        while sock.recv(4096):
+            pass
+        if ping_after_eof:
+            sock.sendall(server_frame(0x9, b"ping"))
+        done.wait(TIMEOUT)
+
+    return respond, done
+
+
+@pytest.mark.parametrize("writer", ["send", "reader"])
+def test_a_failed_write_is_the_cause_of_connection_closed(writer: str) -> None:
+    # As in websockets: the ConnectionClosedError carries the write's own OSError, be it
+    # a write of pong() or of the reader answering the peer's ping (then recv() raises).
+    respond, done = half_closed_peer(ping_after_eof=writer == "reader")
+    with raw_server(respond) as ws_uri:
+        with connect(ws_uri, **{**FAST, "close_timeout": 0.2}) as ws:
+            ws.socket.shutdown(socket.SHUT_WR)
+            with pytest.raises(ConnectionClosedError) as exc_info:
+                if writer == "send":
+                    ws.pong()
+                else:
+                    ws.recv(timeout=TIMEOUT)
+            cause = exc_info.value.__cause__
+            assert isinstance(cause, BrokenPipeError)
+            assert cause.errno == errno.EPIPE
+            assert ws.state is State.CLOSED
+        done.set()
 
 
 @pytest.mark.parametrize(

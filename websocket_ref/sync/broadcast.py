@@ -127,8 +127,10 @@ def broadcast(
                 with lock:
                     slow.append(connection)
                 return
+            # The write's own error rather than "connection is closed" (see _flush()).
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
             with lock:
-                skipped(connection, write_failure(exc))
+                skipped(connection, write_failure(cause))
 
     if len(queued) == 1:
         write(queued[0])

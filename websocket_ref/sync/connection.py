@@ -182,7 +182,8 @@ class Connection:
         # The event of the last keepalive ping, set when its pong arrives.
         self._keepalive_pong: threading.Event | None = None
         self._closed = threading.Event()  # the reader thread is done: state is CLOSED
-        self._recv_exc: BaseException | None = None  # what ended the reader, if not EOF
+        # What ended the connection, if not EOF: a read's or a write's error, a timeout.
+        self._recv_exc: BaseException | None = None
         if protocol.state is State.OPEN:
             # Built on an open protocol (no handshake to make: websockets' tests and
             # applications that do their own): ready to use at once.
@@ -538,7 +539,9 @@ class Connection:
             self._closed.wait(_ABORT_GRACE)
         exc = self.protocol.close_exc
         if exc.__cause__ is None:
-            exc.__cause__ = cause or self._recv_exc
+            # What ended the connection (e.g. the write's own error, as in websockets)
+            # rather than the caller's "connection is closed".
+            exc.__cause__ = self._recv_exc or cause
         return exc
 
     # Writing
@@ -632,6 +635,10 @@ class Connection:
         except OSError as exc:  # TimeoutError included
             if self._write_error is None:
                 self._write_error = exc
+            if self._recv_exc is None:
+                # The cause of ConnectionClosed, as in websockets: whichever thread wrote
+                # (a pong from the reader, a send()), the write's error ended the connection.
+                self._recv_exc = exc
             pending.clear()
             self._abort()
 
@@ -750,7 +757,8 @@ class Connection:
                 except TimeoutError:
                     raise
                 except OSError as exc:  # e.g. connection reset
-                    self._recv_exc = exc
+                    if self._recv_exc is None:  # else a write failed first
+                        self._recv_exc = exc
                     break
                 if not data:
                     break
@@ -896,7 +904,8 @@ class Connection:
             try:
                 data = self.transport.recv_ready()
             except OSError as exc:  # e.g. connection reset
-                self._recv_exc = exc
+                if self._recv_exc is None:  # else a write failed first
+                    self._recv_exc = exc
                 data = b""
             if data is None:
                 return  # nothing yet (e.g. part of a TLS record)
