@@ -89,3 +89,43 @@ def test_receiving_side_runs_while_a_frame_is_encoded() -> None:
     # The pong went out first; the data frame follows it.
     opcodes = [f.opcode for f in decode_frames(b"".join(server.data_to_send()))]
     assert opcodes == [Opcode.PONG, Opcode.BINARY]
+
+
+def test_shared_state_is_guarded_by_the_lock() -> None:
+    server = open_server()
+    holder_has_it, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with server.lock:
+            holder_has_it.set()
+            assert release.wait(TIMEOUT)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holder_has_it.wait(TIMEOUT)
+    try:
+        sender, errors = send_in_thread(server.send_binary, b"data")
+        sender.join(0.1)
+        assert sender.is_alive()  # waits for the lock to queue the frame
+        assert not server.has_data_to_send
+    finally:
+        release.set()
+        holder.join(TIMEOUT)
+    sender.join(TIMEOUT)
+    assert not errors
+    assert server.has_data_to_send
+
+
+def test_a_single_threaded_core_doesnt_take_the_lock() -> None:
+    # What the asyncio API declares: the core's methods don't wait for the lock.
+    server = open_server()
+    server._single_threaded()
+    # Held by a thread that is gone: whoever waited for it would wait forever.
+    holder = threading.Thread(target=server.lock.acquire)
+    holder.start()
+    holder.join(TIMEOUT)
+    sender, errors = send_in_thread(server.send_binary, b"data")
+    sender.join(TIMEOUT)
+    assert not sender.is_alive()
+    assert not errors
+    assert server.data_to_send()

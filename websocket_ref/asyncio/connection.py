@@ -111,6 +111,8 @@ class Connection(asyncio.BufferedProtocol):
             # (connect() and serve() give the protocol such an adapter already).
             protocol.logger = logging.LoggerAdapter(protocol.logger, {"websocket": self})
         self.protocol = protocol
+        # Only the event loop's thread drives the core: it needn't take its lock.
+        Protocol._single_threaded(protocol)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.close_timeout = close_timeout
