@@ -8,7 +8,7 @@ the same error (type, message and rule) at the same read, the same header for a 
 still arriving (what the protocol checks early), and the same bytes left over.
 
 The fast parser is driven the way :meth:`websocket_ref.protocol.Protocol.receive_data`
-drives it: a read goes to :meth:`~FrameParser.feed` when the buffer is empty, else to the
+drives it: a read (``bytes``) goes to :meth:`~FrameParser.feed`, anything else to the
 buffer; then frames are parsed until none is complete.
 """
 
@@ -58,7 +58,7 @@ def fast_steps(
     buf = bytearray()
     steps: list[Step] = []
     for chunk in chunks:
-        if buf or type(chunk) is not bytes:  # as Protocol.receive_data() does
+        if type(chunk) is not bytes:  # as Protocol.receive_data() does
             buf += chunk
         else:
             parser.feed(chunk)

@@ -106,13 +106,14 @@ class FrameParser:
         return self._collected > 0
 
     def feed(self, data: bytes) -> None:
-        """Take bytes just read, when the buffer given to :meth:`parse` is empty.
+        """Take bytes just read, once the frames given before are parsed.
 
         Instead of being appended to the buffer (a copy, into memory that is allocated
         and freed again at every read), ``data`` is parsed where it is: the following
-        calls to :meth:`parse` cut frames straight out of it, then copy whatever
-        incomplete frame is left at its end into the buffer. Bytes of a large payload
-        in progress are kept as they are, or unmasked once.
+        calls to :meth:`parse` complete the frame whose start waits in the buffer, if
+        any, with just the bytes it lacks, cut the next frames straight out of ``data``,
+        then copy whatever incomplete frame is left at its end into the buffer. Bytes of
+        a large payload in progress are kept as they are, or unmasked once.
         """
         header = self._header
         if header is not None and self._collected:
@@ -126,52 +127,98 @@ class FrameParser:
             self._data, self._pos = data, 0
 
     def parse(self, buf: bytearray) -> Frame | None:
-        """Consume one complete frame from the front of ``buf``, or of the bytes given to
-        :meth:`feed` (which come first); None until one is complete."""
+        """Consume one complete frame from the front of ``buf``, then of the bytes given to
+        :meth:`feed` (which come after it); None until one is complete."""
+        if buf and self._data is not None:
+            self._top_up(buf)
         header = self._header
         if header is not None:
             return self._parse_payload(header, buf)
+        if buf:
+            # The start of a frame that was incomplete, or bytes given to the buffer.
+            header = self._parse_header(buf)
+            if header is None:
+                return None
+            if self._data is not None:
+                self._top_up(buf)
+            return self._parse_payload(header, buf)
         data = self._data
-        source: bytes | bytearray = buf if data is None else data
-        pos = 0 if data is None else self._pos
-        available = len(source) - pos
+        if data is None:
+            return None
+        return self._cut(data, self._pos, buf)
+
+    def _top_up(self, buf: bytearray) -> None:
+        """Move from the bytes given to :meth:`feed` to ``buf`` what completes the header,
+        or the frame, whose start waits there: only that frame is parsed from ``buf``
+        (copied, and deleted from its front); the frames after it are cut out of the
+        bytes where they are."""
+        data = self._data
+        assert data is not None
+        while True:
+            header = self._header
+            if header is not None:
+                needed = header.size + header.length - len(buf)
+            elif len(buf) >= 2:
+                needed = _header_size(buf[1]) - len(buf)
+            else:
+                needed = 2 - len(buf)
+            if needed <= 0:
+                return
+            pos = self._pos
+            if pos + needed >= len(data):
+                buf += memoryview(data)[pos:]
+                self._data = None
+                return
+            buf += memoryview(data)[pos : pos + needed]
+            self._pos = pos + needed
+            if header is not None or len(buf) > 2:
+                return
+
+    def _cut(self, data: bytes, pos: int, buf: bytearray) -> Frame | None:
+        """Cut the frame at offset ``pos`` out of ``data`` (bytes given to :meth:`feed`).
+
+        ``data`` is typed ``bytes``: in the mypyc build, reading its bytes and slicing it
+        are native operations, with no Python integer or slice objects.
+        """
+        available = len(data) - pos
         if available < 2:
-            return None if data is None else self._parse_fed(data, pos, buf)
+            return self._parse_fed(data, pos, buf)
         # The fast path: a complete frame with a 7- or 16-bit length, whose first byte
         # the reference accepts (the table), masked as expected and within max_size.
         # Anything else, every error included, takes the general path below.
-        opcode = self._first_bytes[source[pos]]
-        second = source[pos + 1]
-        if opcode is not None and second & 0x80 == self._mask_bit:
+        first = data[pos]
+        opcode = self._first_bytes[first]
+        second = data[pos + 1]
+        mask_bit = self._mask_bit
+        if opcode is not None and second & 0x80 == mask_bit:
             length = second & 0x7F
             start = 0
             if length < 126:
                 start = pos + 2
-            elif length == 126 and opcode < 0x8 and available >= 4:
-                length = source[pos + 2] << 8 | source[pos + 3]
+            elif length == 126 and not first & 0x08 and available >= 4:
+                # A 16-bit length; a control frame (opcode 0x8-0xF) can't have one.
+                length = data[pos + 2] << 8 | data[pos + 3]
                 start = pos + 4
-            if start and self._mask_bit:
+            if start and mask_bit:
                 start += 4
             end = start + length
-            if (
-                start
-                and end - pos <= available
-                and (self.max_size is None or length <= self.max_size)
-            ):
-                key = bytes(source[start - 4 : start]) if self._mask_bit else None
-                if length < _VIEW_THRESHOLD:
-                    raw = source[start:end]
-                    payload = bytes(raw) if key is None else apply_mask(raw, key)
-                else:
-                    with memoryview(source) as view:
+            max_size = self.max_size
+            if start and end - pos <= available and (max_size is None or length <= max_size):
+                if length >= _VIEW_THRESHOLD:
+                    with memoryview(data) as view:
                         piece = view[start:end]
-                        payload = bytes(piece) if key is None else apply_mask(piece, key)
+                        payload = (
+                            apply_mask(piece, data[start - 4 : start]) if mask_bit else bytes(piece)
+                        )
                         piece.release()
-                first = source[pos]
-                if data is None:
-                    del buf[:end]
+                elif mask_bit:
+                    payload = apply_mask(data[start:end], data[start - 4 : start])
                 else:
-                    self._advance(end)
+                    payload = data[start:end]
+                if end < len(data):
+                    self._pos = end
+                else:
+                    self._data = None
                 rsv = first & 0x70
                 if rsv:
                     return Frame(
@@ -183,12 +230,7 @@ class FrameParser:
                         bool(rsv & RSV3),
                     )
                 return Frame(opcode, payload, bool(first & 0x80))
-        if data is not None:
-            return self._parse_fed(data, pos, buf)
-        header = self._parse_header(buf)
-        if header is None:
-            return None
-        return self._parse_payload(header, buf)
+        return self._parse_fed(data, pos, buf)
 
     def _parse_header(self, data: bytearray | memoryview) -> FrameHeader | None:
         """The reference's header parser; the header becomes the frame in progress."""
@@ -325,6 +367,14 @@ class FrameParser:
             pieces.append(chunk)
         pieces.reverse()
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _header_size(second: int) -> int:
+    """Size of a frame header, from its second byte: the MASK bit and the 7-bit length
+    (126: a 16-bit length follows, 127: a 64-bit one)."""
+    length = second & 0x7F
+    size = 2 if length < 126 else 4 if length == 126 else 10
+    return size + 4 if second & 0x80 else size
 
 
 def _first_bytes_table(allowed_rsv: int) -> tuple[Opcode | None, ...]:

@@ -410,13 +410,13 @@ class Protocol:
             raise EOFError("data received after the end of the stream")
         if self._reading is Reading.DISCARD or not data:
             return
-        if self._buffer or self._reading is not Reading.FRAMES or type(data) is not bytes:
+        if self._reading is not Reading.FRAMES or type(data) is not bytes:
             if self._reading is Reading.ACCEPTING and not self._take_early_data(data):
                 return
             self._buffer += data
         else:
             # The parser cuts frames straight out of ``data``: only an incomplete frame at
-            # its end is copied into the buffer (FrameParser.feed).
+            # either end goes through the buffer (FrameParser.feed).
             self._frames.feed(data)
         Protocol._process(self)
 
