@@ -230,7 +230,6 @@ class Close:
         return payload
 
 
-_pack_short = struct.Struct("!BBH").pack
 _pack_long = struct.Struct("!BBQ").pack
 
 
@@ -303,9 +302,9 @@ def serialize_frame(frame: Frame, *, mask: bool) -> list[bytes]:
     # RFC 6455 §5.2 [R6455-5.2-5, R6455-5.2-4]: the payload length in 7, 7+16 or 7+64
     # bits, the minimal number of bytes; a 64-bit length is below 2**63
     if length < 126:
-        header = bytes((head, mask_bit | length))
+        header = (head << 8 | mask_bit | length).to_bytes(2, "big")
     elif length < 0x10000:
-        header = _pack_short(head, mask_bit | 126, length)
+        header = (head << 24 | (mask_bit | 126) << 16 | length).to_bytes(4, "big")
     else:
         header = _pack_long(head, mask_bit | 127, length)
     if mask:

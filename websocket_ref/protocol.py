@@ -28,7 +28,7 @@ import enum
 import logging
 import threading
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ._events import ReleasingEvents
 from ._mypyc import mypyc_attr
@@ -103,8 +103,8 @@ class Side(enum.IntEnum):
     CLIENT = 1
 
 
-SERVER = Side.SERVER
-CLIENT = Side.CLIENT
+SERVER: Final = Side.SERVER
+CLIENT: Final = Side.CLIENT
 
 
 # The states under websockets' module-level names too.
@@ -126,7 +126,7 @@ MAX_FRAGMENTS = 2**17
 COALESCE_LIMIT = 1024
 # A payload up to this size is queued joined to its header, one bytes object: copying
 # 8 KiB costs less than handling a second buffer in the I/O layer (a write or a join).
-_JOIN_PAYLOAD = 8192
+_JOIN_PAYLOAD: Final = 8192
 
 #: Fragments delivered as they came, each its own event, between two calls of
 #: ``events_received()``, before small ones are joined (see :class:`Protocol`): enough
