@@ -855,6 +855,39 @@ def test_client_keeps_the_window_of_a_server_message_ending_with_bfinal() -> Non
     assert [f.data for f in frames] == [b"Hello, world"] * 2
 
 
+@pytest.mark.rfc("R7692-7.2.1-6", "R7692-7.2.2-4")
+@pytest.mark.usefixtures("tail_path")
+def test_window_after_many_small_messages_then_bfinal() -> None:
+    # The decoder keeps the latest output by reference, dropping pieces the window no
+    # longer reaches, and copies out one window only now and then: after hundreds of
+    # small messages, a message ending with BFINAL, and one that refers back across
+    # several earlier messages, still inflate; between messages, at most one and a
+    # half windows are kept.
+    bits = 9
+    window = 1 << bits
+    receiver = PerMessageDeflate(False, False, bits, bits)
+    sender = zlib.compressobj(wbits=-bits)
+    seen = b""
+    for index in range(300):
+        message = f"message {index:03d} {'x' * (index % 37)}".encode()
+        payload = sender.compress(message) + sender.flush(zlib.Z_SYNC_FLUSH)
+        frame = receiver.decode(Frame(Opcode.TEXT, payload[:-4], True, True), max_size=None)
+        assert frame.data == message
+        seen += message
+        kept = receiver._history_size
+        assert kept == sum(map(len, receiver._history))
+        assert min(len(seen), window) <= kept <= window + window // 2
+    # The peer ends the DEFLATE stream with a BFINAL block (RFC 7692 §7.2.1)...
+    last = b"last message before the end of the stream"
+    payload = sender.compress(last) + sender.flush(zlib.Z_FINISH)
+    assert receiver.decode(Frame(Opcode.TEXT, payload, True, True)).data == last
+    seen += last
+    # ... and goes on with a new one that refers back into the window (RFC 7692 §7.2.2).
+    follow = referring_back(seen[-window:][:64], seen[-window:])
+    frame = receiver.decode(Frame(Opcode.TEXT, follow, True, True))
+    assert frame.data == seen[-window:][:64]
+
+
 def test_rfc_example_two_blocks_and_an_empty_fragment() -> None:
     # RFC 7692 §7.2.3.5, §7.2.3.6: several blocks in one message, and a last fragment
     # that only holds the header octet of an empty stored block.
