@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 from .utils import Deadline
 
-__all__ = ["Transport", "TLSTransport", "RECV_BUFSIZE", "READY_BUFSIZE"]
+__all__ = ["Transport", "TLSTransport", "RECV_BUFSIZE"]
 
 #: Bytes asked from the socket per read.
 RECV_BUFSIZE = 65536
@@ -44,8 +44,8 @@ _JOIN_LIMIT = 65536
 # encrypted copy stays small and the reader can take the TLS lock in between.
 _TLS_WRITE_CHUNK = 262144
 
-#: Bytes asked from a readable socket per read in the selector thread.
-READY_BUFSIZE = 262144
+# Bytes asked from a readable socket per read in the selector thread.
+_READY_BUFSIZE = 262144
 
 
 class _ReadBuffer(threading.local):
@@ -61,7 +61,7 @@ class _ReadBuffer(threading.local):
     """
 
     def __init__(self) -> None:
-        self.view = memoryview(bytearray(READY_BUFSIZE))
+        self.view = memoryview(bytearray(_READY_BUFSIZE))
 
 
 _read_buffer = _ReadBuffer()
