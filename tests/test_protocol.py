@@ -359,6 +359,57 @@ def test_send_close_invalid_code(code: int) -> None:
     assert server.data_to_send() == []
 
 
+@pytest.mark.rfc("R6455-5.4-1", "R6455-7.4.1-1")
+def test_close_while_sending_a_fragmented_message_fails_with_1011(side: Side) -> None:
+    # A choice (docs/rfc-choices.md), websockets': the message can't be finished, so
+    # close() doesn't claim a normal closure (1000): it fails the connection with 1011.
+    protocol = make(side)
+    protocol.send_text(b"cut", fin=False)
+    written(protocol)
+    with pytest.raises(InvalidCloseFrame):  # a bad code is refused all the same
+        protocol.close(1005)
+    assert protocol.state is State.OPEN
+    protocol.close(1000, "bye")
+    wire = written(protocol)
+    assert wire.close_codes == [1011]
+    assert protocol.close_sent == Close(1011, "close during fragmented message")
+    assert wire.eof is (side is Side.SERVER)  # failing: the server closes TCP at once
+    assert protocol.state is State.CLOSING
+    with pytest.raises(InvalidState):
+        protocol.send_continuation(b"", fin=True)
+    # Failed (RFC 6455 §7.1.7): the peer's close frame isn't processed.
+    protocol.receive_data(peer_frame(protocol, 0x8, close_payload(1000)))
+    assert protocol.events_received() == []
+    protocol.receive_eof()
+    assert str(protocol.close_exc) == (
+        "sent 1011 (internal error) close during fragmented message; no close frame received"
+    )
+
+
+@pytest.mark.rfc("R6455-7.1.2-1")
+def test_close_outside_a_fragmented_message_is_send_close(side: Side) -> None:
+    protocol = make(side)
+    protocol.send_text(b"complete", fin=False)
+    protocol.send_continuation(b"", fin=True)
+    written(protocol)
+    protocol.close()
+    assert protocol.close_sent == Close(1000, "")
+    protocol = make(side)
+    protocol.close(1001, "bye")
+    wire = written(protocol)
+    assert wire.close_codes == [1001]
+    assert not wire.eof
+    assert protocol.close_sent == Close(1001, "bye")
+    # The closing handshake goes on: the peer's close frame is processed.
+    protocol.receive_data(peer_frame(protocol, 0x8, close_payload(1001)))
+    assert protocol.close_rcvd == Close(1001, "")
+    with pytest.raises(InvalidState):
+        protocol.close()
+    protocol = make(side)
+    protocol.close(None)
+    assert protocol.close_sent == Close(1005, "")
+
+
 def test_send_close_invalid_arguments() -> None:
     server = open_server()
     with pytest.raises(ValueError):

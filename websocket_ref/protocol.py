@@ -615,6 +615,28 @@ class Protocol:
                 key.append(extension_key)
         return tuple(key)
 
+    def close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Close the connection as the application asks: ``close()`` of both APIs calls it.
+
+        Starts the closing handshake with ``code`` and ``reason``, as :meth:`send_close`
+        does; but while a fragmented message is being sent, that message can't be
+        completed any more, so the connection is failed instead, with 1011 (internal
+        error) "close during fragmented message", whatever ``code`` was asked — as
+        websockets does. The peer learns that the message it was receiving is cut.
+        """
+        with self.lock:
+            if self._send_opcode is None or self._state is not State.OPEN:
+                self.send_close(code, reason)  # InvalidState unless OPEN
+                return
+            if code is not None:
+                Close(code, reason).serialize()  # the same checks as send_close()
+            # RFC 6455 §5.4 [R6455-5.4-1]: a Close frame may go between two fragments of a
+            # message, which then stays unfinished; RFC 6455 §7.4.1 [R6455-7.4.1-1]: the
+            # code is a choice: not 1000 ("the purpose for which the connection was
+            # established has been fulfilled") but 1011, an unexpected condition; and
+            # the connection is failed (§7.1.7), as websockets does
+            self.fail(CloseCode.INTERNAL_ERROR, "close during fragmented message")
+
     def send_close(self, code: int | None = None, reason: str = "") -> None:
         """Start the closing handshake (RFC 6455 §5.5.1, §7.1.2).
 

@@ -587,6 +587,39 @@ async def test_server_closes_tcp_cleanly_and_discards_trailing_bytes() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.rfc("R6455-5.4-1", "R6455-7.4.1-1")
+async def test_close_during_a_fragmented_send_fails_with_1011() -> None:
+    # A choice, websockets': the message can't be finished, so close() doesn't claim a
+    # normal closure; it fails the connection with 1011 (Protocol.close()).
+    gate = asyncio.Event()
+
+    async def chunks() -> AsyncIterator[str]:
+        yield "cut "
+        await gate.wait()
+        yield "never sent"
+
+    async with client_of_raw_server(close_timeout=2) as (ws, reader, writer, _):
+        sending = asyncio.create_task(ws.send(chunks()))
+        frame = await read_frame(reader)
+        assert (frame.opcode, frame.fin, frame.payload) == (0x1, False, b"cut ")
+        closing = asyncio.create_task(ws.close(1000, "bye"))
+        close = await read_frame(reader)
+        assert (close.opcode, close.close_code) == (0x8, 1011)
+        assert close.payload[2:] == b"close during fragmented message"
+        # Failed: the client doesn't wait for the server's close frame, only for its TCP close.
+        writer.close()
+        await asyncio.wait_for(closing, 5)
+        gate.set()
+        with pytest.raises(ConnectionClosedError) as raised:
+            await asyncio.wait_for(sending, 5)
+        assert str(raised.value) == (
+            "sent 1011 (internal error) close during fragmented message; no close frame received"
+        )
+        assert raised.value.__cause__ is None
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # no fragment after it
+
+
+@pytest.mark.asyncio
 @pytest.mark.rfc("R6455-6.1-3", "R6455-6.1-9")
 async def test_fragmented_send_stops_when_the_connection_closes_midway() -> None:
     # RFC 6455 §6.1: "If at any point the state of the WebSocket connection changes, the

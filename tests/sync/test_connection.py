@@ -7,6 +7,7 @@ error handling use a raw socket as a misbehaving peer.
 from __future__ import annotations
 
 import ast
+import contextlib
 import errno
 import socket
 import threading
@@ -300,6 +301,57 @@ def test_send_fragmented_mixed_types_closes_with_1011() -> None:
             ws.send(["text", b"bytes"])  # type: ignore[list-item]
         assert ws.state is State.CLOSED
         assert ws.protocol.close_sent is not None and ws.protocol.close_sent.code == 1011
+
+
+@pytest.mark.rfc("R6455-5.4-1", "R6455-7.4.1-1")
+def test_close_during_a_fragmented_send_fails_with_1011() -> None:
+    # A choice, websockets': the message can't be finished, so close() (here from another
+    # thread) doesn't claim a normal closure; it fails the connection with 1011.
+    wire: list[tuple[int, bytes]] = []
+
+    def respond(sock: socket.socket) -> None:
+        accept_handshake(sock)
+        data = b""
+        while not any(opcode == 0x8 for opcode, _ in wire):
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+            with contextlib.suppress(AssertionError, IndexError):  # a frame is incomplete
+                wire[:] = [(frame.opcode, frame.payload) for frame in decode_frames(data)]
+        # Then close TCP without a close frame: the failing client doesn't wait for one.
+
+    first_sent = threading.Event()
+    closed = threading.Event()
+
+    def fragments() -> Iterator[str]:
+        yield "cut "
+        first_sent.set()
+        closed.wait(TIMEOUT)
+        yield "never sent"
+
+    with raw_server(respond) as ws_uri:
+        with connect(ws_uri, **{**FAST, "close_timeout": 2}) as ws:
+
+            def closer() -> None:
+                first_sent.wait(TIMEOUT)
+                ws.close(1000, "bye")
+                closed.set()
+
+            thread = threading.Thread(target=closer)
+            thread.start()
+            with pytest.raises(ConnectionClosedError) as exc_info:
+                ws.send(fragments())
+            thread.join(TIMEOUT)
+            assert str(exc_info.value) == (
+                "sent 1011 (internal error) close during fragmented message; "
+                "no close frame received"
+            )
+            assert exc_info.value.__cause__ is None
+    assert wire == [
+        (0x1, b"cut "),
+        (0x8, (1011).to_bytes(2, "big") + b"close during fragmented message"),
+    ]
 
 
 def test_send_fragmented_iterator_error_closes_with_1011() -> None:

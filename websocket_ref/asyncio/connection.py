@@ -428,10 +428,13 @@ class Connection(asyncio.BufferedProtocol):
 
         Waits at most ``close_timeout`` for the peer, then closes the connection
         anyway. Does nothing more if the connection is already closing or closed.
+        During a fragmented ``send()``, the message can't be finished: the connection
+        is failed with 1011 instead, as in websockets (see
+        :meth:`Protocol.close() <websocket_ref.protocol.Protocol.close>`).
         """
         protocol = self.protocol
         if protocol.state is State.OPEN:
-            protocol.send_close(code, reason)
+            protocol.close(code, reason)  # fails with 1011 during a fragmented send()
             self._send_data()
         elif protocol.state is State.CONNECTING:
             self.transport.abort()

@@ -473,7 +473,10 @@ class Connection:
 
         Returns within about ``close_timeout`` seconds even if the peer doesn't answer:
         the socket is then aborted. Calling it again, or on a closed connection, waits
-        for the end (within the same bound) and does nothing else.
+        for the end (within the same bound) and does nothing else. During a fragmented
+        ``send()`` in another thread, the message can't be finished: the connection is
+        failed with 1011 instead, as in websockets (see
+        :meth:`Protocol.close() <websocket_ref.protocol.Protocol.close>`).
         """
         deadline = Deadline(self.close_timeout)
         self._start_closing(code, reason, deadline)
@@ -481,10 +484,12 @@ class Connection:
 
     def _start_closing(self, code: int, reason: str, deadline: Deadline) -> None:
         """Send a close frame if the connection is open, within ``deadline``."""
-        with self._lock:
+        # Under _receiving: during a fragmented send(), closing fails the connection
+        # (Protocol.close()), which stops the receiving side too.
+        with self._receiving, self._lock:
             if self.protocol.state is State.OPEN:
                 # RFC 6455 §7.1.2 [R6455-7.1.2-1]: start the closing handshake: a close frame
-                self.protocol.send_close(code, reason)
+                self.protocol.close(code, reason)
             ticket = self._queue_writes()
         # Read on until the peer's close frame, however many messages wait unread.
         self.recv_messages.stop_pausing()
