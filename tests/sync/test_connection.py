@@ -24,6 +24,7 @@ from websocket_ref import (
     InvalidUTF8,
     State,
 )
+from websocket_ref.frames import Close
 from websocket_ref.sync.client import connect
 from websocket_ref.sync.server import ServerConnection
 
@@ -363,7 +364,8 @@ def test_send_fragmented_iterator_error_closes_with_1011() -> None:
         with pytest.raises(RuntimeError, match="boom"):
             ws.send(fragments())
         assert ws.state is State.CLOSED
-        assert ws.close_code == 1011
+        # The message can't be finished: the connection is failed (RFC 6455 §7.1.7).
+        assert ws.protocol.close_sent == Close(1011, "error in fragmented message")
 
 
 def test_send_from_fragment_generator_raises_concurrency_error() -> None:

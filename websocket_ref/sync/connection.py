@@ -418,7 +418,8 @@ class Connection:
                 # FIN frame; there is no way
                 # to abandon one midway but to close the connection.
                 self.logger.error("! closing: couldn't send a fragmented message: %r", failed)
-                self.close(CloseCode.INTERNAL_ERROR, "error in fragmented message")
+                if self.protocol.state is State.OPEN:  # as the asyncio API and websockets do
+                    self._fail(CloseCode.INTERNAL_ERROR, "error in fragmented message")
 
     def ping(
         self, data: str | BytesLike | None = None, ack_on_close: bool = False
