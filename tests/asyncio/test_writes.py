@@ -95,6 +95,8 @@ async def test_bytes_buffered_in_the_transport_go_first(monkeypatch: pytest.Monk
         short = ShortSocket(ws._sock, "reset")
         try:
             ws._sock = short
+            # Bytes went through write() (only those can be in its buffer) and are there.
+            ws._via_transport = True
             monkeypatch.setattr(ws.transport, "get_write_buffer_size", lambda: 1)
             for message in messages():
                 await ws.send(message)
@@ -124,3 +126,37 @@ async def test_a_write_that_raises_closes_the_connection_with_it_as_cause(direct
         assert ws.state is State.CLOSED
         with pytest.raises(ConnectionClosedError):
             await ws.recv()
+
+
+@pytest.mark.asyncio
+async def test_the_transport_is_asked_for_its_buffer_only_after_a_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only bytes given to its write() can be in the transport's buffer: _write() asks
+    # for its size (a Python call) only after some were, until it's empty again.
+    async with run_server() as server, connect(uri_of(server), **FAST) as ws:
+        sock = ws._sock
+        assert sock is not None
+        asked: list[int] = []
+        size = ws.transport.get_write_buffer_size
+        monkeypatch.setattr(
+            ws.transport, "get_write_buffer_size", lambda: asked.append(size()) or asked[-1]
+        )
+        await ws.send(b"direct")
+        assert await ws.recv() == b"direct"
+        assert asked == []
+        short = ShortSocket(sock, "refuse")
+        try:
+            ws._sock = short
+            await ws.send(b"through write()")
+            assert short.calls == 1
+            ws._sock = sock
+            await ws.send(b"direct again")
+            assert asked == [0]
+            await ws.send(b"and again")
+            assert asked == [0]
+        finally:
+            ws._sock = None
+            short.close()
+        for message in [b"through write()", b"direct again", b"and again"]:
+            assert await ws.recv() == message

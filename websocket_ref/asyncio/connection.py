@@ -133,6 +133,9 @@ class Connection(asyncio.BufferedProtocol):
         self._under: asyncio.BaseTransport
         # The socket under a plain TCP transport, written to directly (see _write()).
         self._sock: socket.socket | None = None
+        # Whether bytes went through the transport's write() since its buffer was last
+        # seen empty: only then may it hold some (see _write()).
+        self._via_transport = False
         #: Latency of the last ping, in seconds: time until its pong arrived.
         self.latency: float = 0.0
         #: Pings waiting for a pong: data → (future, time sent), in the order sent.
@@ -629,9 +632,14 @@ class Connection(asyncio.BufferedProtocol):
         code in between, on a plain TCP transport (``_direct_socket()``). What the socket
         didn't take, and any error, goes to the transport's ``write()``, which buffers the
         rest in order, or meets the error again and handles it as always (connection_lost).
+        Only bytes given to ``write()`` can be in its buffer: its size is asked (a Python
+        call) only after some were, until it's empty.
         """
         sock = self._sock
-        if sock is not None and not self.transport.get_write_buffer_size():
+        if sock is not None and (
+            not self._via_transport or not self.transport.get_write_buffer_size()
+        ):
+            self._via_transport = False
             try:
                 sent = sock.send(data)
             except OSError:  # EAGAIN: nothing sent; else the transport sees it again
@@ -639,6 +647,7 @@ class Connection(asyncio.BufferedProtocol):
             if sent == len(data):
                 return
             data = data[sent:]
+        self._via_transport = True
         try:
             self.transport.write(data)
         except Exception as exc:
