@@ -70,6 +70,85 @@ def test_get_waits_for_put_from_another_thread() -> None:
         timer.join()
 
 
+@pytest.mark.parametrize("timeout", [None, 0.0005])
+def test_get_from_a_producer_thread_loses_and_reorders_nothing(timeout: float | None) -> None:
+    # The application thread waits on a lock that put() releases: every wake-up, even
+    # one that comes as a short timeout expires, leaves the next get() working. Counts,
+    # not timing: all messages arrive, in order, with timeouts retried.
+    count = 3000
+    assembler = Assembler(None, None)
+
+    def produce() -> None:
+        for index in range(0, count, 3):
+            # Batches of one to three frames, the last fragmented in two.
+            frames = [Frame(TEXT, f"{index + offset}".encode()) for offset in range(2)]
+            frames += [Frame(TEXT, b"m", fin=False), Frame(CONT, f"{index + 2}".encode())]
+            assembler.put(frames[: 1 + index % 2] if index % 9 == 0 else frames)
+            if index % 9 == 0:
+                assembler.put(frames[1 + index % 2 :])
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    received: list[str | bytes] = []
+    timeouts = 0
+    try:
+        while len(received) < count:
+            try:
+                received.append(assembler.get(timeout))
+            except TimeoutError:
+                timeouts += 1
+    finally:
+        producer.join(TIMEOUT)
+    expected = [f"{n}" if n % 3 != 2 else f"m{n}" for n in range(count)]
+    assert received == expected
+    if timeout is None:
+        assert timeouts == 0
+    assembler.close()
+    with pytest.raises(EOFError):
+        assembler.get(timeout)
+
+
+def test_wake_up_after_a_timed_out_wait_is_taken_back() -> None:
+    # A put() that comes after get()'s wait timed out, before get() holds the mutex
+    # again: the message is returned, and the wake-up lock is left as it must be
+    # (locked), else the next put() would release an unlocked lock.
+    assembler = Assembler()
+    real = assembler._frames_available
+
+    class RacingLock:
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if blocking and timeout >= 0:  # the application's timed wait
+                assert not real.acquire(True, timeout)  # nobody puts: it times out
+                assembler.put([Frame(TEXT, b"late")])  # ... then a frame lands
+                return False
+            return real.acquire(blocking, timeout)
+
+        def release(self) -> None:
+            real.release()
+
+    assembler._frames_available = RacingLock()  # type: ignore[assignment]
+    assert assembler.get(timeout=0.001) == "late"
+    assert real.locked()
+    assembler._frames_available = real
+    timer = threading.Timer(0.01, assembler.put, [[Frame(TEXT, b"next")]])
+    timer.start()
+    try:
+        assert assembler.get(timeout=TIMEOUT) == "next"
+    finally:
+        timer.join()
+
+
+def test_close_wakes_a_waiting_get() -> None:
+    assembler = Assembler()
+    timer = threading.Timer(0.01, assembler.close)
+    timer.start()
+    try:
+        with pytest.raises(EOFError):
+            assembler.get(timeout=TIMEOUT)
+    finally:
+        timer.join()
+
+
 def test_close_ends_get_after_queued_messages() -> None:
     assembler = Assembler()
     assembler.put([Frame(TEXT, b"one"), Frame(TEXT, b"tw", fin=False)])

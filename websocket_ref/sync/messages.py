@@ -47,8 +47,13 @@ class Assembler:
 
     def __init__(self, high: int | None = None, low: int | None = None) -> None:
         self._mutex = threading.Lock()
-        # The application waits for frames; the reader thread waits for room.
-        self._frames_available = threading.Condition(self._mutex)
+        # The application thread waits for frames on a lock of its own, which the reader
+        # releases to wake it up (at most one thread reads at a time): the same as a
+        # threading.Condition, without Condition's Python code on both sides of every
+        # message that finds the application waiting. Locked unless a wake-up is due.
+        self._frames_available = threading.Lock()
+        self._frames_available.acquire()
+        # The reader thread waits for room.
         self._room_available = threading.Condition(self._mutex)
         # The reader thread waits for the application to want a message the queue lacks.
         self._starved = threading.Condition(self._mutex)
@@ -93,8 +98,8 @@ class Assembler:
                     self._discarding = True
                     continue
                 queue.append(frame)
-            if self._app_waiting:  # spare Condition.notify() (pure Python) when nobody waits
-                self._frames_available.notify()
+            if self._app_waiting:
+                self._wake_app()
 
     def wait_for_room(self) -> None:
         """Block the reader thread while the queue is above its high-water mark."""
@@ -186,10 +191,17 @@ class Assembler:
         """No more frames will come: wake up every waiting thread."""
         with self._mutex:
             self._closed = True
-            self._frames_available.notify_all()
+            if self._app_waiting:
+                self._wake_app()
             self._wake_reader()
 
     # Application side
+
+    def _wake_app(self) -> None:
+        """Wake up the application thread waiting in :meth:`_take`. Called with the
+        mutex held, when ``_app_waiting`` is set."""
+        self._app_waiting = False
+        self._frames_available.release()
 
     def _take(self, deadline: Deadline | None) -> Frame:
         """Pop the next frame, waiting for it. Called with the mutex held."""
@@ -203,11 +215,19 @@ class Assembler:
             self._app_waiting = True
             if self._starved_waiting:
                 self._wake_reader()
+            mutex = self._mutex
+            woken = False
+            mutex.release()
             try:
-                if not self._frames_available.wait(timeout):
-                    raise TimeoutError("timed out while waiting for a message")
+                woken = self._frames_available.acquire(True, -1 if timeout is None else timeout)
             finally:
-                self._app_waiting = False
+                mutex.acquire()
+                if not woken:
+                    if self._app_waiting:  # nobody woke us up
+                        self._app_waiting = False
+                    else:  # woken after the wait ended: take the wake-up back
+                        self._frames_available.acquire(False)
+            # Woken up or timed out: look at the queue again (an elapsed timeout raises).
         frame = queue.popleft()
         # The reader thread sets `paused` (under the mutex) before it waits for room.
         if self.paused and len(queue) <= (self._low or 0):
