@@ -6,6 +6,7 @@
 end, for the workload ``NAME:SIZE`` (``echo:32``, ``stream:1024``) with N and with 2N
 messages, and prints the difference in instructions over the difference in messages:
 start-up, imports and the handshake cancel out.
+``--compression on`` has both ends negotiate permessage-deflate.
 
 Unlike CPU time, instruction counts don't move with the machine's load, so they compare
 two versions of the code on a busy machine. They leave out the kernel's work (system
@@ -33,13 +34,13 @@ def total_instructions(path: str) -> int:
     raise SystemExit(f"no totals in {path}")
 
 
-def run(impl: str, side: str, workload: str, count: int) -> int:
+def run(impl: str, side: str, workload: str, count: int, compression: str = "off") -> int:
     """Instructions of the process under test for ``count`` messages (plus the warmup)."""
     fd, out = tempfile.mkstemp(prefix="callgrind.")
     os.close(fd)
     valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
     peer = [sys.executable, "peer.py"]
-    server_cmd = [*peer, "server", impl if side == "server" else "websockets-asyncio", "off"]
+    server_cmd = [*peer, "server", impl if side == "server" else "websockets-asyncio", compression]
     if side == "server":
         server_cmd = valgrind + server_cmd
     server = subprocess.Popen(
@@ -54,7 +55,7 @@ def run(impl: str, side: str, workload: str, count: int) -> int:
         assert server.stdout is not None
         port = server.stdout.readline().split()[1]
         client_impl = impl if side == "client" else "websockets-asyncio"
-        client_cmd = [*peer, "client", client_impl, "off", port, f"{workload}:{count}"]
+        client_cmd = [*peer, "client", client_impl, compression, port, f"{workload}:{count}"]
         if side == "client":
             client_cmd = valgrind + client_cmd
         subprocess.run(client_cmd, cwd=BENCH, check=True, capture_output=True, timeout=1800)
@@ -74,9 +75,10 @@ def main() -> None:
     parser.add_argument("side", choices=["server", "client"])
     parser.add_argument("workload", help="NAME:SIZE, e.g. echo:32 or stream:1024")
     parser.add_argument("count", type=int, nargs="?", default=1000)
+    parser.add_argument("--compression", choices=["on", "off"], default="off")
     args = parser.parse_args()
-    single = run(args.impl, args.side, args.workload, args.count)
-    double = run(args.impl, args.side, args.workload, 2 * args.count)
+    single = run(args.impl, args.side, args.workload, args.count, args.compression)
+    double = run(args.impl, args.side, args.workload, 2 * args.count, args.compression)
     # peer.py runs a tenth of the count as a warmup first: 1.1 x count more messages.
     per_message = (double - single) / (1.1 * args.count)
     print(f"{args.impl} {args.side} {args.workload}: {per_message:,.0f} instructions/message")
