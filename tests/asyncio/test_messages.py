@@ -233,3 +233,30 @@ async def test_stream_and_get_are_exclusive() -> None:
     assembler.end_stream()
     assembler.put(text("x"))
     assert await assembler.get(None) == "x"
+
+
+def test_waiters_come_from_the_loops_create_future() -> None:
+    # asyncio's own loops make plain Futures (made directly, without the Python call);
+    # a loop with a create_future() of its own is asked for each waiter.
+    made: list[asyncio.Future[None]] = []
+
+    class Loop(asyncio.SelectorEventLoop):
+        def create_future(self) -> asyncio.Future[None]:
+            future: asyncio.Future[None] = super().create_future()
+            made.append(future)
+            return future
+
+    async def wait_for_one(assembler: Assembler) -> object:
+        get = asyncio.ensure_future(assembler.get(None))
+        await asyncio.sleep(0)
+        assembler.put(binary(b"x"))
+        return await get
+
+    for loop, plain in [(asyncio.SelectorEventLoop(), True), (Loop(), False)]:
+        try:
+            assembler, _ = make()
+            assert loop.run_until_complete(wait_for_one(assembler)) == b"x"
+            assert assembler.plain_futures is plain
+        finally:
+            loop.close()
+    assert len(made) == 1

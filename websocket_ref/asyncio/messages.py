@@ -22,6 +22,7 @@ import asyncio
 import codecs
 from collections import deque
 from collections.abc import Callable
+from typing import Final
 
 from ..exceptions import ConcurrencyError
 from ..frames import Frame, Opcode
@@ -44,6 +45,10 @@ class _Missing:
 
 #: Returned by :meth:`Assembler.get_nowait` when no complete message is queued.
 MISSING = _Missing()
+
+# What asyncio's own event loops do in create_future(): a plain Future.
+_create_future = asyncio.BaseEventLoop.create_future
+_Future: Final = asyncio.Future
 
 
 class Assembler:
@@ -72,6 +77,7 @@ class Assembler:
         "waiter",
         "on_starved",
         "loop",
+        "plain_futures",
     )
 
     def __init__(
@@ -107,6 +113,9 @@ class Assembler:
         # The event loop, once a reader waited: asyncio.get_running_loop() costs a
         # getpid() system call, too much for every message.
         self.loop: asyncio.AbstractEventLoop | None = None
+        # Whether that loop's create_future() is asyncio's own, a plain Future: then
+        # the Future is made here, without a call to a Python method.
+        self.plain_futures = False
 
     # Producer side, called by the connection from protocol callbacks.
 
@@ -185,7 +194,11 @@ class Assembler:
         loop = self.loop
         if loop is None:
             loop = self.loop = asyncio.get_running_loop()
-        waiter = self.waiter = loop.create_future()
+            self.plain_futures = type(loop).create_future is _create_future
+        waiter: asyncio.Future[None] = (
+            _Future(loop=loop) if self.plain_futures else loop.create_future()
+        )
+        self.waiter = waiter
         return waiter
 
     async def _wait(self) -> None:
