@@ -33,6 +33,8 @@ from .utils import Deadline
 
 __all__ = ["Assembler", "Data"]
 
+_TEXT = Opcode.TEXT  # looked up once: reading an enum member costs more on Python 3.11
+
 #: A message: ``str`` for text, ``bytes`` for binary (unless ``decode`` says otherwise).
 Data = str | bytes
 
@@ -249,11 +251,19 @@ class Assembler:
             self._reading = True
             try:
                 message = self._partial
+                frame = self._take(deadline)
+                if message.opcode is None and frame.fin:
+                    # A message in one frame, the common case: its payload as it is,
+                    # as MessageBuffer would return it, without building one.
+                    data = frame.data
+                    if decode is None:
+                        decode = frame.opcode is _TEXT
+                    return data.decode() if decode else data
                 while True:
-                    frame = self._take(deadline)
                     message.add(frame)
                     if frame.fin:
                         break
+                    frame = self._take(deadline)
                 self._partial = MessageBuffer()
             finally:
                 self._reading = False
