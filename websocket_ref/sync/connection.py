@@ -320,17 +320,18 @@ class Connection:
         messages (not pings) until it's complete.
         """
         protocol = self.protocol
+        # The core compresses by default: a partial() only to turn compression off.
         if isinstance(message, str):
             if text is False:
-                self._send(
-                    functools.partial(protocol.send_binary, compress=compress), message.encode()
-                )
+                method = protocol.send_binary
+                message = message.encode()
             else:  # the core encodes a str, which is valid UTF-8 without a check
-                self._send(functools.partial(protocol.send_text, compress=compress), message)
+                method = protocol.send_text
+            self._send(method if compress else functools.partial(method, compress=False), message)
         elif isinstance(message, bytes | bytearray | memoryview):
             data = message if type(message) is bytes else bytes(message)
             method = protocol.send_text if text else protocol.send_binary
-            self._send(functools.partial(method, compress=compress), data)
+            self._send(method if compress else functools.partial(method, compress=False), data)
         elif isinstance(message, Mapping):
             raise TypeError("a mapping isn't a message; send() takes str, bytes or an iterable")
         elif isinstance(message, Iterable):
