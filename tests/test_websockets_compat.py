@@ -700,3 +700,139 @@ async def test_asyncio_close_timeout_is_the_cause_of_connection_closed() -> None
         assert isinstance(raised.value.__cause__, TimeoutError)
     finally:
         b.close()
+
+
+def test_payload_too_big_takes_websockets_arguments() -> None:
+    import pickle
+    import warnings
+
+    from websocket_ref.exceptions import PayloadTooBig
+
+    # websockets' positional form, and its wording
+    assert str(PayloadTooBig(None, 4)) == "frame exceeds limit of 4 bytes"
+    assert str(PayloadTooBig(8, 4)) == "frame with 8 bytes exceeds limit of 4 bytes"
+    exc = PayloadTooBig(8, 4, 12)
+    assert (exc.size, exc.max_size, exc.current_size) == (8, 16, 12)
+    assert str(exc) == "frame with 8 bytes after reading 12 bytes exceeds limit of 16 bytes"
+    exc = PayloadTooBig(8, 4)
+    exc.set_current_size(12)
+    assert str(exc) == "frame with 8 bytes after reading 12 bytes exceeds limit of 16 bytes"
+    # websocket_ref's own words, without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exc = PayloadTooBig(9, 8, message="message of more than 8 bytes", rule="RFC 6455 §10.4")
+    assert str(exc) == "message of more than 8 bytes (RFC 6455 §10.4)"
+    assert exc.close_code == 1009
+    assert str(pickle.loads(pickle.dumps(exc))) == str(exc)
+    # the form websockets deprecated
+    with pytest.warns(DeprecationWarning, match=r"PayloadTooBig\(message\) is deprecated"):
+        exc = PayloadTooBig("payload length exceeds limit: 2 > 1 bytes")
+    assert str(exc) == "payload length exceeds limit: 2 > 1 bytes"
+
+
+def test_the_core_raises_payload_too_big_with_sizes() -> None:
+    from websocket_ref.exceptions import PayloadTooBig
+    from websocket_ref.frames import Frame, Opcode, serialize_frame
+    from websocket_ref.protocol import CLIENT, SERVER, Protocol
+
+    server = Protocol(SERVER, max_size=4)
+    header, payload = serialize_frame(Frame(Opcode.BINARY, b"12345678"), mask=True)
+    server.receive_data(header + payload)
+    exc = server.failure_exc
+    assert isinstance(exc, PayloadTooBig)
+    assert (exc.size, exc.max_size) == (8, 4)
+    assert Protocol(CLIENT).failure_exc is None
+
+
+def test_connection_closed_code_and_reason_are_deprecated() -> None:
+    from websocket_ref.exceptions import ConnectionClosed
+    from websocket_ref.frames import Close
+
+    exc = ConnectionClosed(Close(1001, "bye"), None)
+    with pytest.warns(DeprecationWarning, match=r"ConnectionClosed.code is deprecated"):
+        assert exc.code == 1001
+    with pytest.warns(DeprecationWarning, match=r"ConnectionClosed.reason is deprecated"):
+        assert exc.reason == "bye"
+    exc = ConnectionClosed(None, None)
+    with pytest.warns(DeprecationWarning):
+        assert exc.code == 1006
+    with pytest.warns(DeprecationWarning):
+        assert exc.reason == ""
+
+
+def test_invalid_utf8_is_a_unicode_decode_error() -> None:
+    import pickle
+
+    from websocket_ref.exceptions import InvalidUTF8
+    from websocket_ref.frames import Close
+    from websocket_ref.utf8 import Utf8Validator
+
+    # websockets lets the decoder's error through Close.parse(): still caught here
+    with pytest.raises(UnicodeDecodeError) as raised:
+        Close.parse(b"\x03\xe8ok\xff\xff")
+    exc = raised.value
+    assert isinstance(exc, InvalidUTF8) and exc.close_code == 1007
+    assert (exc.object, exc.start, exc.end) == (b"ok\xff\xff", 2, 3)
+    assert str(exc) == "close reason isn't valid UTF-8 (RFC 6455 §5.5.1)"
+    assert str(pickle.loads(pickle.dumps(exc))) == str(exc)
+    # in a message: only the invalid bytes are kept, not the message
+    validator = Utf8Validator()
+    with pytest.raises(UnicodeDecodeError) as raised:
+        validator.feed(b"a" * 100_000 + b"\xff" + b"b" * 100_000)
+    assert raised.value.object == b"\xff"
+    assert str(raised.value).startswith("invalid UTF-8 at byte 100000: invalid start byte")
+
+
+def test_extensions_need_not_inherit_from_extension() -> None:
+    # websockets takes any object with name, decode() and encode() (duck typing).
+    from websocket_ref.frames import Frame, Opcode, serialize_frame
+    from websocket_ref.server import ServerProtocol
+
+    class Reverse:  # not an Extension
+        name = "x-reverse"
+
+        def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+            return Frame(frame.opcode, bytes(frame.data)[::-1], frame.fin)
+
+        def encode(self, frame: Frame) -> Frame:
+            return Frame(frame.opcode, bytes(frame.data)[::-1], frame.fin)
+
+    extension = Reverse()
+
+    class Factory:
+        name = "x-reverse"
+
+        def process_request_params(
+            self, params: object, accepted_extensions: object
+        ) -> tuple[list[tuple[str, str | None]], Reverse]:
+            return [], extension
+
+    server = ServerProtocol(extensions=[Factory()])  # type: ignore[list-item]
+    server.receive_data(
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: x-reverse\r\n\r\n"
+    )
+    [request] = server.events_received()
+    server.send_response(server.accept(request))  # type: ignore[arg-type]
+    assert server.state.name == "OPEN"
+    assert server.extensions == [extension]  # the application's own object
+    header, payload = serialize_frame(Frame(Opcode.TEXT, b"olleh"), mask=True)
+    server.receive_data(header + payload)
+    [frame] = server.events_received()
+    assert frame.data == b"hello"
+    b"".join(server.data_to_send())
+    server.send_text(b"abc")
+    assert b"".join(server.data_to_send()) == b"\x81\x03cba"
+
+
+def test_invalid_sec_websocket_key_names_the_decoder_error_as_cause() -> None:
+    import binascii
+
+    from websocket_ref.exceptions import InvalidHeaderValue
+    from websocket_ref.handshake import check_key
+
+    with pytest.raises(InvalidHeaderValue) as raised:
+        check_key("<not Base64 data>")
+    assert str(raised.value) == "invalid Sec-WebSocket-Key header: <not Base64 data>"
+    assert isinstance(raised.value.__cause__, binascii.Error)

@@ -16,10 +16,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .version import version as __version__
+from .version import version as __version__  # noqa: F401 - not in __all__, as usual
 
 if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
-    from .asyncio.client import ClientConnection, connect, unix_connect
+    from .asyncio.client import ClientConnection, backoff, connect, process_exception, unix_connect
     from .asyncio.router import Router, route, unix_route
     from .asyncio.server import (
         Server,
@@ -29,8 +29,15 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
         serve,
         unix_serve,
     )
-    from .client import ClientProtocol
-    from .datastructures import Headers, HeadersLike, MultipleValuesError
+    from .client import (
+        ClientProtocol,
+        check_additional_headers,
+        dropped,
+        follow_redirect,
+        redirect_location,
+        without_credentials,
+    )
+    from .datastructures import Headers, HeadersLike, MultipleValuesError, check_header
     from .exceptions import (
         ConcurrencyError,
         ConnectionClosed,
@@ -70,12 +77,40 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
         TooManyHeaders,
         WebSocketException,
     )
-    from .frames import Close, CloseCode, Frame, Opcode
-    from .http11 import Request, Response
-    from .protocol import Protocol, Side, State
+    from .frames import (
+        Close,
+        CloseCode,
+        Frame,
+        FrameHeader,
+        Opcode,
+        is_valid_close_code,
+        parse_frame,
+        parse_header,
+        serialize_frame,
+    )
+    from .http11 import (
+        BodyReader,
+        Request,
+        Response,
+        check_limits,
+        parse_request,
+        parse_response_head,
+    )
+    from .protocol import (
+        Event,
+        MaxSize,
+        Protocol,
+        Reading,
+        ReleasingEvents,
+        Side,
+        State,
+        split_max_size,
+    )
     from .server import ServerProtocol
     from .typing import (
+        BytesLike,
         Data,
+        DataLike,
         ExtensionName,
         ExtensionParameter,
         LoggerLike,
@@ -83,7 +118,7 @@ if TYPE_CHECKING:  # the lazy names below, for type checkers and IDEs
         StatusLike,
         Subprotocol,
     )
-    from .uri import WebSocketURI, parse_uri
+    from .uri import WebSocketURI, parse_uri  # noqa: F401 - importable, not in __all__
 
 # Public name -> module (relative to this package) that defines it.
 _LAZY: dict[str, str] = {
@@ -117,6 +152,32 @@ _LAZY: dict[str, str] = {
     "MultipleValuesError": ".datastructures",
     "WebSocketURI": ".uri",
     "parse_uri": ".uri",
+    # Helpers the modules above export (websockets' rule: the package re-exports
+    # every name its modules export)
+    "backoff": ".asyncio.client",
+    "process_exception": ".asyncio.client",
+    "check_additional_headers": ".client",
+    "dropped": ".client",
+    "follow_redirect": ".client",
+    "redirect_location": ".client",
+    "without_credentials": ".client",
+    "check_header": ".datastructures",
+    "FrameHeader": ".frames",
+    "parse_header": ".frames",
+    "parse_frame": ".frames",
+    "serialize_frame": ".frames",
+    "is_valid_close_code": ".frames",
+    "parse_request": ".http11",
+    "parse_response_head": ".http11",
+    "check_limits": ".http11",
+    "BodyReader": ".http11",
+    "MaxSize": ".protocol",
+    "split_max_size": ".protocol",
+    "Reading": ".protocol",
+    "Event": ".protocol",
+    "ReleasingEvents": ".protocol",
+    "BytesLike": ".typing",
+    "DataLike": ".typing",
     # Type aliases
     "Data": ".typing",
     "ExtensionName": ".typing",
@@ -167,8 +228,9 @@ _EXCEPTIONS = [
 ]
 _LAZY.update(dict.fromkeys(_EXCEPTIONS, ".exceptions"))
 
+# Every lazy name but the two of websocket_ref.uri, a module websockets' package
+# doesn't re-export either: importable from here, left out of ``import *``.
 __all__ = [
-    "__version__",
     "connect",
     "unix_connect",
     "ClientConnection",
@@ -195,8 +257,6 @@ __all__ = [
     "Headers",
     "HeadersLike",
     "MultipleValuesError",
-    "WebSocketURI",
-    "parse_uri",
     "Data",
     "ExtensionName",
     "ExtensionParameter",
@@ -241,6 +301,30 @@ __all__ = [
     "TooManyFragments",
     "InvalidState",
     "ConcurrencyError",
+    "backoff",
+    "process_exception",
+    "check_additional_headers",
+    "dropped",
+    "follow_redirect",
+    "redirect_location",
+    "without_credentials",
+    "check_header",
+    "FrameHeader",
+    "parse_header",
+    "parse_frame",
+    "serialize_frame",
+    "is_valid_close_code",
+    "parse_request",
+    "parse_response_head",
+    "check_limits",
+    "BodyReader",
+    "MaxSize",
+    "split_max_size",
+    "Reading",
+    "Event",
+    "ReleasingEvents",
+    "BytesLike",
+    "DataLike",
 ]
 
 

@@ -20,7 +20,7 @@ from .exceptions import (
     NegotiationError,
     SecurityError,
 )
-from .extensions.base import ClientExtensionFactory, Extension
+from .extensions.base import ClientExtensionFactory, Extension, as_extension
 from .frames import CloseCode
 from .handshake import accept_key, check_response_upgrade, generate_key, single_header
 from .headers import (
@@ -65,9 +65,7 @@ __all__ = [
     "USER_AGENT",  # defined in http11 (as in websockets); still importable from here
     "HANDSHAKE_HEADERS",
     "check_additional_headers",
-    "backoff",
     "dropped",
-    "process_exception",
     "follow_redirect",
     "redirect_location",
     "without_credentials",
@@ -576,13 +574,14 @@ class ClientProtocol(Protocol):
                 # the connection; RFC 7692 §5 [R7692-5-5]: e.g. accepting a PMCE the client
                 # didn't offer
                 raise NegotiationError(f"Unsupported extension: name = {name}, params = {params}")
-            if extension.reserved_bits & used_bits:
+            reserved_bits = as_extension(extension).reserved_bits
+            if reserved_bits & used_bits:
                 # RFC 6455 §5.2 [R6455-5.2-1]: a reserved bit means what the extension that
                 # defines it says; two extensions claiming one bit would make it ambiguous,
                 # so our choice is to refuse the second; RFC 7692 §5 [R7692-5-4]: a response
                 # accepting a PMCE with another extension using RSV1 fails the connection
                 raise NegotiationError(f"extension {name} reuses a reserved bit")
-            used_bits |= extension.reserved_bits
+            used_bits |= reserved_bits
             extensions.append(extension)
         # RFC 6455 §9.1 [R6455-9.1-6]: the client uses only the extensions the server
         # accepted, in the order of the response

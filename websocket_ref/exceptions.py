@@ -50,7 +50,8 @@ Tree::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import warnings
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .frames import Close
@@ -132,14 +133,34 @@ class ConnectionClosed(WebSocketException):
 
     @property
     def code(self) -> int:
-        """Close code received from the peer: 1005 if absent, 1006 if none arrived."""
+        """Close code received from the peer: 1005 if absent, 1006 if none arrived.
+
+        Deprecated, as in websockets (≥ 13.1): use ``rcvd.code`` or the connection's
+        ``close_code``.
+        """
+        warnings.warn(  # websockets' words
+            "ConnectionClosed.code is deprecated; "
+            "use Protocol.close_code or ConnectionClosed.rcvd.code",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if self.rcvd is None:
             return 1006
         return self.rcvd.code
 
     @property
     def reason(self) -> str:
-        """Close reason received from the peer, ``""`` if none arrived."""
+        """Close reason received from the peer, ``""`` if none arrived.
+
+        Deprecated, as in websockets (≥ 13.1): use ``rcvd.reason`` or the connection's
+        ``close_reason``.
+        """
+        warnings.warn(  # websockets' words
+            "ConnectionClosed.reason is deprecated; "
+            "use Protocol.close_reason or ConnectionClosed.rcvd.reason",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if self.rcvd is None:
             return ""
         return self.rcvd.reason
@@ -385,16 +406,116 @@ class InvalidCloseFrame(ProtocolError):
     """A close frame has an invalid payload or close code (RFC 6455 §5.5.1, §7.4)."""
 
 
-class InvalidUTF8(ProtocolError):
-    """A text message or a close reason isn't valid UTF-8 (RFC 6455 §8.1)."""
+class InvalidUTF8(ProtocolError, UnicodeDecodeError):
+    """A text message or a close reason isn't valid UTF-8 (RFC 6455 §8.1).
+
+    It's a :exc:`UnicodeDecodeError` too, so code written for websockets, which lets
+    the decoder's error through, keeps catching it. ``object[start:end]`` are the
+    invalid bytes when they're known: for a close reason, ``object`` is the reason; for
+    a message, only the invalid bytes (a failed connection keeps its error: it doesn't
+    pin the message).
+    """
 
     close_code = 1007
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: str | None = None,
+        data: bytes = b"",
+        start: int = 0,
+        end: int = 0,
+        reason: str | None = None,
+    ) -> None:
+        # Not ProtocolError.__init__: the next __init__ in line is UnicodeDecodeError's,
+        # which takes the decoder's five arguments.
+        UnicodeDecodeError.__init__(
+            self, "utf-8", data, start, end, message if reason is None else reason
+        )
+        self.message = message
+        self.rule = rule
+
+    def __str__(self) -> str:
+        return ProtocolError.__str__(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        details = (self.object, self.start, self.end, self.reason)
+        return (_rebuild_invalid_utf8, (self.message, self.rule, details))
+
+
+def _rebuild_invalid_utf8(
+    message: str, rule: str | None, details: tuple[bytes, int, int, str]
+) -> InvalidUTF8:
+    data, start, end, reason = details
+    return InvalidUTF8(message, rule=rule, data=data, start=start, end=end, reason=reason)
+
 
 class PayloadTooBig(ProtocolError):
-    """A frame or a message exceeds ``max_size``."""
+    """A frame or a message exceeds ``max_size``.
+
+    Built as websockets builds it, ``PayloadTooBig(size, max_size, current_size)``:
+    ``size`` is the frame's size (None if unknown yet), ``current_size`` what was read
+    of the message before it (then ``max_size`` is the limit on the whole message).
+    websocket_ref says which limit was hit in its own words (``message=``);
+    ``PayloadTooBig("text")`` still works, with websockets' deprecation warning.
+    """
 
     close_code = 1009
+
+    def __init__(
+        self,
+        size_or_message: int | str | None = None,
+        max_size: int | None = None,
+        current_size: int | None = None,
+        *,
+        message: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        if isinstance(size_or_message, str):
+            warnings.warn(  # websockets' words
+                "PayloadTooBig(message) is deprecated; change to PayloadTooBig(size, max_size)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            message, size_or_message = size_or_message, None
+        #: Size of the frame that exceeded the limit, if known.
+        self.size: int | None = size_or_message
+        #: The limit.
+        self.max_size = max_size
+        #: Bytes of the message read before that frame, if known.
+        self.current_size: int | None = None
+        self._message = message
+        self.rule = rule
+        # Not ProtocolError.__init__: the message is built when it's read, once
+        # set_current_size() may have completed it.
+        WebSocketException.__init__(self, self.size, max_size, current_size)
+        self.set_current_size(current_size)
+
+    @property
+    def message(self) -> str:
+        """What was exceeded: websocket_ref's words, else websockets' wording."""
+        if self._message is not None:
+            return self._message
+        text = "frame "
+        if self.size is not None:
+            text += f"with {self.size} bytes "
+        if self.current_size is not None:
+            text += f"after reading {self.current_size} bytes "
+        return text + f"exceeds limit of {self.max_size} bytes"
+
+    @message.setter
+    def message(self, message: str) -> None:
+        self._message = message
+
+    def set_current_size(self, current_size: int | None) -> None:
+        """Record what was read of the message before the frame, as websockets does:
+        the limit then applies to the whole message."""
+        assert self.current_size is None
+        if current_size is not None:
+            self.current_size = current_size
+            if self.max_size is not None:
+                self.max_size += current_size
 
 
 class TooManyFragments(PayloadTooBig):
@@ -408,8 +529,10 @@ class TooManyFragments(PayloadTooBig):
         #: The limit that was exceeded.
         self.max_fragments = max_fragments
         super().__init__(
-            f"fragmented message exceeds limit of {max_fragments} frames", rule="RFC 6455 §10.4"
+            message=f"fragmented message exceeds limit of {max_fragments} frames",
+            rule="RFC 6455 §10.4",
         )
+        self.args = (max_fragments,)
 
 
 class InvalidState(WebSocketException, AssertionError):

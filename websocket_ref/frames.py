@@ -204,11 +204,16 @@ class Close:
                 raise InvalidCloseFrame(f"invalid close code {code}", rule="RFC 6455 §7.4")
             try:
                 reason = data[2:].decode()
-            except UnicodeDecodeError:
+            except UnicodeDecodeError as exc:
                 # RFC 6455 §5.5.1 [R6455-5.5.1-3], §8.1 [R6455-8.1-1]: the reason is UTF-8-encoded;
                 # invalid UTF-8 fails the connection
                 raise InvalidUTF8(
-                    "close reason isn't valid UTF-8", rule="RFC 6455 §5.5.1"
+                    "close reason isn't valid UTF-8",
+                    rule="RFC 6455 §5.5.1",
+                    data=exc.object,
+                    start=exc.start,
+                    end=exc.end,
+                    reason=exc.reason,
                 ) from None
             return cls(code, reason)
         if len(data) == 0:
@@ -421,7 +426,10 @@ def parse_header(
         # RFC 6455 §10.4 [R6455-10.4-1, R6455-10.4-2]: impose a limit on frame sizes,
         # checked before buffering
         raise PayloadTooBig(
-            f"frame of {length} bytes exceeds limit of {max_size} bytes", rule="RFC 6455 §10.4"
+            length,
+            max_size,
+            message=f"frame of {length} bytes exceeds limit of {max_size} bytes",
+            rule="RFC 6455 §10.4",
         )
     mask = None
     if masked:

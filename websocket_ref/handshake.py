@@ -47,8 +47,9 @@ def check_key(key: str) -> None:
     # that, when decoded, is 16 bytes in length
     try:
         raw = base64.b64decode(key.encode(), validate=True)
-    except binascii.Error:
-        raise InvalidHeaderValue("Sec-WebSocket-Key", key) from None
+    except binascii.Error as exc:
+        # The decoder's reason as the cause, as websockets chains it
+        raise InvalidHeaderValue("Sec-WebSocket-Key", key) from exc
     if len(raw) != 16:
         raise InvalidHeaderValue("Sec-WebSocket-Key", key)
 

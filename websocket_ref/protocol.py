@@ -43,7 +43,7 @@ from .exceptions import (
     ProtocolError,
     TooManyFragments,
 )
-from .extensions.base import Extension
+from .extensions.base import Extension, as_extension
 from .frame_parser import FrameParser
 from .frames import Close, CloseCode, Frame, Opcode, serialize_frame
 from .http11 import Request, Response
@@ -249,6 +249,9 @@ class Protocol:
             raise ValueError("max_pending_pongs must be at least 1")
         self.max_pending_pongs = max_pending_pongs
         self._extensions: list[Extension] = []
+        # The list as the handshake (or the application) set it: _extensions holds the
+        # same extensions, each an Extension (see extensions.base.as_extension).
+        self._extensions_set: list[Extension] = []
 
         #: Guards the state the receiving and the sending side share (see "Threads"
         #: above); reentrant, so an I/O layer may hold it around several calls.
@@ -328,11 +331,12 @@ class Protocol:
     @property
     def extensions(self) -> list[Extension]:
         """Extensions negotiated in the handshake, in negotiation order."""
-        return self._extensions
+        return self._extensions_set
 
     @extensions.setter
     def extensions(self, extensions: list[Extension]) -> None:
-        self._extensions = extensions
+        self._extensions_set = extensions
+        self._extensions = [as_extension(extension) for extension in extensions]
         max_size = self._frame_limit()
         if extensions and max_size is not None:
             # RFC 6455 §10.4 [R6455-10.4-1]: max_size bounds messages as decoded, and the extensions
@@ -928,7 +932,11 @@ class Protocol:
             # RFC 6455 §10.4 [R6455-10.4-1, R6455-10.4-2]: impose a limit on the size of
             # reassembled messages, checked while the frame still arrives
             raise PayloadTooBig(
-                f"message of more than {self.max_size} bytes", rule="RFC 6455 §10.4"
+                header.length,
+                self.max_size - size,
+                size or None,
+                message=f"message of more than {self.max_size} bytes",
+                rule="RFC 6455 §10.4",
             )
         if opcode is Opcode.TEXT or self._recv_opcode is Opcode.TEXT:
             chunk = self._frames.peek_payload(self._buffer, self._validated)
@@ -982,12 +990,20 @@ class Protocol:
                 # RFC 6455 §10.4 [R6455-10.4-1]: an implementation-specific limit, here on
                 # decoded frames
                 raise PayloadTooBig(
-                    f"frame of more than {max_frame_size} bytes", rule="RFC 6455 §10.4"
+                    len(frame.data),
+                    max_frame_size,
+                    message=f"frame of more than {max_frame_size} bytes",
+                    rule="RFC 6455 §10.4",
                 )
         size += len(frame.data)
         if max_size is not None and size > max_size:
             # RFC 6455 §10.4 [R6455-10.4-1]: impose a limit on the size of reassembled messages
-            raise PayloadTooBig(f"message of more than {max_size} bytes", rule="RFC 6455 §10.4")
+            raise PayloadTooBig(
+                None,
+                max_size,
+                message=f"message of more than {max_size} bytes",
+                rule="RFC 6455 §10.4",
+            )
         if self._recv_opcode is Opcode.TEXT:
             # RFC 6455 §5.6 [R6455-5.6-1], §8.1 [R6455-8.1-1]: text messages MUST be valid UTF-8,
             # checked across fragments

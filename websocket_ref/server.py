@@ -24,7 +24,7 @@ from .exceptions import (
     ProtocolError,
     SecurityError,
 )
-from .extensions.base import Extension, ServerExtensionFactory
+from .extensions.base import Extension, ServerExtensionFactory, as_extension
 from .handshake import accept_key, check_key, check_request_upgrade, single_header
 from .headers import (
     ExtensionHeader,
@@ -413,12 +413,13 @@ class ServerProtocol(Protocol):
                     response_params, extension = factory.process_request_params(params, extensions)
                 except NegotiationError:
                     continue
-                if extension.reserved_bits & used_bits:
+                reserved_bits = as_extension(extension).reserved_bits
+                if reserved_bits & used_bits:
                     # RFC 6455 §5.2 [R6455-5.2-1]: a reserved bit means what the extension
                     # that defines it says: our choice is to decline a second claimant;
                     # RFC 7692 §5 [R7692-5-3]: never a PMCE with another extension on RSV1
                     continue
-                used_bits |= extension.reserved_bits
+                used_bits |= reserved_bits
                 # RFC 6455 §9 [R6455-9-2]: the server MAY accept some or all offers;
                 # RFC 6455 §4.2.2 [R6455-4.2.2-11, R6455-4.2.2-12]: derived from the
                 # client's offers (the name is the offer's), none the client didn't list;

@@ -46,6 +46,9 @@ class Utf8Validator:
             raise InvalidUTF8(
                 f"invalid UTF-8 at byte {self._offset - self._pending + exc.start}: {exc.reason}",
                 rule="RFC 6455 §8.1",
+                data=exc.object[exc.start : exc.end],
+                end=exc.end - exc.start,
+                reason=exc.reason,
             ) from None
         self._offset += len(data)
         pending = self._decoder.getstate()[0]
@@ -60,6 +63,9 @@ class Utf8Validator:
             raise InvalidUTF8(
                 f"invalid UTF-8 at byte {self._offset - self._pending}: invalid continuation byte",
                 rule="RFC 6455 §8.1",
+                data=bytes(pending[:1]),
+                end=1,
+                reason="invalid continuation byte",
             )
 
     def snapshot(self) -> tuple[tuple[bytes, int], int, int]:

@@ -490,7 +490,7 @@ async def test_async_with_connection_closes_with_1011_on_exception() -> None:
                 raise RuntimeError("boom")
         await wait_for_condition(lambda: recorder.exception is not None)
         assert isinstance(recorder.exception, ConnectionClosedError)
-        assert recorder.exception.code == 1011
+        assert recorder.exception.rcvd.code == 1011
 
 
 @pytest.mark.asyncio

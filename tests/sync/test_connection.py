@@ -130,8 +130,8 @@ def test_iteration_raises_on_error_close() -> None:
             for message in ws:
                 received.append(message)
         assert received == ["one"]
-        assert exc_info.value.code == 1011
-        assert exc_info.value.reason == "oops"
+        assert exc_info.value.rcvd.code == 1011
+        assert exc_info.value.rcvd.reason == "oops"
         assert (ws.close_code, ws.close_reason) == (1011, "oops")
 
 
@@ -160,7 +160,7 @@ def test_recv_and_send_after_close() -> None:
         assert (ws.close_code, ws.close_reason) == (1000, "")
         with pytest.raises(ConnectionClosedOK) as exc_info:
             ws.recv()
-        assert exc_info.value.code == 1000
+        assert exc_info.value.rcvd.code == 1000
         with pytest.raises(ConnectionClosedOK):
             ws.send("too late")
         with pytest.raises(ConnectionClosedOK):
@@ -656,7 +656,7 @@ def test_server_disappears() -> None:
             assert ws.recv(timeout=TIMEOUT) == "last words"
             with pytest.raises(ConnectionClosedError) as exc_info:
                 ws.recv(timeout=TIMEOUT)
-            assert exc_info.value.code == 1006
+            assert exc_info.value.rcvd is None  # 1006: no close frame
             with pytest.raises(ConnectionClosedError):
                 ws.send("nobody listens")
 
@@ -817,7 +817,7 @@ def test_max_size_server() -> None:
         ws.send(b"x" * 1001)
         with pytest.raises(ConnectionClosedError) as exc_info:
             ws.recv(timeout=TIMEOUT)
-        assert exc_info.value.code == 1009
+        assert exc_info.value.rcvd.code == 1009
     assert codes == [1009]
 
 

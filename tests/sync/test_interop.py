@@ -121,7 +121,7 @@ def test_sync_client_asyncio_server_closes(api: str, code: int, error: bool) -> 
         expected = ConnectionClosedError if error else ConnectionClosedOK
         with pytest.raises(expected) as exc_info:
             ws.recv(timeout=TIMEOUT)
-        assert (exc_info.value.code, exc_info.value.reason) == (code, "see you")
+        assert (exc_info.value.rcvd.code, exc_info.value.rcvd.reason) == (code, "see you")
         assert ws.state is State.CLOSED
 
 

@@ -94,7 +94,7 @@ def test_shutdown_closes_connections_with_1001() -> None:
         for ws in clients:
             with pytest.raises(ConnectionClosedOK) as exc_info:
                 ws.recv(timeout=TIMEOUT)
-            assert exc_info.value.code == 1001
+            assert exc_info.value.rcvd.code == 1001
             ws.close()
         assert server.connections == set()
 
@@ -107,14 +107,14 @@ def test_shutdown_from_handler() -> None:
     with run_server(handler) as server, client(server) as ws:
         with pytest.raises(ConnectionClosedOK) as exc_info:
             ws.recv(timeout=TIMEOUT)
-        assert exc_info.value.code == 1001
+        assert exc_info.value.rcvd.code == 1001
 
 
 def test_handler_return_closes_with_1000() -> None:
     with run_server(lambda ws: None) as server, client(server) as ws:
         with pytest.raises(ConnectionClosedOK) as exc_info:
             ws.recv(timeout=TIMEOUT)
-        assert exc_info.value.code == 1000
+        assert exc_info.value.rcvd.code == 1000
 
 
 def test_handler_exception_closes_with_1011(caplog: pytest.LogCaptureFixture) -> None:
@@ -124,7 +124,7 @@ def test_handler_exception_closes_with_1011(caplog: pytest.LogCaptureFixture) ->
     with run_server(handler) as server, client(server) as ws:
         with pytest.raises(ConnectionClosedError) as exc_info:
             ws.recv(timeout=TIMEOUT)
-        assert exc_info.value.code == 1011
+        assert exc_info.value.rcvd.code == 1011
     assert any("connection handler failed" in r.getMessage() for r in caplog.records)
 
 
@@ -467,7 +467,7 @@ def test_shutdown_from_signal_handler_in_serving_thread() -> None:
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGUSR1)
             with pytest.raises(ConnectionClosedOK) as exc_info:
                 ws.recv(timeout=TIMEOUT)
-            codes.append(exc_info.value.code)
+            codes.append(exc_info.value.rcvd.code)
 
     thread = threading.Thread(daemon=True, target=trigger)
     try:

@@ -12,6 +12,7 @@ a reserved bit set only if a negotiated extension claims that bit.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 from ..frames import Frame, Opcode
 
@@ -114,3 +115,44 @@ class ServerExtensionFactory:
         offer; the server then considers the client's next offer, if any.
         """
         raise NotImplementedError
+
+
+class _DuckTypedExtension(Extension):
+    """An extension object that doesn't inherit from :class:`Extension`.
+
+    websockets accepts any object with ``name``, ``decode()`` and ``encode()``; the
+    core here also asks extensions what :class:`Extension` defines (the reserved bits
+    they claim, whether they compress...). This wrapper gives such an object the base
+    class's answers for what it lacks; the application keeps seeing its own object
+    (``protocol.extensions``).
+    """
+
+    def __init__(self, extension: Any) -> None:
+        self.extension = extension
+        self.name = extension.name
+        self.reserved_bits = getattr(extension, "reserved_bits", 0)
+        self.compresses_messages = getattr(extension, "compresses_messages", False)
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        decoded: Frame = self.extension.decode(frame, max_size=max_size)
+        return decoded
+
+    def encode(self, frame: Frame) -> Frame:
+        encoded: Frame = self.extension.encode(frame)
+        return encoded
+
+    def stateless_key(self) -> Hashable | None:
+        method = getattr(self.extension, "stateless_key", None)
+        key: Hashable | None = None if method is None else method()
+        return key
+
+    def decodes_unchanged(self, opcode: Opcode, rsv: int) -> bool:
+        method = getattr(self.extension, "decodes_unchanged", None)
+        return False if method is None else bool(method(opcode, rsv))
+
+
+def as_extension(extension: Any) -> Extension:
+    """``extension`` itself if it's an :class:`Extension`, else wrapped to behave like one."""
+    if isinstance(extension, Extension):
+        return extension
+    return _DuckTypedExtension(extension)

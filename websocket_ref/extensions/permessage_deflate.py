@@ -262,7 +262,10 @@ class PerMessageDeflate(Extension):
             raise InvalidFrame(f"invalid compressed data: {exc}", rule="RFC 7692 §7.2.2") from None
         if max_size is not None and produced > max_size:
             raise PayloadTooBig(
-                f"message of more than {max_size} bytes once decompressed", rule="RFC 6455 §10.4"
+                None,
+                max_size,
+                message=f"message of more than {max_size} bytes once decompressed",
+                rule="RFC 6455 §10.4",
             )
         if len(pieces) == 1:
             return pieces[0]
