@@ -76,6 +76,17 @@ def test_backoff_second_delay_is_longer_than_a_long_random_first(
 
 
 @pytest.mark.rfc("R6455-7.2.3-4")
+def test_backoff_skips_short_steps_at_once_with_a_factor_barely_above_1() -> None:
+    # Stepping through the schedule up to the random first delay took ~10**13
+    # multiplications here (hypothesis found it): the steps are now skipped in one go.
+    with unittest.mock.patch.object(random, "random", lambda: 0.99):
+        gen = backoff(initial_delay=100, min_delay=0.001, max_delay=1000, factor=1 + 1e-12)
+        first, second, third = itertools.islice(gen, 3)
+    assert first == 99.0
+    assert first < second < third < 1000
+
+
+@pytest.mark.rfc("R6455-7.2.3-4")
 @hypothesis.given(
     drawn=st.floats(0, 1, exclude_max=True),
     initial_delay=st.floats(0, 100),

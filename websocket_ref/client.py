@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import urllib.parse
 import warnings
@@ -112,9 +113,11 @@ def backoff(
     yield first
     # RFC 6455 §7.2.3 [R6455-7.2.3-4]: subsequent attempts SHOULD be delayed by
     # increasingly longer amounts -- longer than the random first one too
-    if growth > 1:
-        while delay <= first and delay < maximum and delay * growth > delay:
-            delay *= growth
+    if growth > 1 and delay <= first:
+        # Skip those steps in one go: stepping through them takes ~log(first/delay) /
+        # log(factor) multiplications, which a factor barely above 1 makes endless.
+        steps = math.floor(math.log(first / delay) / math.log(growth)) + 1
+        delay = min(delay * growth**steps, maximum)
     delay = max(delay, first)  # factor 1 (constant delays, the caller's choice) included
     while delay < maximum:
         yield delay
