@@ -44,8 +44,13 @@ _JOIN_LIMIT = 65536
 # encrypted copy stays small and the reader can take the TLS lock in between.
 _TLS_WRITE_CHUNK = 262144
 
-# Bytes asked from a readable socket per read in the selector thread.
-_READY_BUFSIZE = 262144
+# Bytes asked from a readable socket per read in the selector thread: a 64 KiB frame
+# and its header fit in one read, and the bytes object that what arrived is copied
+# into stays under glibc's default mmap threshold (128 KiB), above which it would be
+# memory mapped and unmapped again at every read. Measured (CPU per message, client +
+# server, median of 5, bench/peer.py): streaming 64 KiB messages 94 -> 80 us (as with
+# 256 KiB reads); 1 MiB messages 943 -> 1,053 us, the copy (with 256 KiB: 1,107 us).
+_READY_BUFSIZE = 131072 - 64
 
 
 class _ReadBuffer(threading.local):
@@ -53,11 +58,10 @@ class _ReadBuffer(threading.local):
 
     The selector thread reads into it and copies out what arrived, at once. Reading
     with ``sock.recv(size)`` instead allocates ``size`` bytes per read, then shrinks
-    them: 64 KiB allocations that come and go at every read kept glibc giving memory
-    back and faulting it in again (a 64 KiB message cost two reads, a join of the two
-    pieces and about 8 page faults; measured with ``perf stat -e page-faults`` on
-    ``bench/peer.py``, streaming 64 KiB messages); reading up to 256 KiB that way
-    would be worse (memory mapped, then unmapped, at every read).
+    them: allocations of 64 KiB that came and went at every read kept glibc handing
+    memory back and faulting it in again (streaming 64 KiB messages: about 8 page
+    faults per message on the server, measured with ``perf stat -e page-faults`` on
+    ``bench/peer.py``; 2 after), and cost more CPU than the copy.
     """
 
     def __init__(self) -> None:
