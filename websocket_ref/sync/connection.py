@@ -724,13 +724,16 @@ class Connection:
         with self._receiving:  # inflating here doesn't hold up writers
             protocol.receive_data(data)
             events = protocol.events_received()
-        with self._lock:
-            if not self._pending:
-                self._queue_writes()
-            # Else the bytes written before ours aren't out yet (the peer may not
-            # be reading): what this read produced — a pong, a close frame —
-            # stays in the core, where pongs coalesce (Protocol.pong_pending),
-            # until the thread writing takes it (see _write_pending()).
+        # Most reads produce nothing to send: no lock then. What this thread produced
+        # is visible to it; a sender's bytes are queued by the sender.
+        if protocol.has_data_to_send:
+            with self._lock:
+                if not self._pending:
+                    self._queue_writes()
+                # Else the bytes written before ours aren't out yet (the peer may not
+                # be reading): what this read produced — a pong, a close frame —
+                # stays in the core, where pongs coalesce (Protocol.pong_pending),
+                # until the thread writing takes it (see _write_pending()).
         if self._pending:
             # If writing fails, the socket is aborted and the next read ends the connection.
             self._flush_reader()
