@@ -137,6 +137,9 @@ class PerMessageDeflate(Extension):
         # with a BFINAL block and goes on (see _inflate()).
         self._history: list[bytes] = []
         self._history_size = 0
+        # Past this many bytes kept at the end of a message, _compact_history() runs.
+        self._window_size = window = 1 << remote_max_window_bits
+        self._history_limit = window + (window >> 1)
         # Whether the message being received (sent) in fragments is compressed.
         self._decoding = False
         self._encoding = False
@@ -184,10 +187,12 @@ class PerMessageDeflate(Extension):
                 # the peer starts each message with an empty window; so may we: drop it.
                 self._decoder = None
                 self._history, self._history_size = [], 0
-            else:
+            elif self._history_size > self._history_limit or len(self._history) > 64:
                 # RFC 7692 §7.2.2 [R7692-7.2.2-2, R7692-7.2.2-4]: otherwise the next
-                # message is inflated with the window of this one. Keep one window of
-                # output, not whole messages, for an idle connection.
+                # message is inflated with the window of this one. Keep about one window
+                # of output, not whole messages, for an idle connection: at most one
+                # and a half windows in 64 pieces between messages (the bound
+                # _compact_history() restores, checked here without a call).
                 self._compact_history()
         return Frame(opcode, data, frame.fin, False, frame.rsv2, frame.rsv3)
 
@@ -219,8 +224,14 @@ class PerMessageDeflate(Extension):
             if not (tail or decoder.eof) and (not budget or len(output) < budget):
                 # The common case: one call inflated the whole payload, within the
                 # budget (so within max_size), and the DEFLATE stream goes on.
+                # _remember(output), written out for output smaller than a window:
                 if output:
-                    self._remember(output)
+                    history = self._history
+                    if len(output) < self._window_size and len(history) < 128:
+                        history.append(output)
+                        self._history_size += len(output)
+                    else:
+                        self._remember(output)
                 return output
             pieces: list[bytes] = []
             produced = 0

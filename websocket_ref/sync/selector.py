@@ -120,8 +120,12 @@ class Reactor:
                         calls.popleft()()
                     except Exception:
                         logger.error("unexpected error in the selector thread", exc_info=True)
-                with owner._lock:
-                    if self.users == 0 and not calls:
+                # Only this thread counts connections out (detach()): while users > 0,
+                # the lock isn't needed to know the thread goes on.
+                if self.users == 0 and not calls:
+                    with owner._lock:
+                        if self.users or calls:
+                            continue  # a connection came in meanwhile
                         # Nothing left to read: end; the next connection starts a thread.
                         if owner._reactor is self:
                             owner._reactor = None
