@@ -111,6 +111,10 @@ class Connection(asyncio.BufferedProtocol):
             # (connect() and serve() give the protocol such an adapter already).
             protocol.logger = logging.LoggerAdapter(protocol.logger, {"websocket": self})
         self.protocol = protocol
+        # Whether the core's events_received() may be called natively (see
+        # _data_received()): only on the library's own classes, which don't override it.
+        # A subclass of them may (or a test may patch it there): it's called as a method.
+        self._native_events = type(protocol) in (ClientProtocol, ServerProtocol, Protocol)
         # Only the event loop's thread drives the core: it needn't take its lock.
         Protocol._single_threaded(protocol)
         self.ping_interval = ping_interval
@@ -346,8 +350,8 @@ class Connection(asyncio.BufferedProtocol):
             return
         else:
             raise TypeError(f"message has unsupported type {type(message).__name__}")
-        Connection._send_data(self)
-        if self._write_paused or self._under.is_closing():
+        open_ = Connection._send_data(self)
+        if self._write_paused or (not open_ and self._under.is_closing()):
             await self._drain()
 
     async def _send_fragments(
@@ -549,27 +553,35 @@ class Connection(asyncio.BufferedProtocol):
 
     # Writing
 
-    def _send_data(self, *, hold: bool = False) -> None:
+    def _send_data(self, *, hold: bool = False) -> bool:
         """Write what the core has to send; arm the close timer once closing starts.
 
         With ``hold``, nothing is written: the bytes stay in the core until the next call.
         Once the transport is closing (a write failed, or it was aborted), what's left is
         dropped: nobody can receive it, and each write would make asyncio log
         "socket.send() raised exception." again.
+
+        Returns True when the transport is known not to be closing: it was asked before
+        the write, and the write went straight to the socket, which changes nothing in the
+        transport. Then ``send()`` needn't ask ``is_closing()`` again (a Python call).
         """
         # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are transmitted, in order
         protocol: Protocol = self.protocol  # typed so: native calls when compiled
         writes = Protocol.data_to_send(protocol) if protocol.has_data_to_send and not hold else None
         under = self._under
+        known_open = False
         if writes and not (
             under.is_closing() or (under is not self.transport and self.transport.is_closing())
         ):
             if len(writes) == 1 and writes[0]:
                 Connection._write(self, writes[0])
+                known_open = not self._via_transport  # all of it went to the socket
             else:
                 Connection._write_all(self, writes)
         if not self._closing and Protocol.close_expected(protocol):
             self._start_closing()
+            known_open = False
+        return known_open
 
     def _write_all(self, writes: list[bytes]) -> None:
         transport = self.transport
@@ -810,7 +822,10 @@ class Connection(asyncio.BufferedProtocol):
     def _data_received(self, data: bytes) -> None:
         protocol: Protocol = self.protocol  # typed so: native calls when compiled
         Protocol.receive_data(protocol, data)
-        events = protocol.events_received()
+        if self._native_events:
+            events = Protocol.events_received(protocol)
+        else:
+            events = protocol.events_received()
         if events:
             Connection._dispatch(self, events)
         if protocol.pending_failure is not None and not self._failure_held:
