@@ -5,20 +5,26 @@ Bounds here are counts (threads, queued frames, sockets in the selector), never 
 
 from __future__ import annotations
 
+import select
+import selectors
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from websocket_ref.frames import Opcode
 from websocket_ref.protocol import Protocol, Side
 from websocket_ref.sync.client import ClientConnection
 from websocket_ref.sync.connection import Connection
-from websocket_ref.sync.selector import selector_thread
+from websocket_ref.sync.selector import EpollPoller, Poller, new_poller, selector_thread
 from websocket_ref.sync.server import Server, ServerConnection
 
 from .utils import TIMEOUT, client, echo, run_server
+
+_needs_epoll = pytest.mark.skipif(not hasattr(select, "epoll"), reason="no epoll")
 
 
 def wait_until(predicate: Callable[[], bool]) -> bool:
@@ -38,8 +44,7 @@ def watched(server: Server, connection: ServerConnection) -> bool:
     """Whether the server's selector watches the connection's socket."""
     reactor = server._selector_thread._reactor
     assert reactor is not None
-    fd = connection.socket.fileno()
-    return any(key.fd == fd for key in reactor._selector.get_map().values())
+    return reactor.watches(connection.socket)
 
 
 def test_threads_do_not_grow_with_connections() -> None:
@@ -258,3 +263,71 @@ def test_tcp_close_awaited_at_most_close_timeout() -> None:
         assert isinstance(connection._recv_exc, TimeoutError)
     finally:
         theirs.close()
+
+
+@pytest.mark.parametrize(
+    "poller_class",
+    [Poller, pytest.param(EpollPoller, marks=_needs_epoll)],
+)
+def test_pollers_report_the_same_events(poller_class: type[Poller]) -> None:
+    """EpollPoller (epoll directly) answers like Poller (selectors, the reference)."""
+    reference = Poller()
+    poller = poller_class()
+    left, right = socket.socketpair()
+    try:
+
+        def callback(mask: int) -> None:
+            pass
+
+        def both(action: Callable[[Poller], object]) -> None:
+            action(reference)
+            action(poller)
+
+        def ready() -> list[tuple[object, int]]:
+            # Nothing blocks here: every step below has a ready socket.
+            answers = [sorted(p.ready(), key=lambda pair: pair[1]) for p in (reference, poller)]
+            assert answers[0] == answers[1]
+            return answers[0]
+
+        both(lambda p: p.watch(left, selectors.EVENT_READ | selectors.EVENT_WRITE, callback))
+        assert ready() == [(callback, selectors.EVENT_WRITE)]
+        right.send(b"x")
+        assert ready() == [(callback, selectors.EVENT_READ | selectors.EVENT_WRITE)]
+        both(lambda p: p.watch(left, selectors.EVENT_READ, callback))
+        assert ready() == [(callback, selectors.EVENT_READ)]
+        assert reference.watches(left.fileno()) and poller.watches(left.fileno())
+        both(lambda p: p.watch(left, 0, callback))
+        assert not reference.watches(left.fileno()) and not poller.watches(left.fileno())
+        both(lambda p: p.watch(left, selectors.EVENT_READ, callback))
+        left.recv(1)
+        right.close()  # hang-up: readable (EOF), reported for what's watched only
+        assert ready() == [(callback, selectors.EVENT_READ)]
+        both(lambda p: p.forget(left))
+        assert not reference.watches(left.fileno()) and not poller.watches(left.fileno())
+        both(lambda p: p.forget(left))  # forgetting twice is harmless
+    finally:
+        left.close()
+        right.close()
+        reference.close()
+        poller.close()
+
+
+def test_new_poller_uses_epoll_where_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WEBSOCKET_REF_NO_EPOLL", raising=False)
+    expected = EpollPoller if hasattr(select, "epoll") else Poller
+    assert type(new_poller()) is expected
+    monkeypatch.setenv("WEBSOCKET_REF_NO_EPOLL", "1")
+    poller = new_poller()
+    assert type(poller) is Poller
+    poller.close()
+
+
+def test_selector_thread_works_with_the_reference_poller(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBSOCKET_REF_NO_EPOLL", "1")
+    with run_server(echo) as server, client(server) as ws:
+        reactor = server._selector_thread._reactor
+        assert reactor is not None
+        assert type(reactor._poller) is Poller
+        for index in range(10):
+            ws.send(f"hello {index}")
+            assert ws.recv(TIMEOUT) == f"hello {index}"
