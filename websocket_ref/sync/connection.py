@@ -855,7 +855,8 @@ class Connection:
                 # RFC 6455 §5.5.1 [R6455-5.5.1-11]: a client waits that long for the
                 # server's TCP close, then closes it itself
                 self._close_timer = scheduler.call_later(self.close_timeout, self._close_timed_out)
-            self._set_reading(True)
+            if not self._reading:  # after most reads, it is: no call then
+                self._set_reading(True)
         except Exception as exc:  # a bug: log it and close the connection anyway
             self._recv_exc = exc
             self.logger.error("unexpected error in the selector thread", exc_info=True)

@@ -168,6 +168,11 @@ class Transport:
 
     def write(self, chunks: Sequence[bytes], deadline: Deadline | None = None) -> None:
         """Write ``chunks`` in order. Callers serialize writes."""
+        if len(chunks) == 1 and (deadline is None or deadline.deadline is None):
+            # What send_chunks() does for one chunk without a deadline (most writes: a
+            # message's frame), without its two calls.
+            self.sock.sendall(chunks[0])
+            return
         send_chunks(self.sock, chunks, deadline)
 
     def write_eof(self, deadline: Deadline | None = None) -> None:
