@@ -160,3 +160,15 @@ async def test_the_transport_is_asked_for_its_buffer_only_after_a_write(
             short.close()
         for message in [b"through write()", b"direct again", b"and again"]:
             assert await ws.recv() == message
+
+
+@pytest.mark.asyncio
+async def test_closing_read_without_the_call_agrees_with_is_closing() -> None:
+    # On the plain TCP transport, _under_closing() reads what is_closing() returns.
+    async with run_server() as server, connect(uri_of(server), **FAST) as ws:
+        assert ws._sock is not None
+        assert ws._under_closing() is ws.transport.is_closing() is False
+        ws.transport.abort()
+        assert ws._under_closing() is ws.transport.is_closing() is True
+        ws._sock = None  # the reference: the method itself
+        assert ws._under_closing() is True

@@ -351,7 +351,7 @@ class Connection(asyncio.BufferedProtocol):
         else:
             raise TypeError(f"message has unsupported type {type(message).__name__}")
         open_ = Connection._send_data(self)
-        if self._write_paused or (not open_ and self._under.is_closing()):
+        if self._write_paused or (not open_ and Connection._under_closing(self)):
             await self._drain()
 
     async def _send_fragments(
@@ -571,7 +571,8 @@ class Connection(asyncio.BufferedProtocol):
         under = self._under
         known_open = False
         if writes and not (
-            under.is_closing() or (under is not self.transport and self.transport.is_closing())
+            Connection._under_closing(self)
+            or (under is not self.transport and self.transport.is_closing())
         ):
             if len(writes) == 1 and writes[0]:
                 Connection._write(self, writes[0])
@@ -582,6 +583,15 @@ class Connection(asyncio.BufferedProtocol):
             self._start_closing()
             known_open = False
         return known_open
+
+    def _under_closing(self) -> bool:
+        """``self._under.is_closing()``, the reference, without the Python call where it
+        can be done without: on asyncio's own TCP transport, the one ``_write()`` sends
+        through directly (``self._sock``), that method returns its ``_closing`` attribute,
+        read here (``_direct_socket()`` checked it's there)."""
+        if self._sock is not None:
+            return cast(Any, self._under)._closing is True
+        return self._under.is_closing()
 
     def _write_all(self, writes: list[bytes]) -> None:
         transport = self.transport
@@ -1002,6 +1012,8 @@ def _direct_socket(transport: asyncio.BaseTransport) -> socket.socket | None:
     if os.environ.get("WEBSOCKET_REF_NO_DIRECT_SEND", "") not in ("", "0"):
         return None
     sock = getattr(transport, "_sock", None)
+    if not isinstance(getattr(transport, "_closing", None), bool):
+        return None  # Connection._under_closing() reads it
     return sock if isinstance(sock, socket.socket) else None
 
 
