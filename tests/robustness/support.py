@@ -317,6 +317,8 @@ def read_close_code(sock: socket.socket) -> int | None:
             pos = start + length
         try:
             chunk = sock.recv(65536)
+        except TimeoutError:
+            raise  # the server is slow (a loaded machine), not gone: say so
         except OSError:
             return None
         if not chunk:
