@@ -325,9 +325,12 @@ def test_new_poller_uses_epoll_where_available(monkeypatch: pytest.MonkeyPatch) 
 def test_selector_thread_works_with_the_reference_poller(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBSOCKET_REF_NO_EPOLL", "1")
     with run_server(echo) as server, client(server) as ws:
-        reactor = server._selector_thread._reactor
-        assert reactor is not None
-        assert type(reactor._poller) is Poller
         for index in range(10):
             ws.send(f"hello {index}")
             assert ws.recv(TIMEOUT) == f"hello {index}"
+        # Looked at once the server echoed: the 101 reaches the client before the
+        # server's thread hands the connection to the selector thread, which then
+        # starts (CI saw None here when it looked right after the handshake).
+        reactor = server._selector_thread._reactor
+        assert reactor is not None
+        assert type(reactor._poller) is Poller
