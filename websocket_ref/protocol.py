@@ -628,7 +628,7 @@ class Protocol:
         error) "close during fragmented message", whatever ``code`` was asked — as
         websockets does. The peer learns that the message it was receiving is cut.
         """
-        with self.lock:
+        with self._guard:
             if self._send_opcode is None or self._state is not State.OPEN:
                 self.send_close(code, reason)  # InvalidState unless OPEN
                 return
@@ -637,8 +637,9 @@ class Protocol:
             # RFC 6455 §5.4 [R6455-5.4-1]: a Close frame may go between two fragments of a
             # message, which then stays unfinished; RFC 6455 §7.4.1 [R6455-7.4.1-1]: the
             # code is a choice: not 1000 ("the purpose for which the connection was
-            # established has been fulfilled") but 1011, an unexpected condition; and
-            # the connection is failed (§7.1.7), as websockets does
+            # established has been fulfilled") but 1011, an unexpected condition (§7.4.1
+            # words 1011 as a server's; sent from either side here, docs/rfc-choices.md);
+            # and the connection is failed (§7.1.7), as websockets does
             self.fail(CloseCode.INTERNAL_ERROR, "close during fragmented message")
 
     def send_close(self, code: int | None = None, reason: str = "") -> None:
