@@ -160,13 +160,16 @@ def _kernel_run(
     try:
         server, port = _start_server(impl, compression, [*perf, server_out])
         try:
-            subprocess.run(
+            client = subprocess.run(
                 [*perf, client_out, *peer, port, f"{name}:{size}:{count}"],
                 cwd=BENCH,
-                check=True,
                 capture_output=True,
+                text=True,
                 timeout=1800,
+                check=False,
             )
+            if client.returncode:
+                raise SystemExit(f"the client failed:\n{client.stdout}{client.stderr}")
         finally:
             _stop(server)
         return _perf_stat(server_out), _perf_stat(client_out)
