@@ -137,6 +137,12 @@ class Connection(asyncio.BufferedProtocol):
         self._under: asyncio.BaseTransport
         # The socket under a plain TCP transport, written to directly (see _write()).
         self._sock: socket.socket | None = None
+        # Whether buffer_updated() may call data_received() natively: unless a subclass
+        # overrides either of them (then they're called as methods, as asyncio would).
+        self._native_receive = False
+        # This thread's read buffer, for _read_ready(): the event loop's thread, where
+        # every callback of the connection runs.
+        self._read_view = _read_buffer.view
         # Whether bytes went through the transport's write() since its buffer was last
         # seen empty: only then may it hold some (see _write()).
         self._via_transport = False
@@ -796,6 +802,13 @@ class Connection(asyncio.BufferedProtocol):
         self.transport = cast(asyncio.Transport, transport)
         self._under = _transport_under(self.transport)
         self._sock = _direct_socket(self.transport)
+        cls = type(self)
+        self._native_receive = (
+            cls.buffer_updated is Connection.buffer_updated
+            and cls.data_received is Connection.data_received
+        )
+        if self._native_receive:
+            _read_directly(self, self.transport)
         high, low = self._write_buffer_limits
         self.transport.set_write_buffer_limits(high, low)
 
@@ -811,7 +824,44 @@ class Connection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         """``nbytes`` were read into the buffer :meth:`get_buffer` gave."""
-        self.data_received(bytes(_read_buffer.view[:nbytes]))
+        data = bytes(_read_buffer.view[:nbytes])
+        if self._native_receive:
+            Connection.data_received(self, data)  # a direct native call when compiled
+        else:
+            self.data_received(data)
+
+    def _read_ready(self) -> None:
+        """The transport's ``_read_ready__get_buffer()`` (the reference), with this
+        connection's :meth:`get_buffer` and :meth:`buffer_updated` written in.
+
+        asyncio's own TCP transport calls it when the socket is readable, instead of its
+        own method (see ``_read_directly()``), which does the same in Python code and
+        calls this connection twice per read. Every case but bytes read goes to the
+        transport's own methods, as there: EOF to ``_read_ready__on_eof()``, an error to
+        ``_fatal_error()`` with the same message.
+        """
+        transport: Any = self.transport
+        if transport._conn_lost:
+            return
+        view = self._read_view
+        try:
+            nbytes = transport._sock.recv_into(view)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            transport._fatal_error(exc, "Fatal read error on socket transport")
+            return
+        if not nbytes:
+            transport._read_ready__on_eof()
+            return
+        try:
+            Connection.data_received(self, bytes(view[:nbytes]))
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            transport._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
 
     def data_received(self, data: bytes) -> None:
         """Feed bytes read from the transport to the core and act on what it produced."""
@@ -1007,14 +1057,45 @@ def _direct_socket(transport: asyncio.BaseTransport) -> socket.socket | None:
     all get every byte through their ``write()``. ``WEBSOCKET_REF_NO_DIRECT_SEND=1``
     turns the shortcut off (to compare).
     """
-    if _SELECTOR_SOCKET_TRANSPORT is None or type(transport) is not _SELECTOR_SOCKET_TRANSPORT:
-        return None
     if os.environ.get("WEBSOCKET_REF_NO_DIRECT_SEND", "") not in ("", "0"):
         return None
-    sock = getattr(transport, "_sock", None)
     if not isinstance(getattr(transport, "_closing", None), bool):
         return None  # Connection._under_closing() reads it
+    return _plain_socket(transport)
+
+
+def _plain_socket(transport: asyncio.BaseTransport) -> socket.socket | None:
+    """The socket under asyncio's own TCP transport of the selector event loops, if that's
+    what ``transport`` is (not TLS, another event loop's transport, or a wrapper)."""
+    if _SELECTOR_SOCKET_TRANSPORT is None or type(transport) is not _SELECTOR_SOCKET_TRANSPORT:
+        return None
+    sock = getattr(transport, "_sock", None)
     return sock if isinstance(sock, socket.socket) else None
+
+
+def _read_directly(connection: Connection, transport: asyncio.BaseTransport) -> bool:
+    """Have asyncio's own TCP transport call ``connection._read_ready()`` when its socket
+    is readable, rather than its ``_read_ready__get_buffer()``; tell whether it does.
+
+    Only on asyncio's own TCP transport (``_plain_socket()``), when it reads for a
+    :class:`asyncio.BufferedProtocol` as in CPython 3.10-3.13: its ``_read_ready()`` calls
+    ``_read_ready_cb``, which ``set_protocol()`` set to ``_read_ready__get_buffer``.
+    Registering with the loop, pausing and resuming reading, EOF, errors and closing all
+    stay the transport's. ``WEBSOCKET_REF_NO_DIRECT_READ=1`` turns it off (to compare).
+    """
+    if _plain_socket(transport) is None:
+        return False
+    if os.environ.get("WEBSOCKET_REF_NO_DIRECT_READ", "") not in ("", "0"):
+        return False
+    reference = getattr(transport, "_read_ready__get_buffer", None)
+    if reference is None or getattr(transport, "_read_ready_cb", None) != reference:
+        return False
+    if not all(
+        hasattr(transport, name) for name in ("_conn_lost", "_fatal_error", "_read_ready__on_eof")
+    ):
+        return False
+    cast(Any, transport)._read_ready_cb = connection._read_ready
+    return True
 
 
 class _MessageStream:
