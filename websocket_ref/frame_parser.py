@@ -21,9 +21,14 @@ speed, not rules:
 
 from __future__ import annotations
 
+from typing import Final
+
 from .exceptions import InvalidFrame
 from .frames import RSV1, RSV2, RSV3, Frame, FrameHeader, Opcode, parse_header
-from .masking import apply_mask
+from .masking import apply_mask as _apply_mask
+
+# Final names are constants in the mypyc build, read without a lookup in the module's dict.
+apply_mask: Final = _apply_mask
 
 __all__ = ["FrameParser", "COLLECT_THRESHOLD"]
 
@@ -32,7 +37,7 @@ COLLECT_THRESHOLD = 65536
 
 # Below this payload size, slicing a payload out of the bytes read costs less than a
 # memoryview of it.
-_VIEW_THRESHOLD = 4096
+_VIEW_THRESHOLD: Final = 4096
 
 
 class FrameParser:
