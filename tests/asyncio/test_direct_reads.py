@@ -34,7 +34,13 @@ def direct(request: Any, monkeypatch: pytest.MonkeyPatch) -> bool:
 
 
 def reads_directly(ws: Connection) -> bool:
-    return bool(getattr(ws.transport, "_read_ready_cb", None) == ws._read_ready)
+    """Whether the event loop calls the connection's reader when the socket is readable."""
+    transport: Any = ws.transport
+    handle, _ = transport._loop._selector.get_key(transport._sock_fd).data
+    direct = bool(handle._callback == ws._read_ready)
+    assert direct or handle._callback == transport._read_ready
+    assert (transport._read_ready_cb == ws._read_ready) is direct
+    return direct
 
 
 @pytest.mark.asyncio
@@ -59,6 +65,7 @@ async def test_reading_pauses_and_resumes(direct: bool) -> None:
             await ws.send(message)
         await asyncio.sleep(0.05)
         assert ws._reading_paused
+        assert not ws.transport.is_reading()
         received = [await ws.recv() for _ in messages]
         assert received == messages
         assert not ws._reading_paused

@@ -27,7 +27,14 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from types import TracebackType
 from typing import Any, NoReturn, cast
 
@@ -331,15 +338,17 @@ class Connection(asyncio.BufferedProtocol):
             # RFC 6455 §5.4 [R6455-5.4-4]: frames of different messages MUST NOT be interleaved
             await asyncio.shield(self._fragmented_send)
         protocol: Protocol = self.protocol  # typed so: native calls when compiled
+        # protocol._state is what the state property returns; read as an attribute, it
+        # needs no call through the interpreted subclass in the mypyc build.
         if isinstance(message, str):
-            if protocol.state is not State.OPEN:
+            if protocol._state is not State.OPEN:
                 await self._raise_closed()
             if text is False:
                 Protocol.send_binary(protocol, message.encode(), compress=compress)
             else:
                 Protocol.send_text(protocol, message, compress=compress)  # encoded there, unchecked
         elif isinstance(message, BytesLike):
-            if protocol.state is not State.OPEN:
+            if protocol._state is not State.OPEN:
                 await self._raise_closed()
             data = message if type(message) is bytes else bytes(message)
             if text:
@@ -573,7 +582,9 @@ class Connection(asyncio.BufferedProtocol):
         """
         # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are transmitted, in order
         protocol: Protocol = self.protocol  # typed so: native calls when compiled
-        writes = Protocol.data_to_send(protocol) if protocol.has_data_to_send and not hold else None
+        # protocol._writes: what the has_data_to_send property looks at, read as an
+        # attribute (no call through the interpreted subclass in the mypyc build).
+        writes = Protocol.data_to_send(protocol) if protocol._writes and not hold else None
         under = self._under
         known_open = False
         if writes and not (
@@ -834,11 +845,11 @@ class Connection(asyncio.BufferedProtocol):
         """The transport's ``_read_ready__get_buffer()`` (the reference), with this
         connection's :meth:`get_buffer` and :meth:`buffer_updated` written in.
 
-        asyncio's own TCP transport calls it when the socket is readable, instead of its
-        own method (see ``_read_directly()``), which does the same in Python code and
-        calls this connection twice per read. Every case but bytes read goes to the
-        transport's own methods, as there: EOF to ``_read_ready__on_eof()``, an error to
-        ``_fatal_error()`` with the same message.
+        On asyncio's own TCP transport, the event loop calls it when the socket is
+        readable, instead of the transport's methods (see ``_read_directly()``), which
+        do the same in Python code and call this connection twice per read. Every case
+        but bytes read goes to the transport's own methods, as there: EOF to
+        ``_read_ready__on_eof()``, an error to ``_fatal_error()`` with the same message.
         """
         transport: Any = self.transport
         if transport._conn_lost:
@@ -857,7 +868,7 @@ class Connection(asyncio.BufferedProtocol):
             transport._read_ready__on_eof()
             return
         try:
-            Connection.data_received(self, bytes(view[:nbytes]))
+            Connection.data_received(self, view[:nbytes].tobytes())
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -1074,14 +1085,17 @@ def _plain_socket(transport: asyncio.BaseTransport) -> socket.socket | None:
 
 
 def _read_directly(connection: Connection, transport: asyncio.BaseTransport) -> bool:
-    """Have asyncio's own TCP transport call ``connection._read_ready()`` when its socket
-    is readable, rather than its ``_read_ready__get_buffer()``; tell whether it does.
+    """Have the event loop call ``connection._read_ready()`` when the socket under
+    asyncio's own TCP transport is readable, rather than the transport's ``_read_ready()``
+    and ``_read_ready__get_buffer()``; tell whether it does.
 
-    Only on asyncio's own TCP transport (``_plain_socket()``), when it reads for a
-    :class:`asyncio.BufferedProtocol` as in CPython 3.10-3.13: its ``_read_ready()`` calls
-    ``_read_ready_cb``, which ``set_protocol()`` set to ``_read_ready__get_buffer``.
-    Registering with the loop, pausing and resuming reading, EOF, errors and closing all
-    stay the transport's. ``WEBSOCKET_REF_NO_DIRECT_READ=1`` turns it off (to compare).
+    Only on that transport (``_plain_socket()``), when it reads for a
+    :class:`asyncio.BufferedProtocol` as in CPython 3.10-3.13: it registers its
+    ``_read_ready`` attribute with the event loop, which calls ``_read_ready_cb``, which
+    ``set_protocol()`` set to ``_read_ready__get_buffer``. Both attributes become the
+    connection's reader; the transport still decides when to register it (pausing and
+    resuming reading, closing) and handles EOF and errors.
+    ``WEBSOCKET_REF_NO_DIRECT_READ=1`` turns it off (to compare).
     """
     if _plain_socket(transport) is None:
         return False
@@ -1090,12 +1104,25 @@ def _read_directly(connection: Connection, transport: asyncio.BaseTransport) -> 
     reference = getattr(transport, "_read_ready__get_buffer", None)
     if reference is None or getattr(transport, "_read_ready_cb", None) != reference:
         return False
-    if not all(
-        hasattr(transport, name) for name in ("_conn_lost", "_fatal_error", "_read_ready__on_eof")
-    ):
+    names = ("_conn_lost", "_fatal_error", "_read_ready__on_eof", "_loop", "_sock_fd")
+    if not all(hasattr(transport, name) for name in names):
         return False
-    cast(Any, transport)._read_ready_cb = connection._read_ready
+    reader = connection._read_ready
+    tcp: Any = transport
+    tcp._read_ready_cb = reader
+    # The transport registers self._read_ready with the event loop (when it starts
+    # reading, and again in resume_reading()): ours, from now on, without its method in
+    # between. Registered now, after the transport's own registration: that one was
+    # scheduled when the transport was made, before connection_made() was called.
+    tcp._read_ready = reader
+    connection.loop.call_soon(_register_reader, tcp, reader)
     return True
+
+
+def _register_reader(transport: Any, reader: Callable[[], None]) -> None:
+    """Register ``reader`` as the transport would, if it reads (see ``_read_directly()``)."""
+    if transport._read_ready is reader and transport.is_reading():
+        transport._loop._add_reader(transport._sock_fd, reader)
 
 
 class _MessageStream:
