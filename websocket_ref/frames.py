@@ -17,9 +17,13 @@ import itertools
 import os
 import struct
 from collections.abc import Callable
+from typing import Final
 
 from .exceptions import InvalidCloseFrame, InvalidFrame, InvalidUTF8, PayloadTooBig
-from .masking import apply_mask
+from .masking import apply_mask as _apply_mask
+
+# Final names are constants in the mypyc build, read without a lookup in the module's dict.
+apply_mask: Final = _apply_mask
 
 __all__ = [
     "Opcode",
@@ -281,7 +285,7 @@ class _MaskingKeys:
         return pool[:4]
 
 
-_masking_keys = _MaskingKeys()
+_masking_keys: Final = _MaskingKeys()
 if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
     # RFC 6455 §5.3 [R6455-5.3-4]: a key MUST NOT make the next one simple to predict: a
     # forked child doesn't repeat the keys of its parent.
