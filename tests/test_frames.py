@@ -33,6 +33,7 @@ from websocket_ref.frames import (
     CTRL_OPCODES,
     DATA_OPCODES,
     explain_close_code,
+    is_data_opcode,
     is_valid_close_code,
     serialize_frame,
 )
@@ -144,6 +145,25 @@ def test_serialize_length_encodings(size: int, header: str) -> None:
     head, payload = serialize_frame(Frame(Opcode.BINARY, data), mask=False)
     assert head == bytes.fromhex(header)
     assert payload == data
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_serialize_short_header_is_the_reference(mask: bool) -> None:
+    # The 7-bit-length header, joined from one-byte pieces (the fast version), is the
+    # two big-endian bytes of RFC 6455 §5.2's first 16 bits, for every flag and length.
+    for opcode, fin, rsv1, rsv2, rsv3 in itertools.product(Opcode, *[(False, True)] * 4):
+        head = fin << 7 | rsv1 << 6 | rsv2 << 5 | rsv3 << 4 | opcode
+        for length in range(126):
+            frame = Frame(opcode, bytes(length), fin, rsv1, rsv2, rsv3)
+            header, _ = serialize_frame(frame, mask=mask)
+            assert header[:2] == (head << 8 | mask << 7 | length).to_bytes(2, "big")
+            assert len(header) == (6 if mask else 2)
+
+
+def test_is_data_opcode_is_below_0x8() -> None:
+    # The identity tests (the fast version) say what RFC 6455 §5.2's opcode < 0x8 says.
+    for opcode in Opcode:
+        assert is_data_opcode(opcode) == (opcode < 0x8) == (opcode in DATA_OPCODES)
 
 
 @pytest.mark.rfc("R6455-5.3-1", "R6455-6.1-8")

@@ -45,7 +45,7 @@ from .exceptions import (
 )
 from .extensions.base import Extension, as_extension
 from .frame_parser import FrameParser
-from .frames import Close, CloseCode, Frame, Opcode, serialize_frame
+from .frames import Close, CloseCode, Frame, Opcode, is_data_opcode, serialize_frame
 from .http11 import Request, Response
 from .states import TRANSITIONS, Change, Reading, State, next_reading
 from .trace import TraceEvent, TraceHook
@@ -770,7 +770,7 @@ class Protocol:
         if len(payload) <= _JOIN_PAYLOAD:
             header, payload = header + payload, b""
         with self._guard:
-            if frame.opcode < 0x8:
+            if is_data_opcode(frame.opcode):
                 Protocol._check_open(self)
             # RFC 6455 §6.1 [R6455-6.1-9]: the frames formed are queued for transmission,
             # and the I/O layer writes data_to_send() in order: RFC 6455 §5.4 [R6455-5.4-3]
@@ -900,7 +900,7 @@ class Protocol:
                 return
             if self.debug:
                 self._observe_frame("<", frame)
-            if frame.opcode >= 0x8:
+            if not is_data_opcode(frame.opcode):
                 # RFC 6455 §6.2 [R6455-6.2-2]: a control frame is handled as §5.5 says;
                 # RFC 6455 §5.4 [R6455-5.4-5]: also between the fragments of a message,
                 # whose reassembly state it leaves alone

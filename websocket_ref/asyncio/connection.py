@@ -41,7 +41,7 @@ from typing import Any, NoReturn, cast
 from .._mypyc import mypyc_attr
 from ..client import ClientProtocol
 from ..exceptions import ConcurrencyError, ConnectionClosedOK
-from ..frames import CloseCode, Frame, Opcode
+from ..frames import CloseCode, Frame, Opcode, is_data_opcode
 from ..http11 import Request, Response
 from ..options import data_bytes
 from ..protocol import Event, LoggerLike, Protocol, State
@@ -762,7 +762,7 @@ class Connection(asyncio.BufferedProtocol):
         for event in events:
             if type(event) is Frame:
                 opcode = event.opcode
-                if opcode < Opcode.CLOSE:  # TEXT, BINARY or CONT: message data
+                if is_data_opcode(opcode):  # TEXT, BINARY or CONT: message data
                     self.recv_messages.put(event)
                 elif opcode is Opcode.PONG:
                     self._acknowledge_pings(event.data)
