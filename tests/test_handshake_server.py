@@ -975,3 +975,47 @@ def test_select_subprotocol_accepts_any_callable() -> None:
     for select, selected in [(functools.partial(pick, ".v2"), "chat.v2"), (Picker(), "chat.v1")]:
         server, request = received(request_bytes(extra=extra), select_subprotocol=select)
         assert server.accept(request).headers["Sec-WebSocket-Protocol"] == selected
+
+
+def test_select_subprotocol_replaced_like_a_python_method() -> None:
+    # websockets' ways to change how the subprotocol is chosen: the argument, assigning
+    # the instance's attribute, a subclass. ServerProtocol may be compiled with mypyc (no
+    # instance __dict__: _mypyc.replaceable_method); each behaves as on a Python class.
+    extra = [("Sec-WebSocket-Protocol", "a, b")]
+
+    def chosen(server: ServerProtocol) -> str | None:
+        server.receive_data(request_bytes(extra=extra))
+        [request] = server.events_received()
+        assert isinstance(request, Request)
+        return server.accept(request).headers.get("Sec-WebSocket-Protocol")
+
+    def last(protocol: ServerProtocol, subprotocols: Sequence[str]) -> str | None:
+        return subprotocols[-1]
+
+    # The class attribute is the method, callable with a protocol: the default choice.
+    default = ServerProtocol.select_subprotocol
+    assert default.__name__ == "select_subprotocol"
+    assert default(ServerProtocol(subprotocols=["b"]), ["a", "b"]) == "b"
+    assert chosen(ServerProtocol(subprotocols=["b", "a"])) == "a"
+    server = ServerProtocol(subprotocols=["a"], select_subprotocol=last)
+    assert server.select_subprotocol(["x", "y"]) == "y"
+    assert chosen(server) == "b"
+    # Assigned on an instance: called with the offers only, as any attribute.
+    server = ServerProtocol(subprotocols=["a"])
+    server.select_subprotocol = lambda subprotocols: "b"  # type: ignore[method-assign]
+    assert chosen(server) == "b"
+    assert chosen(ServerProtocol(subprotocols=["a"])) == "a"  # other instances keep theirs
+    server = ServerProtocol(subprotocols=["a"], select_subprotocol=last)
+    del server.select_subprotocol  # back to the class's
+    assert chosen(server) == "a"
+
+    class Sub(ServerProtocol):
+        def select_subprotocol(self, subprotocols: Sequence[str]) -> str | None:
+            return super().select_subprotocol(list(reversed(subprotocols)))
+
+    assert chosen(Sub(subprotocols=["a", "b"])) == "b"
+    # As in websockets, the argument (an instance attribute) shadows a subclass's method.
+    assert chosen(Sub(subprotocols=["a", "b"], select_subprotocol=lambda p, s: "a")) == "a"
+    sub = Sub(subprotocols=["a", "b"])
+    sub.select_subprotocol = lambda subprotocols: "a"  # type: ignore[method-assign]
+    assert chosen(sub) == "a"
