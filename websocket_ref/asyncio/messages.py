@@ -44,7 +44,8 @@ class _Missing:
 
 
 #: Returned by :meth:`Assembler.get_nowait` when no complete message is queued.
-MISSING = _Missing()
+#: Final: a constant in the mypyc build, read without a lookup in the module's dict.
+MISSING: Final = _Missing()
 
 # What asyncio's own event loops do in create_future(): a plain Future.
 _create_future = asyncio.BaseEventLoop.create_future
