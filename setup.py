@@ -18,17 +18,14 @@ import sys
 
 from setuptools import Extension, setup
 
-#: The modules compiled with mypyc: the frame parser, the protocol core with its client
-#: and server sides, the asyncio connection; what every message and handshake goes
-#: through.
+#: The modules compiled with mypyc: the frame parser, the protocol core, the asyncio
+#: connection; what every message goes through.
 MYPYC_MODULES = [
     "websocket_ref/frames.py",
     "websocket_ref/frame_parser.py",
     "websocket_ref/states.py",
     "websocket_ref/utf8.py",
     "websocket_ref/protocol.py",
-    "websocket_ref/client.py",
-    "websocket_ref/server.py",
     "websocket_ref/asyncio/messages.py",
     "websocket_ref/asyncio/connection.py",
 ]

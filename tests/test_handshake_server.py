@@ -979,8 +979,7 @@ def test_select_subprotocol_accepts_any_callable() -> None:
 
 def test_select_subprotocol_replaced_like_a_python_method() -> None:
     # websockets' ways to change how the subprotocol is chosen: the argument, assigning
-    # the instance's attribute, a subclass. ServerProtocol may be compiled with mypyc (no
-    # instance __dict__: _mypyc.replaceable_method); each behaves as on a Python class.
+    # the instance's attribute, a subclass; each behaves as on websockets' Python class.
     extra = [("Sec-WebSocket-Protocol", "a, b")]
 
     def chosen(server: ServerProtocol) -> str | None:

@@ -173,11 +173,10 @@ class _Guard:
 
 
 # On the hot path, private methods are called as ``Protocol._name(self, ...)``, not
-# ``self._name(...)``: in the mypyc build, on an instance of an interpreted subclass
-# (an application's; ClientProtocol and ServerProtocol are compiled too),
-# ``self._name()`` is a Python method lookup and call (hundreds of instructions); the
-# explicit form is a direct native call. Only for methods no subclass overrides
-# (tests/test_mypyc_calls.py checks).
+# ``self._name(...)``: in the mypyc build, ClientProtocol and ServerProtocol are
+# interpreted subclasses, through which ``self._name()`` is a Python method lookup and
+# call (hundreds of instructions); the explicit form is a direct native call. Only for
+# methods no subclass overrides (tests/test_mypyc_calls.py checks).
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Protocol:
     """State shared by both sides of a connection: framing, messages and closing.

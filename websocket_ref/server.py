@@ -6,9 +6,9 @@ import email.utils
 import http
 import re
 import types
+import warnings
 from collections.abc import Callable, Sequence
 
-from ._mypyc import mypyc_attr, renamed_names, replaceable_method
 from .datastructures import Headers
 from .exceptions import (
     InvalidHandshake,
@@ -80,11 +80,8 @@ ACCEPTANCE_HEADERS = (
 
 Origin = str
 OriginPattern = str | re.Pattern[str] | None
-# What ServerProtocol.select_subprotocol is, bound to a protocol.
-_SelectSubprotocol = Callable[[Sequence[Subprotocol]], Subprotocol | None]
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class ServerProtocol(Protocol):
     """Sans-I/O server: reads a handshake request, accepts or rejects it, then frames.
 
@@ -150,14 +147,11 @@ class ServerProtocol(Protocol):
         if subprotocols is not None:
             validate_subprotocols(subprotocols)
         self.available_subprotocols = list(subprotocols or [])
-        # A select_subprotocol assigned to this instance (see replaceable_method below).
-        self._select_subprotocol: _SelectSubprotocol | None = None
         if select_subprotocol is not None:
             # Bind the callable so it's called like a method, with the protocol first.
             # MethodType works for any callable (functools.partial, objects with
-            # __call__), not only for functions, which have __get__. Assigned as
-            # websockets does, so that it shadows a subclass's select_subprotocol too.
-            setattr(self, "select_subprotocol", types.MethodType(select_subprotocol, self))  # noqa: B010
+            # __call__), not only for functions, which have __get__.
+            self.select_subprotocol = types.MethodType(select_subprotocol, self)  # type: ignore[method-assign]
         #: The handshake request, once received.
         self.request: Request | None = None
         #: The handshake response, once sent.
@@ -371,7 +365,7 @@ class ServerProtocol(Protocol):
             return
         if len(origins) > 1:
             raise InvalidHeader("Origin", "multiple values")
-        origin: str | None = origins[0] if origins else None
+        origin = origins[0] if origins else None
         if origin is None:
             # RFC 6455 §4.2.1 [R6455-4.2.1-9]: a request without Origin isn't taken for a
             # browser's: it's allowed only if origins lists None
@@ -444,10 +438,7 @@ class ServerProtocol(Protocol):
         for value in headers.get_all("Sec-WebSocket-Protocol"):
             # RFC 6455 §4.2.1 [R6455-4.2.1-10]: a list of tokens, or 400
             offered.extend(parse_subprotocol(value))
-        # getattr: what the instance's select_subprotocol is now (see replaceable_method
-        # below); in the mypyc build, self.select_subprotocol() would call this class's.
-        select: _SelectSubprotocol = getattr(self, "select_subprotocol")  # noqa: B009
-        subprotocol = select(offered)
+        subprotocol = self.select_subprotocol(offered)
         if subprotocol is not None and subprotocol not in offered:
             # RFC 6455 §4.2.2 [R6455-4.2.2-9]: the value MUST be one the client offered
             # (select_subprotocol broke that: accept() answers 500)
@@ -540,13 +531,10 @@ class ServerProtocol(Protocol):
             self._stop_reading()
 
 
-# ServerProtocol(select_subprotocol=...) and ``protocol.select_subprotocol = ...``
-# (websockets' API) replace the method on one instance: which needs an instance
-# ``__dict__``, which this class has no more once compiled with mypyc.
-replaceable_method(ServerProtocol, "select_subprotocol", "_select_subprotocol")
-
-# websockets' deprecated name (PEP 562), installed rather than defined as a module-level
-# ``def __getattr__``, which mypyc can't compile.
-globals()["__getattr__"] = renamed_names(
-    __name__, {"ServerConnection": "ServerProtocol"}, globals()
-)
+def __getattr__(name: str) -> object:
+    if name == "ServerConnection":  # websockets' deprecated name
+        warnings.warn(
+            "ServerConnection was renamed to ServerProtocol", DeprecationWarning, stacklevel=2
+        )
+        return ServerProtocol
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import http
 import itertools
-import random
 import socket
 import ssl
 
@@ -348,7 +347,7 @@ async def test_redirect_from_wss_to_ws_is_refused(ca: trustme.CA) -> None:
 
 
 def test_backoff_delays_grow_exponentially_up_to_a_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(random, "random", lambda: 0.5)  # first delay 2.5 s
+    monkeypatch.setattr(core_client.random, "random", lambda: 0.5)  # first delay 2.5 s
     delays = list(itertools.islice(client_module.backoff(), 20))
     assert 0 <= delays[0] <= core_client.BACKOFF_INITIAL_DELAY
     assert delays[1] == core_client.BACKOFF_MIN_DELAY

@@ -84,8 +84,8 @@ DataLike = str | BytesLike
 
 # Hot private methods are called as ``Connection._name(self, ...)``, and the core's as
 # ``Protocol.name(protocol, ...)``: a direct native call in the mypyc build, where
-# ClientConnection/ServerConnection (and applications' protocol classes) are
-# interpreted subclasses (see the same note on websocket_ref.protocol.Protocol).
+# ClientConnection/ServerConnection and ClientProtocol/ServerProtocol are interpreted
+# subclasses (see the same note on websocket_ref.protocol.Protocol).
 @mypyc_attr(allow_interpreted_subclasses=True)
 class Connection(asyncio.BufferedProtocol):
     """A WebSocket connection on an asyncio transport.
@@ -105,7 +105,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def __init__(
         self,
-        protocol: Protocol,
+        protocol: ClientProtocol | ServerProtocol,
         *,
         ping_interval: float | None = 20,
         ping_timeout: float | None = 20,
