@@ -235,6 +235,26 @@ async def test_stream_and_get_are_exclusive() -> None:
     assert await assembler.get(None) == "x"
 
 
+def test_waiters_belong_to_the_assemblers_loop() -> None:
+    # Future() without loop= (the fast path) only while the assembler's loop runs: read
+    # from another loop, the waiter is still the first loop's, as Future(loop=loop) made.
+    first, other = asyncio.new_event_loop(), asyncio.new_event_loop()
+
+    async def create_waiter(assembler: Assembler) -> asyncio.Future[None]:
+        waiter = assembler._create_waiter()
+        assembler.waiter = None
+        return waiter
+
+    try:
+        assembler, _ = make()
+        assert first.run_until_complete(create_waiter(assembler)).get_loop() is first
+        assert first.run_until_complete(create_waiter(assembler)).get_loop() is first
+        assert other.run_until_complete(create_waiter(assembler)).get_loop() is first
+    finally:
+        first.close()
+        other.close()
+
+
 def test_waiters_come_from_the_loops_create_future() -> None:
     # asyncio's own loops make plain Futures (made directly, without the Python call);
     # a loop with a create_future() of its own is asked for each waiter.
