@@ -313,9 +313,15 @@ def test_pollers_report_the_same_events(poller_class: type[Poller]) -> None:
 
 
 def test_new_poller_uses_epoll_where_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("WEBSOCKET_REF_NO_EPOLL", raising=False)
     expected = EpollPoller if hasattr(select, "epoll") else Poller
-    assert type(new_poller()) is expected
+    for value in (None, "", "0"):  # unset, empty or 0: the switch is off
+        if value is None:
+            monkeypatch.delenv("WEBSOCKET_REF_NO_EPOLL", raising=False)
+        else:
+            monkeypatch.setenv("WEBSOCKET_REF_NO_EPOLL", value)
+        poller = new_poller()
+        assert type(poller) is expected
+        poller.close()
     monkeypatch.setenv("WEBSOCKET_REF_NO_EPOLL", "1")
     poller = new_poller()
     assert type(poller) is Poller

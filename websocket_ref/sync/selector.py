@@ -155,8 +155,12 @@ _EVENT_WRITE = selectors.EVENT_WRITE
 
 
 def new_poller() -> Poller:
-    """The fastest poller of the platform: epoll where there is one."""
-    if hasattr(select, "epoll") and not os.environ.get("WEBSOCKET_REF_NO_EPOLL"):
+    """The fastest poller of the platform: epoll where there is one.
+
+    ``WEBSOCKET_REF_NO_EPOLL`` set to anything but empty or ``0`` selects the reference
+    poller (:mod:`selectors`), like the library's other ``WEBSOCKET_REF_NO_*`` switches.
+    """
+    if hasattr(select, "epoll") and os.environ.get("WEBSOCKET_REF_NO_EPOLL", "") in ("", "0"):
         return EpollPoller()
     return Poller()
 
