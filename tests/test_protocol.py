@@ -1018,6 +1018,40 @@ def test_utf8_state_resets_between_messages(side: Side) -> None:
     assert protocol.failure_exc is None
 
 
+def test_utf8_validated_across_fragments_after_ascii_messages(side: Side) -> None:
+    # The validators make their decoder for the first byte that isn't ASCII: after
+    # ASCII-only messages, a character split across fragments is still validated
+    # incrementally, and an invalid one still fails before the message ends.
+    protocol = make(side)
+    protocol.receive_data(peer_frame(protocol, 0x1, b"ascii") + peer_frame(protocol, 0x1, b"ok"))
+    euro = "€".encode()
+    protocol.receive_data(
+        peer_frame(protocol, 0x1, b"x" + euro[:1], fin=False)
+        + peer_frame(protocol, 0x0, euro[1:2], fin=False)
+        + peer_frame(protocol, 0x0, euro[2:])
+    )
+    assert protocol.failure_exc is None
+    protocol.receive_data(
+        peer_frame(protocol, 0x1, b"y", fin=False) + peer_frame(protocol, 0x0, b"\xe2", fin=False)
+    )
+    assert protocol.failure_exc is None
+    protocol.receive_data(peer_frame(protocol, 0x0, b"(", fin=False))
+    assert_failed(protocol, InvalidUTF8, 1007)
+
+
+def test_send_text_refusal_after_ascii_fragments(side: Side) -> None:
+    # The refused fragment is taken back to the state before it, decoder or not.
+    protocol = make(side)
+    protocol.send_text(b"ascii", fin=False)
+    with pytest.raises(ValueError, match=r"RFC 6455 §5\.6"):
+        protocol.send_continuation(b"\xff", fin=False)
+    protocol.send_continuation(b"\xe2\x82", fin=False)
+    with pytest.raises(ValueError, match=r"RFC 6455 §5\.6"):
+        protocol.send_continuation(b"x", fin=True)
+    protocol.send_continuation(b"\xac", fin=True)
+    assert b"".join(f.payload for f in written(protocol).frames) == "ascii€".encode()
+
+
 # Ping and pong (RFC 6455 §5.5.2, §5.5.3)
 
 

@@ -176,3 +176,65 @@ def test_ed_followed_by_low_continuation_is_valid() -> None:
     validator.feed(b"\xed")
     validator.feed(b"\x9f")
     validator.feed(b"\xbf", final=True)  # U+D7FF, the last code point before surrogates
+
+
+# The decoder is made lazily, for the first piece that isn't ASCII: the validator
+# behaves exactly as one that had a decoder from the start.
+
+
+def test_ascii_only_stream_builds_no_decoder() -> None:
+    validator = Utf8Validator()
+    validator.feed(b"hello ")
+    validator.feed(b"world", final=True)
+    validator.reset()
+    assert validator._decoder is None
+
+
+@pytest.mark.parametrize("data", VALID + [data for data, _ in INVALID])
+def test_lazy_decoder_matches_strict_decode_after_ascii_pieces(data: bytes) -> None:
+    # ASCII pieces first (no decoder yet), then every split of ``data`` into two pieces:
+    # the outcome and the error offset are those of bytes.decode() on the whole stream.
+    stream = b"ab" + data
+    try:
+        stream.decode()
+        expected = None
+    except UnicodeDecodeError as exc:
+        expected = exc.start
+    for cut in range(len(data) + 1):
+        validator = Utf8Validator()
+        validator.feed(b"a")
+        validator.feed(b"b")
+        try:
+            validator.feed(data[:cut])
+            validator.feed(data[cut:], final=True)
+        except InvalidUTF8 as exc:
+            assert expected is not None, (data, cut)
+            offset = int(str(exc).split("at byte ")[1].split(":")[0])
+            assert offset == expected, (data, cut)
+        else:
+            assert expected is None, (data, cut)
+
+
+def test_snapshot_and_restore_without_a_decoder() -> None:
+    validator = Utf8Validator()
+    validator.feed(b"abc")
+    state = validator.snapshot()
+    assert state == ((b"", 0), 0, 3)
+    with pytest.raises(InvalidUTF8, match="at byte 3"):
+        validator.feed(b"\xff")
+    validator.restore(state)  # taken back: as if the bad piece never came
+    assert validator.complete
+    validator.feed("é".encode(), final=True)
+
+
+def test_restore_a_pending_character_into_a_fresh_validator() -> None:
+    validator = Utf8Validator()
+    validator.feed(b"\xe2\x82")
+    state = validator.snapshot()
+    other = Utf8Validator()
+    other.restore(state)
+    assert not other.complete
+    other.feed(b"\xac", final=True)  # completes € as the original would
+    other.restore(state)
+    with pytest.raises(InvalidUTF8, match="at byte 0"):
+        other.feed(b"a")

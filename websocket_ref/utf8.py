@@ -8,7 +8,9 @@ the connection at the first invalid byte rather than at the end of the message.
 
 The work is done by CPython's UTF-8 decoder (strict, incremental), which rejects
 overlong forms, surrogates and code points above U+10FFFF as soon as the offending
-byte is seen. ASCII pieces, the common case, skip the decoder entirely.
+byte is seen. ASCII pieces, the common case, skip the decoder entirely; the decoder
+is only made for the first piece that isn't ASCII, so a connection whose text is all
+ASCII (or that sends no text at all) never builds one.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ class Utf8Validator:
     __slots__ = ("_decoder", "_pending", "_offset")
 
     def __init__(self) -> None:
-        self._decoder = _Decoder("strict")
+        # Made by _get_decoder() for the first piece that isn't ASCII: building one costs
+        # more than validating a short ASCII message.
+        self._decoder: codecs.IncrementalDecoder | None = None
         # How many first bytes of an incomplete character the decoder holds.
         self._pending = 0
         # Number of bytes validated so far, for error messages.
@@ -39,8 +43,9 @@ class Utf8Validator:
         if not self._pending and data.isascii():
             self._offset += len(data)
             return
+        decoder = self._get_decoder()
         try:
-            self._decoder.decode(data, final)
+            decoder.decode(data, final)
         except UnicodeDecodeError as exc:
             # exc.start counts from the bytes the decoder held back from earlier pieces.
             raise InvalidUTF8(
@@ -51,7 +56,7 @@ class Utf8Validator:
                 reason=exc.reason,
             ) from None
         self._offset += len(data)
-        pending = self._decoder.getstate()[0]
+        pending = decoder.getstate()[0]
         self._pending = len(pending)
         if self._pending >= 2 and pending[0] == 0xED and pending[1] >= 0xA0:
             # RFC 6455 §8.1 [R6455-8.1-1]: fail (a choice) at the first invalid byte. CPython's
@@ -68,19 +73,29 @@ class Utf8Validator:
                 reason="invalid continuation byte",
             )
 
+    def _get_decoder(self) -> codecs.IncrementalDecoder:
+        decoder = self._decoder
+        if decoder is None:
+            decoder = self._decoder = _Decoder("strict")
+        return decoder
+
     def snapshot(self) -> tuple[tuple[bytes, int], int, int]:
         """The validator's state, to :meth:`restore` if a piece must be taken back."""
-        return self._decoder.getstate(), self._pending, self._offset
+        decoder = self._decoder
+        # No decoder yet: the state of a fresh one (nothing held back).
+        decoder_state = (b"", 0) if decoder is None else decoder.getstate()
+        return decoder_state, self._pending, self._offset
 
     def restore(self, state: tuple[tuple[bytes, int], int, int]) -> None:
         """Return to a state from :meth:`snapshot`."""
         decoder_state, self._pending, self._offset = state
-        self._decoder.setstate(decoder_state)
+        if self._decoder is not None or decoder_state != (b"", 0):
+            self._get_decoder().setstate(decoder_state)
 
     def reset(self) -> None:
         """Start validating a new, independent stream."""
         if self._pending:
-            self._decoder.reset()
+            self._get_decoder().reset()
             self._pending = 0
         self._offset = 0
 
