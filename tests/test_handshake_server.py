@@ -1018,3 +1018,59 @@ def test_select_subprotocol_replaced_like_a_python_method() -> None:
     sub = Sub(subprotocols=["a", "b"])
     sub.select_subprotocol = lambda subprotocols: "a"  # type: ignore[method-assign]
     assert chosen(sub) == "a"
+
+
+# The Date header: formatted once per second (websocket_ref.server.http_date), the same
+# value email.utils.formatdate(usegmt=True) gives.
+
+
+def test_date_header_is_formatdate_of_the_current_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    import email.utils
+    import time
+
+    from websocket_ref import server as server_module
+
+    clock = [1_700_000_000.25]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    calls = []
+    formatdate = email.utils.formatdate
+
+    def counting_formatdate(*args: object, **kwargs: bool) -> str:
+        calls.append(args)
+        return formatdate(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(email.utils, "formatdate", counting_formatdate)
+    monkeypatch.setattr(server_module, "_date_cache", (-1, ""))
+
+    def date_of_accept() -> str:
+        server, request = received(request_bytes())
+        return server.accept(request).headers["Date"]
+
+    def date_of_reject() -> str:
+        server, _ = received(request_bytes())
+        return server.reject(http.HTTPStatus.FORBIDDEN, "no\n").headers["Date"]
+
+    assert date_of_accept() == "Tue, 14 Nov 2023 22:13:20 GMT"
+    assert date_of_reject() == formatdate(clock[0], usegmt=True)
+    clock[0] = 1_700_000_000.99  # same second: the cached value
+    assert date_of_accept() == formatdate(clock[0], usegmt=True)
+    assert len(calls) == 1
+    clock[0] = 1_700_000_001.0  # next second: formatted again
+    assert date_of_reject() == "Tue, 14 Nov 2023 22:13:21 GMT"
+    assert date_of_accept() == formatdate(clock[0], usegmt=True)
+    assert len(calls) == 2
+
+
+def test_date_header_without_fake_clock_matches_formatdate() -> None:
+    import email.utils
+    import time
+
+    from websocket_ref.server import http_date
+
+    for _ in range(3):  # retried if the second changes in between
+        before = email.utils.formatdate(usegmt=True)
+        value = http_date()
+        if email.utils.formatdate(usegmt=True) == before:
+            break
+    assert value == before
+    assert time.strptime(value, "%a, %d %b %Y %H:%M:%S GMT")

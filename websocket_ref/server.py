@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import http
 import re
+import time
 import types
 import warnings
 from collections.abc import Callable, Sequence
@@ -77,6 +78,23 @@ ACCEPTANCE_HEADERS = (
     "Sec-WebSocket-Extensions",
     "Sec-WebSocket-Protocol",
 )
+
+# (second, Date header value for that second): one tuple, replaced whole, so that
+# threads accepting at once never pair a second with another second's value.
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def http_date() -> str:
+    """The Date header's value for now, as ``email.utils.formatdate(usegmt=True)`` gives
+    it (RFC 7231 §7.1.1.1 IMF-fixdate, whole seconds): formatted once per second, not
+    for every handshake."""
+    global _date_cache  # the cache is the module's
+    now = int(time.time())
+    cached = _date_cache
+    if cached[0] != now:
+        cached = _date_cache = (now, email.utils.formatdate(now, usegmt=True))
+    return cached[1]
+
 
 Origin = str
 OriginPattern = str | re.Pattern[str] | None
@@ -319,7 +337,7 @@ class ServerProtocol(Protocol):
             )
 
         headers = Headers()
-        headers["Date"] = email.utils.formatdate(usegmt=True)
+        headers["Date"] = http_date()
         # RFC 6455 §4.2.2 [R6455-4.2.2-14]: an Upgrade header with value "websocket"
         headers["Upgrade"] = "websocket"
         # RFC 6455 §4.2.2 [R6455-4.2.2-15]: a Connection header with value "Upgrade"
@@ -465,7 +483,7 @@ class ServerProtocol(Protocol):
         status = http.HTTPStatus(status)
         body = text.encode()
         headers = Headers()
-        headers["Date"] = email.utils.formatdate(usegmt=True)
+        headers["Date"] = http_date()
         headers["Connection"] = "close"
         headers["Content-Length"] = str(len(body))
         headers["Content-Type"] = "text/plain; charset=utf-8"
