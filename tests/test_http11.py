@@ -21,6 +21,7 @@ from websocket_ref import (
     ServerProtocol,
     StatusLineTooLong,
     TooManyHeaders,
+    check_header,
 )
 from websocket_ref.http11 import (
     MAX_BODY_SIZE,
@@ -88,6 +89,26 @@ def test_header_value_obs_text_is_latin1() -> None:
     request = parse_request(bytearray(b"GET / HTTP/1.1\r\nX-Name: caf\xe9\r\n\r\n"))
     assert request is not None
     assert request.headers["X-Name"] == "café"
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_parsed_headers_pass_check_header(byte: int) -> None:
+    # The parser adds headers without check_header() (Headers._add): its grammar must be
+    # at least as strict. Every byte, in a name and in a value: either the parser refuses
+    # the head, or check_header() accepts the header it made.
+    char = bytes([byte])
+    for name, value in [(b"X-" + char + b"y", b"v"), (b"X-Name", b"a" + char + b"b")]:
+        head = b"GET / HTTP/1.1\r\n" + name + b": " + value + b"\r\n\r\n"
+        for parse in (parse_request, parse_response_head):
+            data = head if parse is parse_request else b"HTTP/1.1 101 OK" + head[14:]
+            try:
+                parsed = parse(bytearray(data))
+            except (InvalidMessage, SecurityError):
+                continue
+            assert parsed is not None
+            headers = parsed.headers if isinstance(parsed, Request) else parsed[2]
+            for key, val in headers.raw_items():
+                check_header(key, val)
 
 
 def request_error(data: bytes) -> InvalidMessage | SecurityError:

@@ -390,15 +390,15 @@ class ClientProtocol(Protocol):
             # when the application gives one)
             headers["Origin"] = self.origin
         # RFC 6455 §4.1 [R6455-4.1-23]: an Upgrade header that includes "websocket"
-        headers["Upgrade"] = "websocket"
+        headers._add("Upgrade", "websocket")  # constants: no check
         # RFC 6455 §4.1 [R6455-4.1-24]: a Connection header that includes "Upgrade"
-        headers["Connection"] = "Upgrade"
+        headers._add("Connection", "Upgrade")
         # RFC 6455 §4.1 [R6455-4.1-25, R6455-4.1-26]: Sec-WebSocket-Key, a random 16-byte
         # nonce, base64-encoded; RFC 6455 §11.3.1 [R6455-11.3.1-1]: sent once
         headers["Sec-WebSocket-Key"] = self.key
         # RFC 6455 §4.1 [R6455-4.1-30, R6455-4.1-31]: Sec-WebSocket-Version: 13;
         # RFC 6455 §11.3.5 [R6455-11.3.5-2]: sent once
-        headers["Sec-WebSocket-Version"] = "13"
+        headers._add("Sec-WebSocket-Version", "13")
         if self.available_extensions:
             # RFC 6455 §4.1 [R6455-4.1-35], §9 [R6455-9-1]: the client MAY request
             # extensions, in order of preference (§9.1), in one header although

@@ -94,6 +94,13 @@ class Headers(MutableMapping[str, str]):
 
     def __setitem__(self, key: str, value: str) -> None:
         check_header(key, value)
+        self._add(key, value)
+
+    def _add(self, key: str, value: str) -> None:
+        """Add a header known to pass :func:`check_header` by construction — a constant,
+        a value the library computed, or a field the HTTP parser already matched against
+        the same grammar — without checking it again. Anything else goes through
+        ``headers[key] = value``."""
         self._dict.setdefault(key.lower(), []).append(value)
         self._list.append((key, value))
 

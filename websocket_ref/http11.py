@@ -227,7 +227,8 @@ def _parse_head(
         value = raw_value.strip(b" \t")
         if _VALUE_RE.fullmatch(value) is None:
             raise InvalidMessage(f"invalid HTTP header value: {value!r}")
-        headers[name.decode("ascii")] = value.decode("latin-1")
+        # name matched _TOKEN_RE and value _VALUE_RE: check_header() can't fail on them
+        headers._add(name.decode("ascii"), value.decode("latin-1"))
     return lines[0], headers
 
 

@@ -337,14 +337,14 @@ class ServerProtocol(Protocol):
             )
 
         headers = Headers()
-        headers["Date"] = http_date()
+        headers._add("Date", http_date())  # constants and computed values: no check
         # RFC 6455 §4.2.2 [R6455-4.2.2-14]: an Upgrade header with value "websocket"
-        headers["Upgrade"] = "websocket"
+        headers._add("Upgrade", "websocket")
         # RFC 6455 §4.2.2 [R6455-4.2.2-15]: a Connection header with value "Upgrade"
-        headers["Connection"] = "Upgrade"
+        headers._add("Connection", "Upgrade")
         # RFC 6455 §4.2.2 [R6455-4.2.2-16]: Sec-WebSocket-Accept, computed from /key/;
         # RFC 6455 §11.3.3 [R6455-11.3.3-1]: once
-        headers["Sec-WebSocket-Accept"] = accept_key(key)
+        headers._add("Sec-WebSocket-Accept", accept_key(key))  # base64
         if extensions_header is not None:
             # RFC 6455 §11.3.2 [R6455-11.3.2-2]: one Sec-WebSocket-Extensions header
             headers["Sec-WebSocket-Extensions"] = extensions_header
