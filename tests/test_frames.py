@@ -161,7 +161,8 @@ def test_serialize_short_header_is_the_reference(mask: bool) -> None:
 
 
 def test_is_data_opcode_is_below_0x8() -> None:
-    # The identity tests (the fast version) say what RFC 6455 §5.2's opcode < 0x8 says.
+    # The identity tests (the fast version) say what opcode < 0x8 says: a data frame's
+    # opcode has its most significant bit at 0 (RFC 6455 §5.6).
     for opcode in Opcode:
         assert is_data_opcode(opcode) == (opcode < 0x8) == (opcode in DATA_OPCODES)
 

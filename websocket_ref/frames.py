@@ -61,7 +61,8 @@ CTRL_OPCODES = frozenset({Opcode.CLOSE, Opcode.PING, Opcode.PONG})
 
 
 def is_data_opcode(opcode: Opcode) -> bool:
-    """True for CONT, TEXT and BINARY, the opcodes below 0x8 (RFC 6455 §5.2: ``opcode < 0x8``).
+    """True for CONT, TEXT and BINARY: data frames, whose opcode has its most significant
+    bit at 0 (RFC 6455 §5.6; the reserved 0x3-0x7 never get here, the parser refuses them).
 
     Identity tests rather than ``<``: in the mypyc build they are pointer comparisons,
     where ``<`` on an :class:`Opcode` (an IntEnum: a Python object there, not a native
