@@ -236,8 +236,8 @@ async def test_stream_and_get_are_exclusive() -> None:
 
 
 def test_waiters_belong_to_the_assemblers_loop() -> None:
-    # Future() without loop= (the fast path) only while the assembler's loop runs: read
-    # from another loop, the waiter is still the first loop's, as Future(loop=loop) made.
+    # Waiters are made as Future(loop=loop) for the loop the assembler first waited in
+    # (create_future()'s Future): read from another loop, the waiter is still the first's.
     first, other = asyncio.new_event_loop(), asyncio.new_event_loop()
 
     async def create_waiter(assembler: Assembler) -> asyncio.Future[None]:

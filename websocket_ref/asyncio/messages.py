@@ -50,7 +50,6 @@ MISSING: Final = _Missing()
 # What asyncio's own event loops do in create_future(): a plain Future.
 _create_future = asyncio.BaseEventLoop.create_future
 _Future: Final = asyncio.Future
-_get_running_loop: Final = asyncio.get_running_loop
 
 
 class Assembler:
@@ -197,16 +196,12 @@ class Assembler:
         if loop is None:
             loop = self.loop = asyncio.get_running_loop()
             self.plain_futures = type(loop).create_future is _create_future
-        waiter: asyncio.Future[None]
-        if not self.plain_futures:
-            waiter = loop.create_future()
-        elif _get_running_loop() is loop:
-            # Future() takes the running loop itself: the same Future as with loop=loop,
-            # without the keyword argument (a dict and keyword parsing in its __init__,
-            # ~750 instructions).
-            waiter = _Future()
-        else:  # read from another loop than before: as it always was, this loop's Future
-            waiter = _Future(loop=loop)
+        # With asyncio's own loops, the Future create_future() makes, without the Python
+        # method. Not Future(): without loop=, its __init__ asks get_running_loop(), i.e. a
+        # getpid() system call, which costs more than the keyword argument's parsing.
+        waiter: asyncio.Future[None] = (
+            _Future(loop=loop) if self.plain_futures else loop.create_future()
+        )
         self.waiter = waiter
         return waiter
 
