@@ -7,8 +7,16 @@
  * the payload is read once and written once, eight bytes at a time (the compiler
  * vectorizes the loop), so masking runs at about the speed of a memory copy.
  *
+ * socket_recv(fd, buffer) -> bytes and socket_send(fd, data) -> int (POSIX only): the
+ * system calls of a non-blocking socket's recv_into() + copy and send(), for the asyncio
+ * connection's direct reads and writes on asyncio's own TCP transport. The socket
+ * module's methods parse their arguments generically (recv_into() with the keywords
+ * parser) and release and re-acquire the GIL around each call; a non-blocking call
+ * doesn't wait, so here small ones keep the GIL, like picows' transport.
+ *
  * Nothing else lives here: every protocol decision stays in Python. If this module
- * can't be built (no compiler), masking.py falls back to pure Python.
+ * can't be built (no compiler), masking.py and the asyncio connection fall back to
+ * pure Python (masking.py, the socket module's methods).
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -16,6 +24,13 @@
 
 #include <stdint.h>
 #include <string.h>
+
+#ifndef _WIN32
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#define HAVE_SOCKET_CALLS 1
+#endif
 
 /* Payloads at least this large are masked with the GIL released: other threads
  * (e.g. another connection's reader) run meanwhile. Below it, releasing and
@@ -133,9 +148,120 @@ apply_mask(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+#ifdef HAVE_SOCKET_CALLS
+PyDoc_STRVAR(socket_recv_doc,
+"socket_recv(fd, buffer, /) -> bytes\n"
+"\n"
+"Receive into buffer (writable, e.g. a memoryview of a bytearray) from the\n"
+"non-blocking socket fd what one recv() gives, and return a copy of it: b'' at EOF.\n"
+"Raise OSError as socket.recv_into() does (BlockingIOError when nothing is there).");
+
+static PyObject *
+socket_recv(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer buffer;
+    PyObject *result;
+    ssize_t n;
+    long fd;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "socket_recv() takes exactly 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    fd = PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &buffer, PyBUF_WRITABLE) < 0) {
+        return NULL;
+    }
+    for (;;) {
+        /* The socket is non-blocking: recv() returns at once, with the GIL held. */
+        n = recv((int)fd, buffer.buf, (size_t)buffer.len, 0);
+        if (n >= 0) {
+            break;
+        }
+        /* As the socket module does: retry after a signal, unless its handler raised. */
+        if (errno != EINTR || PyErr_CheckSignals() < 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetFromErrno(PyExc_OSError);
+            }
+            PyBuffer_Release(&buffer);
+            return NULL;
+        }
+    }
+    result = PyBytes_FromStringAndSize((const char *)buffer.buf, (Py_ssize_t)n);
+    PyBuffer_Release(&buffer);
+    return result;
+}
+
+PyDoc_STRVAR(socket_send_doc,
+"socket_send(fd, data, /) -> int\n"
+"\n"
+"Send what the non-blocking socket fd takes of data (any contiguous buffer) with one\n"
+"send(), and return how many bytes it took. Raise OSError as socket.send() does\n"
+"(BlockingIOError when it takes nothing).");
+
+static PyObject *
+socket_send(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer data;
+    ssize_t n;
+    long fd;
+    int saved;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "socket_send() takes exactly 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    fd = PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    for (;;) {
+        /* Large writes copy much into the kernel: other threads run meanwhile. */
+        if (data.len >= RELEASE_GIL_THRESHOLD) {
+            Py_BEGIN_ALLOW_THREADS
+            n = send((int)fd, data.buf, (size_t)data.len, 0);
+            saved = errno;
+            Py_END_ALLOW_THREADS
+            errno = saved;
+        }
+        else {
+            n = send((int)fd, data.buf, (size_t)data.len, 0);
+        }
+        if (n >= 0) {
+            break;
+        }
+        if (errno != EINTR || PyErr_CheckSignals() < 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetFromErrno(PyExc_OSError);
+            }
+            PyBuffer_Release(&data);
+            return NULL;
+        }
+    }
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t((Py_ssize_t)n);
+}
+#endif
+
 static PyMethodDef speedups_methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
      apply_mask_doc},
+#ifdef HAVE_SOCKET_CALLS
+    {"socket_recv", (PyCFunction)(void (*)(void))socket_recv, METH_FASTCALL,
+     socket_recv_doc},
+    {"socket_send", (PyCFunction)(void (*)(void))socket_send, METH_FASTCALL,
+     socket_send_doc},
+#endif
     {NULL, NULL, 0, NULL},
 };
 
@@ -152,7 +278,7 @@ static PyModuleDef_Slot speedups_slots[] = {
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     "websocket_ref._speedups",
-    "C accelerator for websocket_ref's hot path (masking).",
+    "C accelerator for websocket_ref's hot path (masking, socket calls).",
     0,
     speedups_methods,
     speedups_slots,

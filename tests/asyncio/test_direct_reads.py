@@ -3,8 +3,10 @@
 ``Connection._read_ready()`` is the transport's ``_read_ready__get_buffer()`` (the
 reference) with the connection's ``get_buffer()`` and ``buffer_updated()`` written in;
 the transport calls it instead of its own method (``_read_directly()``). Each scenario
-below runs both ways — ``WEBSOCKET_REF_NO_DIRECT_READ=1`` keeps the transport's method —
-and must end the same: bytes delivered, reading paused and resumed, EOF, a reset.
+below runs three ways — reading directly with the C accelerator's ``socket_recv()``,
+reading directly with the socket's ``recv_into()``, and through the transport's method
+(``WEBSOCKET_REF_NO_DIRECT_READ=1``) — and must end the same: bytes delivered, reading
+paused and resumed, EOF, a reset.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from .helpers import FAST, client_of_raw_server, run_server, uri_of
 SIZES = [0, 1, 125, 126, 65535, 65536, 300_000, 2**20]
 
 
-@pytest.fixture(params=["direct", "reference"])
+@pytest.fixture(params=["direct", "direct-recv_into", "reference"])
 def direct(request: Any, monkeypatch: pytest.MonkeyPatch) -> bool:
     if request.param == "reference":
         monkeypatch.setenv("WEBSOCKET_REF_NO_DIRECT_READ", "1")
-    return bool(request.param == "direct")
+    if request.param == "direct-recv_into":
+        monkeypatch.setattr(connection_module, "socket_calls", None)
+    return bool(request.param != "reference")
 
 
 def reads_directly(ws: Connection) -> bool:
@@ -109,10 +113,17 @@ async def test_read_error_goes_to_the_transport(direct: bool) -> None:
         transport._fatal_error = lambda exc, message: calls.append((type(exc), message))
         real = transport._sock
         transport._sock = FailingSocket(real)
+        # With the C accelerator's socket_recv(), the direct reader reads the descriptor:
+        # one of a socket that isn't connected fails (ENOTCONN).
+        unconnected, fd = socket.socket(), ws._fd
+        if ws._socket_recv is not None:
+            ws._fd = unconnected.fileno()
         try:
             transport._read_ready()
         finally:
             transport._sock = real
+            ws._fd = fd
+            unconnected.close()
         assert calls == [(OSError, "Fatal read error on socket transport")]
 
 

@@ -2,7 +2,9 @@
 
 ``Connection._write()`` is ``transport.write()`` (the reference) with a shortcut on plain
 TCP transports; these tests check that every byte arrives, in order, whichever way it
-went: all at once, in pieces, or refused by the socket.
+went: all at once, in pieces, or refused by the socket. The shortcut calls the C
+accelerator's ``socket_send()`` when it's built, else the socket's ``send()``; the tests
+that give the connection a socket of their own (``ShortSocket``) turn the C call off.
 """
 
 from __future__ import annotations
@@ -45,9 +47,16 @@ class ShortSocket(socket.socket):
 
 
 @pytest.mark.asyncio
-async def test_plain_tcp_writes_to_the_socket() -> None:
+@pytest.mark.parametrize("c_calls", [True, False])
+async def test_plain_tcp_writes_to_the_socket(
+    c_calls: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not c_calls:
+        monkeypatch.setattr(connection_module, "socket_calls", None)
     async with run_server() as server, connect(uri_of(server), **FAST) as ws:
         assert ws._sock is not None
+        built = connection_module.socket_calls is not None
+        assert (ws._socket_send is not None) is (c_calls and built)
         for message in messages():
             await ws.send(message)
             assert await ws.recv() == message
@@ -62,7 +71,7 @@ async def test_what_the_socket_leaves_goes_to_the_transport(mode: str) -> None:
         assert ws._sock is not None
         short = ShortSocket(ws._sock, mode)
         try:
-            ws._sock = short
+            ws._sock, ws._socket_send = short, None
             for message in messages():
                 await ws.send(message)
                 await ws.send(b"after")
@@ -94,7 +103,7 @@ async def test_bytes_buffered_in_the_transport_go_first(monkeypatch: pytest.Monk
         assert ws._sock is not None
         short = ShortSocket(ws._sock, "reset")
         try:
-            ws._sock = short
+            ws._sock, ws._socket_send = short, None
             # Bytes went through write() (only those can be in its buffer) and are there.
             ws._via_transport = True
             monkeypatch.setattr(ws.transport, "get_write_buffer_size", lambda: 1)
@@ -147,10 +156,10 @@ async def test_the_transport_is_asked_for_its_buffer_only_after_a_write(
         assert asked == []
         short = ShortSocket(sock, "refuse")
         try:
-            ws._sock = short
+            ws._sock, ws._socket_send = short, None
             await ws.send(b"through write()")
             assert short.calls == 1
-            ws._sock = sock
+            ws._sock, ws._socket_send = sock, None
             await ws.send(b"direct again")
             assert asked == [0]
             await ws.send(b"and again")

@@ -43,6 +43,7 @@ from ..client import ClientProtocol
 from ..exceptions import ConcurrencyError, ConnectionClosedOK
 from ..frames import CloseCode, Frame, Opcode, is_data_opcode
 from ..http11 import Request, Response
+from ..masking import NO_SPEEDUPS_ENV
 from ..options import data_bytes
 from ..protocol import Event, LoggerLike, Protocol, State
 from ..server import ServerProtocol
@@ -73,6 +74,32 @@ class _ReadBuffer(threading.local):
 
 
 _read_buffer = _ReadBuffer()
+
+#: A socket's receive and send as functions of its file descriptor (the C accelerator's
+#: ``socket_recv(fd, buffer) -> bytes`` and ``socket_send(fd, data) -> int``).
+SocketCalls = tuple[Callable[[int, memoryview], bytes], Callable[[int, bytes | memoryview], int]]
+
+
+def _load_socket_calls() -> SocketCalls | None:
+    """The C accelerator's socket calls, if it was built with them and isn't disabled
+    (``WEBSOCKET_REF_NO_SPEEDUPS=1``, as for masking): else the socket's methods are
+    called, the reference."""
+    if os.environ.get(NO_SPEEDUPS_ENV, "") not in ("", "0"):
+        return None
+    try:
+        from .. import _speedups
+    except ImportError:  # pragma: no cover - depends on whether a compiler was available
+        return None
+    recv = getattr(_speedups, "socket_recv", None)
+    send = getattr(_speedups, "socket_send", None)
+    if recv is None or send is None:  # pragma: no cover - not built on Windows
+        return None
+    return recv, send
+
+
+#: What connections made from now on read and write with directly, if anything (tests
+#: set it to None to run the reference).
+socket_calls = _load_socket_calls()
 
 # Buffers to send are joined in one write() up to this many bytes; past it, a large
 # payload gives its first _JOIN_CUT bytes (less what they're joined with) to that write.
@@ -144,6 +171,12 @@ class Connection(asyncio.BufferedProtocol):
         self._under: asyncio.BaseTransport
         # The socket under a plain TCP transport, written to directly (see _write()).
         self._sock: socket.socket | None = None
+        # Its file descriptor, and the C accelerator's calls on it that stand for its
+        # recv_into() + copy and its send() (see _read_ready() and _write()); None: the
+        # socket's methods are called.
+        self._fd = -1
+        self._socket_recv: Callable[[int, memoryview], bytes] | None = None
+        self._socket_send: Callable[[int, bytes | memoryview], int] | None = None
         # Whether buffer_updated() may call data_received() natively: unless a subclass
         # overrides either of them (then they're called as methods, as asyncio would).
         self._native_receive = False
@@ -672,15 +705,19 @@ class Connection(asyncio.BufferedProtocol):
         didn't take, and any error, goes to the transport's ``write()``, which buffers the
         rest in order, or meets the error again and handles it as always (connection_lost).
         Only bytes given to ``write()`` can be in its buffer: its size is asked (a Python
-        call) only after some were, until it's empty.
+        call) only after some were, until it's empty. Where the C accelerator is built, its
+        ``socket_send()`` stands for the socket's ``send()``.
         """
         sock = self._sock
         if sock is not None and (
             not self._via_transport or not self.transport.get_write_buffer_size()
         ):
             self._via_transport = False
+            send = self._socket_send
             try:
-                sent = sock.send(data)
+                # The C call is socket.send() without the method's argument parsing and
+                # GIL round trip; the socket is open: the transport isn't closing.
+                sent = send(self._fd, data) if send is not None else sock.send(data)
             except OSError:  # EAGAIN: nothing sent; else the transport sees it again
                 sent = 0
             if sent == len(data):
@@ -813,6 +850,10 @@ class Connection(asyncio.BufferedProtocol):
         self.transport = cast(asyncio.Transport, transport)
         self._under = _transport_under(self.transport)
         self._sock = _direct_socket(self.transport)
+        calls = socket_calls
+        if self._sock is not None and calls is not None:
+            self._fd = self._sock.fileno()
+            self._socket_send = calls[1]
         cls = type(self)
         self._native_receive = (
             cls.buffer_updated is Connection.buffer_updated
@@ -850,13 +891,22 @@ class Connection(asyncio.BufferedProtocol):
         do the same in Python code and call this connection twice per read. Every case
         but bytes read goes to the transport's own methods, as there: EOF to
         ``_read_ready__on_eof()``, an error to ``_fatal_error()`` with the same message.
+        Where the C accelerator is built, its ``socket_recv()`` stands for the socket's
+        ``recv_into()`` and the copy of what arrived (``tests/asyncio/test_socket_calls.py``).
         """
         transport: Any = self.transport
         if transport._conn_lost:
             return
         view = self._read_view
+        recv = self._socket_recv
         try:
-            nbytes = transport._sock.recv_into(view)
+            if recv is not None:
+                # recv_into() + the copy below in one C call, without the method's keyword
+                # argument parsing and GIL round trip (the transport isn't closed: open).
+                data = recv(self._fd, view)
+            else:
+                nbytes = transport._sock.recv_into(view)
+                data = view[:nbytes].tobytes() if nbytes else b""
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
@@ -864,11 +914,11 @@ class Connection(asyncio.BufferedProtocol):
         except BaseException as exc:
             transport._fatal_error(exc, "Fatal read error on socket transport")
             return
-        if not nbytes:
+        if not data:
             transport._read_ready__on_eof()
             return
         try:
-            Connection.data_received(self, view[:nbytes].tobytes())
+            Connection.data_received(self, data)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -1109,6 +1159,10 @@ def _read_directly(connection: Connection, transport: asyncio.BaseTransport) -> 
         return False
     reader = connection._read_ready
     tcp: Any = transport
+    calls = socket_calls
+    if calls is not None and tcp._sock.fileno() == tcp._sock_fd:
+        connection._fd = tcp._sock_fd
+        connection._socket_recv = calls[0]
     tcp._read_ready_cb = reader
     # The transport registers self._read_ready with the event loop (when it starts
     # reading, and again in resume_reading()): ours, from now on, without its method in
