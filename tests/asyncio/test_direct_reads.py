@@ -33,7 +33,7 @@ def direct(request: Any, monkeypatch: pytest.MonkeyPatch) -> bool:
     if request.param == "reference":
         monkeypatch.setenv("WEBSOCKET_REF_NO_DIRECT_READ", "1")
     if request.param == "direct-recv_into":
-        monkeypatch.setattr(connection_module, "socket_calls", None)
+        monkeypatch.setattr(connection_module, "_socket_calls", None)
     return bool(request.param != "reference")
 
 

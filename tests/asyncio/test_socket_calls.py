@@ -169,7 +169,7 @@ async def test_connections_use_them_on_asyncios_tcp_transport(
     calls: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if calls == "reference":
-        monkeypatch.setattr(connection_module, "socket_calls", None)
+        monkeypatch.setattr(connection_module, "_socket_calls", None)
     async with run_server() as server, connect(uri_of(server), **FAST) as ws:
         (server_ws,) = server.connections
         for connection in (ws, server_ws):

@@ -52,10 +52,10 @@ async def test_plain_tcp_writes_to_the_socket(
     c_calls: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not c_calls:
-        monkeypatch.setattr(connection_module, "socket_calls", None)
+        monkeypatch.setattr(connection_module, "_socket_calls", None)
     async with run_server() as server, connect(uri_of(server), **FAST) as ws:
         assert ws._sock is not None
-        built = connection_module.socket_calls is not None
+        built = connection_module._socket_calls is not None
         assert (ws._socket_send is not None) is (c_calls and built)
         for message in messages():
             await ws.send(message)

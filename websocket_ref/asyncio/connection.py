@@ -77,10 +77,10 @@ _read_buffer = _ReadBuffer()
 
 #: A socket's receive and send as functions of its file descriptor (the C accelerator's
 #: ``socket_recv(fd, buffer) -> bytes`` and ``socket_send(fd, data) -> int``).
-SocketCalls = tuple[Callable[[int, memoryview], bytes], Callable[[int, bytes | memoryview], int]]
+_SocketCalls = tuple[Callable[[int, memoryview], bytes], Callable[[int, bytes | memoryview], int]]
 
 
-def _load_socket_calls() -> SocketCalls | None:
+def _load_socket_calls() -> _SocketCalls | None:
     """The C accelerator's socket calls, if it was built with them and isn't disabled
     (``WEBSOCKET_REF_NO_SPEEDUPS=1``, as for masking): else the socket's methods are
     called, the reference."""
@@ -99,7 +99,7 @@ def _load_socket_calls() -> SocketCalls | None:
 
 #: What connections made from now on read and write with directly, if anything (tests
 #: set it to None to run the reference).
-socket_calls = _load_socket_calls()
+_socket_calls = _load_socket_calls()
 
 # Buffers to send are joined in one write() up to this many bytes; past it, a large
 # payload gives its first _JOIN_CUT bytes (less what they're joined with) to that write.
@@ -850,7 +850,7 @@ class Connection(asyncio.BufferedProtocol):
         self.transport = cast(asyncio.Transport, transport)
         self._under = _transport_under(self.transport)
         self._sock = _direct_socket(self.transport)
-        calls = socket_calls
+        calls = _socket_calls
         if self._sock is not None and calls is not None:
             self._fd = self._sock.fileno()
             self._socket_send = calls[1]
@@ -1159,7 +1159,7 @@ def _read_directly(connection: Connection, transport: asyncio.BaseTransport) -> 
         return False
     reader = connection._read_ready
     tcp: Any = transport
-    calls = socket_calls
+    calls = _socket_calls
     if calls is not None and tcp._sock.fileno() == tcp._sock_fd:
         connection._fd = tcp._sock_fd
         connection._socket_recv = calls[0]
