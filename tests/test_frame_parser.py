@@ -14,16 +14,19 @@ buffer; then frames are parsed until none is complete.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
+from collections.abc import Iterator
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from websocket_ref import frame_parser
 from websocket_ref.exceptions import ProtocolError
 from websocket_ref.frame_parser import COLLECT_THRESHOLD, FrameParser
 from websocket_ref.frames import RSV1, RSV2, RSV3, Frame, FrameHeader, parse_frame, parse_header
-from websocket_ref.masking import apply_mask
+from websocket_ref.masking import PayloadCollectorPython, apply_mask
 
 # What happened after one read: the frames it completed, then an error if one came.
 Step = tuple[list[Frame], tuple[type[ProtocolError], str, str | None] | None, FrameHeader | None]
@@ -47,6 +50,39 @@ def reference_steps(
             steps.append((frames, (type(exc), str(exc), exc.rule), None))
             return steps
         steps.append((frames, None, header))
+    return steps
+
+
+@contextlib.contextmanager
+def reference_collector() -> Iterator[None]:
+    """Have the parser collect large payloads with the reference collector (the pieces,
+    joined), whether or not the C one is in use."""
+    saved = frame_parser.PayloadCollector
+    frame_parser.PayloadCollector = PayloadCollectorPython
+    try:
+        yield
+    finally:
+        frame_parser.PayloadCollector = saved
+
+
+def test_reference_collector_reaches_the_parser() -> None:
+    # What makes the properties below run both collectors (in both builds).
+    parser = FrameParser(mask_expected=False, max_size=None)
+    header = bytes([0x82, 127]) + (2 * COLLECT_THRESHOLD).to_bytes(8, "big")
+    with reference_collector():
+        parser.feed(header + bytes(COLLECT_THRESHOLD))
+        assert parser.parse(bytearray()) is None
+    assert type(parser._collector) is PayloadCollectorPython
+
+
+def both_collectors(
+    chunks: list[bytes | bytearray], *, mask_expected: bool, max_size: int | None, allowed_rsv: int
+) -> list[Step]:
+    """:func:`fast_steps` with the collector in use, which must equal the reference one."""
+    options = _options(mask_expected, max_size, allowed_rsv)
+    steps = fast_steps(chunks, **options)  # type: ignore[arg-type]
+    with reference_collector():
+        assert fast_steps(chunks, **options) == steps  # type: ignore[arg-type]
     return steps
 
 
@@ -169,7 +205,7 @@ def test_fast_parser_is_the_reference_parser(
     chunks = data.draw(reads(wire))
     options = _options(mask_expected, max_size, allowed_rsv)
     expected = reference_steps([bytes(c) for c in chunks], **options)  # type: ignore[arg-type]
-    assert fast_steps(chunks, **options) == expected  # type: ignore[arg-type]
+    assert both_collectors(chunks, **options) == expected  # type: ignore[arg-type]
 
 
 @given(st.lists(wire_frames(True), max_size=4).map(joined), st.data())
@@ -205,5 +241,5 @@ def test_cut_next_to_every_boundary_of_large_frames() -> None:
             for b in sorted({b + d for b in bounds for d in (0, 1, 2)}):
                 if a < b <= len(wire):
                     chunks: list[bytes | bytearray] = [wire[:a], wire[a:b], wire[b:]]
-                    steps = fast_steps(chunks, **options)  # type: ignore[arg-type]
+                    steps = both_collectors(chunks, **options)  # type: ignore[arg-type]
                     assert [f for s in steps for f in s[0]] == expected, (a, b)

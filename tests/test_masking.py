@@ -8,9 +8,12 @@ CI: CI builds it, so there a missing accelerator is a failure, not a skip.
 from __future__ import annotations
 
 import array
+import itertools
 import os
+import random
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Callable
 from types import ModuleType
 
@@ -172,7 +175,8 @@ def _masking_state(env_value: str) -> str:
         f"import sys; sys.path[:] = {sys.path!r}; "
         "from websocket_ref import masking; "
         "print(masking.ACCELERATED, masking.apply_mask.__name__, "
-        "masking.apply_mask(b'Hello', bytes.fromhex('37fa213d')).hex())"
+        "masking.apply_mask(b'Hello', bytes.fromhex('37fa213d')).hex(), "
+        "masking.PayloadCollector.__name__)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -187,10 +191,113 @@ def _masking_state(env_value: str) -> str:
 
 
 def test_environment_variable_forces_pure_python() -> None:
-    assert _masking_state("1") == "False apply_mask_python 7f9f4d5158"
+    assert _masking_state("1") == "False apply_mask_python 7f9f4d5158 PayloadCollectorPython"
 
 
 def test_accelerator_loaded_unless_disabled() -> None:
     _c_apply_mask()
-    assert _masking_state("0") == "True apply_mask 7f9f4d5158"
-    assert _masking_state("") == "True apply_mask 7f9f4d5158"
+    assert _masking_state("0") == "True apply_mask 7f9f4d5158 PayloadCollector"
+    assert _masking_state("") == "True apply_mask 7f9f4d5158 PayloadCollector"
+
+
+# PayloadCollector: a large payload put together from its pieces (the frame parser's).
+
+CollectorType = Callable[[int], masking.Collector]
+
+
+@pytest.fixture(params=["python", "c"])
+def collector_type(request: pytest.FixtureRequest) -> CollectorType:
+    if request.param == "python":
+        return masking.PayloadCollectorPython
+    if speedups is None:
+        pytest.skip("C accelerator not built (no compiler?); required on CI")
+    return speedups.PayloadCollector  # type: ignore[no-any-return]
+
+
+def test_c_collector_is_used_when_built() -> None:
+    if speedups is None or os.environ.get(masking.NO_SPEEDUPS_ENV, "") not in ("", "0"):
+        pytest.skip("C accelerator not built, or disabled in this run")
+    assert masking.PayloadCollector is speedups.PayloadCollector
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize(
+    "cuts", [[], [1], [1, 2, 3], [4, 8], [5, 70000], [65536], [3, 65539, 65540], [131071]]
+)
+def test_collector_gives_the_payload(
+    collector_type: CollectorType, masked: bool, cuts: list[int]
+) -> None:
+    payload = random.Random(len(cuts)).randbytes(200_000)
+    mask = MASK if masked else None
+    wire = apply_mask(payload, MASK) if masked else payload
+    collector = collector_type(len(payload))
+    bounds = [0, *cuts, len(payload)]
+    for start, end in itertools.pairwise(bounds):
+        # Pieces come as bytes, bytearray or a memoryview, as the frame parser gives them.
+        piece = wire[start:end]
+        collector.append([piece, bytearray(piece), memoryview(piece)][start % 3], mask)
+        assert collector.size == end
+        for peek in (0, start, max(start - 3, 0), end - 1, end, end + 10):
+            assert collector.peek(peek) == payload[peek:end]
+    assert collector.finish() == payload
+    assert collector.size == 0 and collector.peek(0) == b""
+
+
+def test_collector_is_empty_after_finish(collector_type: CollectorType) -> None:
+    collector = collector_type(10)
+    assert collector.finish() == b""
+    collector.append(b"abc", None)
+    assert collector.finish() == b"abc"
+    collector.append(b"defg", MASK)  # the mask starts over with a new payload
+    assert collector.finish() == apply_mask(b"defg", MASK)
+
+
+def test_collector_takes_non_contiguous_memoryview(collector_type: CollectorType) -> None:
+    data = bytes(range(100))
+    collector = collector_type(50)
+    collector.append(memoryview(data)[::2], None)
+    assert collector.finish() == data[::2]
+
+
+def test_collector_refuses_more_than_expected(collector_type: CollectorType) -> None:
+    collector = collector_type(5)
+    collector.append(b"abc", None)
+    with pytest.raises(ValueError, match="more bytes than the payload's length"):
+        collector.append(b"def", MASK)
+    assert collector.size == 3
+    collector.append(b"de", None)
+    assert collector.finish() == b"abcde"
+
+
+@pytest.mark.parametrize("mask", [b"", b"\x00" * 3, b"\x00" * 5])
+def test_collector_mask_must_have_four_bytes(collector_type: CollectorType, mask: bytes) -> None:
+    with pytest.raises(ValueError, match="4 bytes"):
+        collector_type(10).append(b"data", mask)
+
+
+def test_collector_refuses_negative_numbers(collector_type: CollectorType) -> None:
+    with pytest.raises(ValueError, match="expected must be >= 0"):
+        collector_type(-1)
+    with pytest.raises(ValueError, match="start must be >= 0"):
+        collector_type(1).peek(-1)
+
+
+def test_c_collector_grows_with_what_arrived() -> None:
+    # A peer declares a huge length and sends little: memory follows what arrived, never
+    # the declared length.
+    if speedups is None:
+        pytest.skip("C accelerator not built (no compiler?); required on CI")
+    collector = speedups.PayloadCollector(1 << 40)
+    tracemalloc.start()
+    try:
+        arrived = 0
+        for size in (1, 1000, 65536, 300_000):
+            collector.append(bytes(size), MASK)
+            arrived += size
+            used, _ = tracemalloc.get_traced_memory()
+            assert arrived <= used <= arrived + 4096
+        data = collector.finish()
+        used, _ = tracemalloc.get_traced_memory()
+        assert len(data) == arrived and used <= arrived + 4096
+    finally:
+        tracemalloc.stop()

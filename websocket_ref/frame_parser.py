@@ -15,8 +15,11 @@ speed, not rules:
   to the buffer. Copying every read into the buffer first cost a copy, and a buffer
   allocated and freed at every read.
 * **Large payloads** (:data:`COLLECT_THRESHOLD` bytes or more) never wait in the
-  buffer, which would copy them again at every resize: each piece that arrives is kept
-  as it is, or unmasked once, and the pieces are joined once at the end.
+  buffer, which would copy them again at every resize: each piece that arrives goes to
+  a :data:`~websocket_ref.masking.PayloadCollector`, unmasked once, which puts the
+  payload together (the reference keeps the pieces and joins them at the end; the C
+  version copies them into the payload as they arrive, which frees half as much
+  memory per message).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Final
 
 from .exceptions import InvalidFrame
 from .frames import RSV1, RSV2, RSV3, Frame, FrameHeader, Opcode, parse_header
+from .masking import Collector, PayloadCollector
 from .masking import apply_mask as _apply_mask
 
 # Final names are constants in the mypyc build, read without a lookup in the module's dict.
@@ -56,7 +60,7 @@ class FrameParser:
         "_header",
         "_first_bytes",
         "_mask_bit",
-        "_chunks",
+        "_collector",
         "_collected",
         "_data",
         "_pos",
@@ -69,8 +73,8 @@ class FrameParser:
         self.max_size = max_size
         self._mask_bit = 0x80 if mask_expected else 0
         self._header: FrameHeader | None = None
-        # Unmasked pieces of a large payload, and their total size.
-        self._chunks: list[bytes] = []
+        # The large payload being collected, and its size so far.
+        self._collector: Collector | None = None
         self._collected = 0
         # Bytes given to feed() and not parsed yet, from offset _pos.
         self._data: bytes | None = None
@@ -101,8 +105,8 @@ class FrameParser:
         self._header = header
         if header is None:
             self._data = None
-            if self._chunks:
-                self._chunks = []
+            if self._collector is not None:
+                self._collector = None
                 self._collected = 0
 
     @property
@@ -286,14 +290,11 @@ class FrameParser:
     def _add_chunk(self, piece: bytes | bytearray | memoryview) -> None:
         header = self._header
         assert header is not None
-        mask = header.mask
-        if mask is None:
-            chunk = piece if type(piece) is bytes else bytes(piece)
-        else:
-            shift = self._collected & 3
-            chunk = apply_mask(piece, mask[shift:] + mask[:shift] if shift else mask)
-        self._chunks.append(chunk)
-        self._collected += len(chunk)
+        collector = self._collector
+        if collector is None:
+            collector = self._collector = PayloadCollector(header.length)
+        collector.append(piece, header.mask)
+        self._collected = collector.size
 
     def _parse_payload(self, header: FrameHeader, buf: bytearray) -> Frame | None:
         if self._collected or header.length >= COLLECT_THRESHOLD:
@@ -326,9 +327,10 @@ class FrameParser:
             needed -= take
         if needed:
             return None
-        chunks = self._chunks
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self._chunks = []
+        collector = self._collector
+        assert collector is not None
+        data = collector.finish()
+        self._collector = None
         self._collected = 0
         return self._frame(header, data)
 
@@ -359,19 +361,10 @@ class FrameParser:
         return data
 
     def _peek_collected(self, start: int) -> bytes:
-        if start >= self._collected:
+        collector = self._collector
+        if collector is None or start >= self._collected:
             return b""
-        # Typically ``start`` is where the previous peek stopped: the last chunk or two.
-        pieces: list[bytes] = []
-        offset = self._collected
-        for chunk in reversed(self._chunks):
-            offset -= len(chunk)
-            if offset <= start:
-                pieces.append(chunk[start - offset :] if offset < start else chunk)
-                break
-            pieces.append(chunk)
-        pieces.reverse()
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return collector.peek(start)
 
 
 def _header_size(second: int) -> int:
