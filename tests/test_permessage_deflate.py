@@ -732,14 +732,17 @@ def test_rfc_example_sharing_the_window() -> None:
     assert_failed(server, InvalidFrame, 1002)
 
 
-@pytest.fixture(params=["joined", "apart"])
+@pytest.fixture(params=["joined", "apart", "sliced", "sliced apart"])
 def tail_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ways the receiver appends the RFC 7692 §7.2.2 tail: joined to a small
-    payload (one zlib call), or fed apart (large payloads, not copied)."""
+    payload (one zlib call), or fed apart (large payloads, not copied); and both again
+    with payloads inflated in slices of 3 bytes (as large payloads are)."""
     from websocket_ref.extensions import permessage_deflate
 
-    if request.param == "apart":
+    if request.param.endswith("apart"):
         monkeypatch.setattr(permessage_deflate, "_JOIN_TAIL_LIMIT", -1)
+    if request.param.startswith("sliced"):
+        monkeypatch.setattr(permessage_deflate, "_INFLATE_SLICE", 3)
 
 
 @pytest.mark.usefixtures("tail_path")

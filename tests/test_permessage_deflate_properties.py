@@ -119,6 +119,45 @@ def test_decode_respects_the_budget(messages: list[tuple[bytes, list[int]]], bud
         assert len(message) <= budget
 
 
+@settings(max_examples=min(settings().max_examples, 100))
+@given(
+    messages=st.lists(
+        st.tuples(MESSAGES | st.binary(min_size=1, max_size=100), st.booleans()),
+        min_size=1,
+        max_size=4,
+    ),
+    budget=st.none() | st.integers(0, 2500),
+    slice_size=st.integers(1, 40),
+)
+def test_inflating_in_slices_is_inflating_at_once(
+    messages: list[tuple[bytes, bool]], budget: int | None, slice_size: int
+) -> None:
+    # A large payload is inflated a slice at a time: the same data, or the same error
+    # (the budget's, or invalid data's: a message sent as it is with RSV1 set), as at once.
+    from websocket_ref.extensions import permessage_deflate
+
+    sender = PerMessageDeflate(False, False, 15, 15)
+    at_once = PerMessageDeflate(False, False, 15, 15)
+    sliced = PerMessageDeflate(False, False, 15, 15)
+    for message, compressed in messages:
+        frame = sender.encode(Frame(Opcode.BINARY, message))
+        if not compressed:
+            frame = Frame(Opcode.BINARY, message, True, True)  # not DEFLATE data, most likely
+        outcomes = []
+        for receiver, size in ((at_once, 1 << 30), (sliced, slice_size)):
+            saved = permessage_deflate._INFLATE_SLICE
+            permessage_deflate._INFLATE_SLICE = size
+            try:
+                outcomes.append(receiver.decode(frame, max_size=budget).data)
+            except Exception as exc:  # compared below
+                outcomes.append((type(exc), str(exc)))
+            finally:
+                permessage_deflate._INFLATE_SLICE = saved
+        assert outcomes[0] == outcomes[1]
+        if not isinstance(outcomes[0], bytes):
+            return  # the connection would be failed
+
+
 CLIENT_CONFIGS = [
     ClientPerMessageDeflateFactory(),
     ClientPerMessageDeflateFactory(

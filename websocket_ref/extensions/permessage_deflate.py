@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 import zlib
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
@@ -39,6 +40,7 @@ from ..exceptions import (
 )
 from ..frames import RSV1, Frame, Opcode
 from ..headers import ExtensionName, ExtensionParameter
+from ..masking import PayloadCollector
 from .base import ClientExtensionFactory, Extension, ServerExtensionFactory
 
 __all__ = [
@@ -61,6 +63,9 @@ _CONT = Opcode.CONT
 _Z_SYNC_FLUSH = zlib.Z_SYNC_FLUSH
 # Payloads up to this size are joined with that tail and inflated in one call.
 _JOIN_TAIL_LIMIT = 4096
+# Payloads larger than this are inflated a slice at a time into a PayloadCollector
+# (see _inflate).
+_INFLATE_SLICE = 32768
 # RFC 7692 §7.1.2.1 [R7692-7.1.2.1-3], §7.1.2.2 [R7692-7.1.2.2-4]: a window size is a
 # decimal integer from 8 to 15 without leading zeroes.
 _WINDOW_BITS_RE = re.compile(r"[89]|1[0-5]")
@@ -205,18 +210,48 @@ class PerMessageDeflate(Extension):
         return not rsv & RSV1
 
     def _inflate(self, data: bytes, fin: bool, max_size: int | None) -> bytes:
-        """Inflate one frame's payload within ``max_size`` bytes of output."""
+        """Inflate one frame's payload within ``max_size`` bytes of output.
+
+        A large payload is inflated a slice at a time, as if each slice were a frame of
+        its own (the DEFLATE stream doesn't care where its input is cut), into a
+        :data:`~websocket_ref.masking.PayloadCollector`. Inflating it at once has zlib
+        produce the output in blocks of growing size, then copy them into the result:
+        over twice the output allocated and freed per message, enough for glibc to give
+        the memory back to the OS and fault it in again at every message (see
+        :mod:`websocket_ref.masking`). A slice's output is freed before the next one's.
+        """
+        if len(data) <= _INFLATE_SLICE:
+            return self._inflate_slice(data, fin, max_size, 0)
+        collector = PayloadCollector(sys.maxsize if max_size is None else max_size + 1)
+        with memoryview(data) as view:
+            for start in range(0, len(data), _INFLATE_SLICE):
+                end = start + _INFLATE_SLICE
+                piece: bytes | memoryview = view[start:end]
+                if end >= len(data) and len(piece) <= _JOIN_TAIL_LIMIT:
+                    piece = bytes(piece)  # joined with the empty block's tail
+                output = self._inflate_slice(
+                    piece, fin and end >= len(data), max_size, collector.size
+                )
+                collector.append(output, None)
+        return collector.finish()
+
+    def _inflate_slice(
+        self, data: bytes | memoryview, fin: bool, max_size: int | None, before: int
+    ) -> bytes:
+        """Inflate the next slice of a frame's payload, ``before`` bytes of output after
+        its start, within ``max_size`` bytes of output for the frame."""
         # RFC 6455 §10.4 [R6455-10.4-1]: limit the size of a message after reassembly --
         # here after decompression too. zlib stops producing output at max_length (0 means
         # no limit), so the output stays within the budget plus one byte however much the
         # input would inflate; the byte past the budget tells "too big" from "exactly full".
-        budget = 0 if max_size is None else max_size + 1 if max_size > 0 else 1
+        budget = 0 if max_size is None else max_size + 1 - before if max_size > 0 else 1
         # RFC 7692 §7.2.2 [no keyword]: append 0x00 0x00 0xff 0xff to the payload of the
         # message (step 1 of the decompression algorithm): to a small one at once (copying
         # a few bytes costs less than a second zlib call), fed apart after a large one, so
         # that it isn't copied.
         tail = fin and len(data) > _JOIN_TAIL_LIMIT
         if fin and not tail:
+            assert type(data) is bytes  # _inflate() gives a short last slice as bytes
             data += _EMPTY_BLOCK_TAIL
         decoder = self._decoder
         try:
@@ -271,7 +306,7 @@ class PerMessageDeflate(Extension):
             # (step 2): data that isn't valid DEFLATE fails the connection (a choice:
             # RFC 6455 §10.7 [R6455-10.7-1, R6455-10.7-3], 1002)
             raise InvalidFrame(f"invalid compressed data: {exc}", rule="RFC 7692 §7.2.2") from None
-        if max_size is not None and produced > max_size:
+        if max_size is not None and before + produced > max_size:
             raise PayloadTooBig(
                 None,
                 max_size,
