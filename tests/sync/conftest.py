@@ -25,6 +25,18 @@ def no_thread_left() -> Iterator[None]:
     assert not left, f"threads left running: {left}"
 
 
+@pytest.fixture(autouse=True, params=["recv_reads", "no_recv_reads"])
+def recv_reads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every test runs both ways: the thread in ``recv()`` reading its socket itself
+    where it can (``Connection._read_self()``), and the selector thread alone reading
+    (``WEBSOCKET_REF_NO_RECV_READS=1``, the reference)."""
+    if request.param == "no_recv_reads":
+        monkeypatch.setenv("WEBSOCKET_REF_NO_RECV_READS", "1")
+    else:
+        monkeypatch.delenv("WEBSOCKET_REF_NO_RECV_READS", raising=False)
+    return bool(request.param == "recv_reads")
+
+
 @pytest.fixture(scope="session")
 def certificate_authority() -> trustme.CA:
     return trustme.CA()

@@ -71,7 +71,7 @@ from ..protocol import Event, LoggerLike, Protocol, State
 from .messages import Assembler, Data
 from .scheduler import Timer, scheduler
 from .selector import Reactor, SelectorThread, selector_thread
-from .transport import Transport, wait_for
+from .transport import RECV_BUFSIZE, Transport, wait_for
 from .utils import Deadline, queue_limits
 
 __all__ = ["Connection", "BytesLike"]
@@ -173,6 +173,12 @@ class Connection:
         self._reading = False  # the socket is in the selector for reading
         self._want_write = False  # ...and for writing: queued bytes wait for room
         self._finished = False  # _finish() ran
+        # Held by whoever reads the socket: the selector thread, or the thread waiting in
+        # recv() when it reads itself (_read_self()); the selector thread only tries it.
+        self._read_lock = threading.Lock()
+        self._reads_self = False  # recv() may read itself: see _start()
+        self._self_read_off = False  # recv()'s thread saw EOF or an error: not anymore
+        self._last_batch = 0  # data frames that the last read brought (see _read_self())
         self._close_timer: Timer | None = None  # bounds the wait for the TCP close
         self._starve_timer: Timer | None = None  # bounds the wait before fail_pending()
         self._starve_timed_out = False
@@ -686,6 +692,14 @@ class Connection:
         else:
             reactor = self._reactor = self._selector_thread().attach()
             self.recv_messages.on_wake = self._wake
+            if (
+                reactor.lends_reading
+                and type(self.transport) is Transport
+                and self.socket.gettimeout() is None
+                and os.environ.get("WEBSOCKET_REF_NO_RECV_READS", "") in ("", "0")
+            ):
+                self._reads_self = True
+                self.recv_messages.read_self = self._read_self
             reactor.call_soon(self._step)
         if self.ping_interval is not None:
             self.start_keepalive()
@@ -718,7 +732,8 @@ class Connection:
     def _receive(self, data: bytes) -> None:
         """Feed bytes read from the socket to the core; write and hand over what it made.
 
-        Called by the reader (thread or selector thread) alone.
+        Called by the reader alone: the reader thread, or the selector thread or the
+        thread in ``recv()`` reading itself, whichever holds ``_read_lock``.
         """
         protocol = self.protocol
         with self._receiving:  # inflating here doesn't hold up writers
@@ -742,10 +757,15 @@ class Connection:
 
     def _flush_reader(self) -> None:
         """Write what the reader queued, in the way its thread allows."""
-        if self._reactor is not None:
-            self._flush_nowait()
-        else:
+        reactor = self._reactor
+        if reactor is None:
             self._try_flush()
+        elif reactor.in_thread():
+            self._flush_nowait()
+        elif not self._write_if_ready():
+            # The thread in recv() reading itself (_read_self()) doesn't wait on the
+            # socket either: the selector thread writes the rest once it has room.
+            reactor.call_soon(self._flush_nowait)
 
     def _read_loop(self) -> None:
         """The reader thread: socket → core → assembler, until the connection closes."""
@@ -914,6 +934,9 @@ class Connection:
 
     def _read_ready(self) -> None:
         """Read once from the readable socket and process it, without blocking."""
+        lock = self._read_lock
+        if not lock.acquire(False):
+            return  # the thread in recv() is reading the socket itself (_read_self())
         try:
             try:
                 data = self.transport.recv_ready()
@@ -923,16 +946,113 @@ class Connection:
                 data = b""
             if data is None:
                 return  # nothing yet (e.g. part of a TLS record)
-            if not data:
-                self._end()
-                return
-            self._receive(data)
+            if data:
+                self._receive(data)
         except Exception as exc:  # a bug: log it and close the connection anyway
             self._recv_exc = exc
             self.logger.error("unexpected error in the selector thread", exc_info=True)
+            data = b""
+        finally:
+            lock.release()
+        if not data:
             self._end()
             return
         self._step()
+
+    # Reading in the thread waiting in recv(). When it finds nothing queued, rather
+    # than wait for the selector thread to read the socket and wake it (two thread
+    # hops per message: the socket wakes the selector thread, which wakes this one),
+    # it reads the socket itself, which the poller stops watching for reading
+    # meanwhile (suspend_reading()), and gives it back before recv() returns. Only
+    # plain sockets on the epoll poller (_start()). What the selector thread decides
+    # between two reads (_step(): pausing for max_queue, held-back failures, the
+    # close timer) stays its own: when a read makes one of them relevant, or ends in
+    # EOF or an error, this thread gives the socket back and queues a _step().
+
+    def _read_self(self, timeout: float | None) -> bool:
+        """The assembler's ``read_self``: read the socket in the thread in ``recv()``.
+
+        True after reading (frames may be queued) or when ``timeout`` elapsed; False
+        when the selector thread reads instead (then the caller waits as usual).
+        """
+        lock = self._read_lock
+        # The selector thread holds the lock only while it reads without blocking.
+        if not lock.acquire(True, -1 if timeout is None else timeout):
+            return True  # the caller finds the deadline past
+        reactor = self._reactor
+        assert reactor is not None
+        sock = self.socket
+        suspended = step = False
+        try:
+            protocol = self.protocol
+            if (
+                self._last_batch > 1
+                or self._finished
+                or self._self_read_off
+                or self._close_timer is not None
+                or protocol.pending_failure is not None
+                or protocol.close_expected()
+            ):
+                # The last read brought several data frames: they arrive faster than
+                # they're taken (streaming), and the selector thread reading meanwhile
+                # does better than one thread reading and working in turns. Else, the
+                # selector thread is handling the end of the connection.
+                return False
+            if self.recv_messages._frames:
+                return True  # the selector thread read them meanwhile
+            suspended = reactor.suspend_reading(sock)
+            if not suspended:
+                return False  # not watched for reading (yet, or paused)
+            step = self._read_here(sock, timeout)
+        finally:
+            # Released first: resumed first, the selector thread could find the socket
+            # readable and spin on the lock meanwhile. If the connection ended in
+            # between, _end() took the socket out of the poller: resuming does nothing.
+            lock.release()
+            if suspended:
+                reactor.resume_reading(sock)
+        if step:
+            reactor.call_soon(self._step)
+        return True
+
+    def _read_here(self, sock: socket.socket, timeout: float | None) -> bool:
+        """Read until data frames are queued or ``timeout`` elapses; True if the
+        selector thread must look at the connection (:meth:`_step`). Under ``_read_lock``."""
+        protocol = self.protocol
+        assembler = self.recv_messages
+        frames = assembler._frames
+        deadline = None if timeout is None else Deadline(timeout)
+        try:
+            while True:
+                if deadline is not None and not wait_for(
+                    sock, write=False, timeout=deadline.timeout(raise_if_elapsed=False)
+                ):
+                    return False  # timed out: the caller raises TimeoutError
+                try:
+                    data = sock.recv(RECV_BUFSIZE)
+                except OSError as exc:  # e.g. connection reset
+                    if self._recv_exc is None:  # else a write failed first
+                        self._recv_exc = exc
+                    data = b""
+                if not data:
+                    # EOF (or the error above, after which the socket reads as EOF): the
+                    # selector thread reads it again and ends the connection, as always.
+                    self._self_read_off = True
+                    return True
+                self._receive(data)
+                if protocol.pending_failure is not None or protocol.close_expected():
+                    return True
+                if frames:
+                    # Above max_queue, the selector thread stops reading (_step()).
+                    high = assembler._high
+                    return high is not None and len(frames) >= high
+        except Exception as exc:  # a bug: log it and close the connection anyway
+            self._recv_exc = exc
+            self.logger.error("unexpected error while reading in recv()", exc_info=True)
+            self._self_read_off = True
+            assert self._reactor is not None
+            self._reactor.call_soon(self._end)
+            return False
 
     def _flush_nowait(self) -> None:
         """Write what's queued if the socket takes it at once; else, ask the selector to
@@ -953,7 +1073,16 @@ class Connection:
         self._reading = self._want_write = False
         reactor = self._reactor
         assert reactor is not None
-        reactor.forget(self.socket)  # before the socket is closed
+        lock = self._read_lock
+        if not lock.acquire(False):
+            # The thread in recv() is reading the socket itself (_read_self()): wake
+            # it up (its read returns at once) and let it give the socket back first.
+            self.transport.abort()
+            lock.acquire()
+        try:
+            reactor.forget(self.socket)  # before the socket is closed
+        finally:
+            lock.release()  # _finished is set: nobody reads the socket anymore
         try:
             self._finish()
         finally:
@@ -974,6 +1103,7 @@ class Connection:
             elif opcode is _CLOSE:
                 close_received = True
         if frames:
+            self._last_batch = len(frames)
             self.recv_messages.put(frames)
         if close_received:
             # RFC 6455 §5.5.1 [R6455-5.5.1-5]: no data frame follows a close frame; recv() can

@@ -80,6 +80,12 @@ class Assembler:
         #: queue's mutex, when the queue has room again or the application starves,
         #: after :meth:`pause_if_full` or :meth:`starved_or_wait` said to wait.
         self.on_wake: Callable[[], None] | None = None
+        #: Set by a connection whose application thread may read the socket itself
+        #: while it waits for a frame (see ``Connection._read_self()``): called with
+        #: the seconds left (None: no limit), without the mutex, by the one thread in
+        #: :meth:`get` or :meth:`get_iter`. True: it read (look at the queue again);
+        #: False: wait for the reader as usual.
+        self.read_self: Callable[[float | None], bool] | None = None
 
     # Reader side
 
@@ -214,6 +220,18 @@ class Assembler:
             timeout = None if deadline is None else deadline.timeout(raise_if_elapsed=False)
             if timeout == 0:
                 raise TimeoutError("timed out while waiting for a message")
+            read_self = self.read_self
+            if read_self is not None:
+                # Read the socket in this thread rather than wait for the reader to.
+                self._mutex.release()
+                try:
+                    read = read_self(timeout)
+                finally:
+                    self._mutex.acquire()
+                # It read, or the reader put frames meanwhile (it didn't wake this
+                # thread, which wasn't waiting yet): look again. The deadline too.
+                if read or queue or self._closed:
+                    continue
             self._app_waiting = True
             if self._starved_waiting:
                 self._wake_reader()

@@ -46,7 +46,8 @@ class Poller:
 
     ``watch(sock, events, callback)`` with ``selectors.EVENT_READ``/``EVENT_WRITE``
     (0: stop watching), ``forget(sock)``, and ``ready()``: the ``(callback, events)``
-    pairs of the sockets ready now, waiting until there is one.
+    pairs of the sockets ready now, waiting until there is one. Only the selector thread
+    calls them; ``suspend_reading()``/``resume_reading()`` are for other threads.
     """
 
     def __init__(self) -> None:
@@ -72,6 +73,14 @@ class Poller:
     def watches(self, fd: int) -> bool:
         return any(key.fd == fd for key in self._selector.get_map().values())
 
+    def suspend_reading(self, sock: socket.socket) -> bool:
+        """Lend ``sock``'s reading to another thread (see :class:`EpollPoller`): False,
+        not done here. The reference poller always reads in the selector thread."""
+        return False
+
+    def resume_reading(self, sock: socket.socket) -> None:
+        """Undo :meth:`suspend_reading`."""
+
     def ready(self) -> list[tuple[_Callback | None, int]]:
         return [(key.data, mask) for key, mask in self._selector.select()]
 
@@ -87,12 +96,23 @@ class EpollPoller(Poller):
     ``epoll_wait`` with a dictionary lookup. Events are reported as
     ``selectors.EpollSelector`` reports them: an error or hang-up makes a socket
     both readable and writable, filtered by what it's watched for.
+
+    It also lends a socket's reading to another thread (:meth:`suspend_reading`): the
+    thread waiting in a connection's ``recv()`` reads that socket itself meanwhile, and
+    the selector thread mustn't be woken by the bytes it reads.
     """
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
-        # fd -> (events, callback, socket)
+        # fd -> (events, callback, socket): what the selector thread watches for.
         self._watched: dict[int, tuple[int, _Callback | None, socket.socket]] = {}
+        # fd -> the epoll mask registered (absent: not registered): the watched events,
+        # without reading while another thread reads the socket (fd in _suspended).
+        self._masks: dict[int, int] = {}
+        self._suspended: dict[int, socket.socket] = {}
+        # The selector thread changes what it watches; another thread suspends and
+        # resumes reading: the registered mask is computed from both under this lock.
+        self._lock = threading.Lock()
 
     @staticmethod
     def _epoll_events(events: int) -> int:
@@ -100,31 +120,76 @@ class EpollPoller(Poller):
             select.EPOLLOUT if events & selectors.EVENT_WRITE else 0
         )
 
+    def _register(self, fd: int) -> None:
+        """Bring epoll in line with ``_watched`` and ``_suspended``. Under ``_lock``."""
+        watched = self._watched.get(fd)
+        mask = 0 if watched is None else self._epoll_events(watched[0])
+        if fd in self._suspended:
+            mask &= ~select.EPOLLIN
+        registered = self._masks.get(fd)
+        if registered == mask or (registered is None and not mask):
+            return
+        if registered is None:
+            self._epoll.register(fd, mask)
+            self._masks[fd] = mask
+        elif not mask:
+            del self._masks[fd]
+            with contextlib.suppress(OSError):  # a closed descriptor left epoll itself
+                self._epoll.unregister(fd)
+        else:
+            self._epoll.modify(fd, mask)
+            self._masks[fd] = mask
+
     def watch(self, sock: socket.socket, events: int, callback: _Callback | None) -> None:
         fd = sock.fileno()
-        watched = self._watched.get(fd)
-        if watched is None:
+        with self._lock:
+            watched = self._watched.get(fd)
+            if watched is not None and watched[0] == events:
+                return
             if events:
-                self._epoll.register(fd, self._epoll_events(events))
                 self._watched[fd] = (events, callback, sock)
-            return
-        if not events:
-            self._epoll.unregister(fd)
-            del self._watched[fd]
-        elif watched[0] != events:
-            self._epoll.modify(fd, self._epoll_events(events))
-            self._watched[fd] = (events, callback, sock)
+            elif watched is None:
+                return
+            else:
+                del self._watched[fd]
+                self._suspended.pop(fd, None)
+            self._register(fd)
 
     def forget(self, sock: socket.socket) -> None:
         fd = sock.fileno()
-        if fd < 0:  # closed already: find it by identity, as selectors does
-            fd = next((k for k, v in self._watched.items() if v[2] is sock), -1)
-        if self._watched.pop(fd, None) is not None:
-            with contextlib.suppress(OSError):  # a closed descriptor left epoll itself
-                self._epoll.unregister(fd)
+        with self._lock:
+            if fd < 0:  # closed already: find it by identity, as selectors does
+                fd = next((k for k, v in self._watched.items() if v[2] is sock), -1)
+            self._suspended.pop(fd, None)
+            if self._watched.pop(fd, None) is not None:
+                self._register(fd)
 
     def watches(self, fd: int) -> bool:
         return fd in self._watched
+
+    def suspend_reading(self, sock: socket.socket) -> bool:
+        """Stop reporting ``sock`` readable: another thread reads it until
+        :meth:`resume_reading`. False (nothing changed) unless it's watched for reading.
+
+        What the selector thread asks meanwhile (:meth:`watch`) is kept, and applied
+        without reading until reading resumes; :meth:`forget` ends the suspension.
+        """
+        fd = sock.fileno()
+        with self._lock:
+            watched = self._watched.get(fd)
+            if watched is None or not watched[0] & selectors.EVENT_READ or fd in self._suspended:
+                return False
+            self._suspended[fd] = sock
+            self._register(fd)
+            return True
+
+    def resume_reading(self, sock: socket.socket) -> None:
+        """Report ``sock`` readable again, if it's still watched for reading."""
+        fd = sock.fileno()
+        with self._lock:
+            if self._suspended.get(fd) is sock:
+                del self._suspended[fd]
+                self._register(fd)
 
     def ready(self) -> list[tuple[_Callback | None, int]]:
         watched = self._watched
@@ -198,6 +263,23 @@ class Reactor:
     def in_thread(self) -> bool:
         """Whether the caller is the selector thread."""
         return threading.current_thread() is self.thread
+
+    def suspend_reading(self, sock: socket.socket) -> bool:
+        """Stop reading ``sock`` in this thread while the caller reads it; False if
+        that can't be done now (not watched for reading yet, or not by this poller).
+
+        The caller reads only what it got the socket for, then :meth:`resume_reading`.
+        """
+        return self._poller.suspend_reading(sock)
+
+    def resume_reading(self, sock: socket.socket) -> None:
+        """Give ``sock``'s reading back to this thread."""
+        self._poller.resume_reading(sock)
+
+    @property
+    def lends_reading(self) -> bool:
+        """Whether :meth:`suspend_reading` can succeed: the epoll poller."""
+        return isinstance(self._poller, EpollPoller)
 
     # Selector thread only
 
