@@ -11,6 +11,7 @@ check that the thread did read itself, so that they test what they claim.
 from __future__ import annotations
 
 import select
+import selectors
 import socket
 import struct
 import threading
@@ -444,3 +445,54 @@ def test_streaming_is_left_to_the_selector_thread(recv_reads: bool, self_reads: 
         assert (len(self_reads) > reads) is recv_reads
     finally:
         peer.close()
+
+
+def test_poller_suspends_and_resumes_reading(recv_reads: bool) -> None:
+    """EpollPoller: what the selector thread watches for, without reading while a
+    socket is lent; events only for what's registered."""
+    poller = EpollPoller()
+    ours, theirs = socket.socketpair()
+    lock = threading.Lock()
+    try:
+        theirs.sendall(b"readable")
+
+        def ready() -> list[int]:
+            # Readable (and writable) now: epoll_wait returns at once when registered.
+            poller.watch(theirs, selectors.EVENT_WRITE, None)  # always ready: never blocks
+            return [mask for callback, mask in poller.ready() if callback is not None]
+
+        assert not poller.suspend_reading(ours)  # not watched yet: nothing to lend
+        poller.watch(ours, selectors.EVENT_READ, lambda mask: None)
+        assert ready() == [selectors.EVENT_READ]
+        assert poller.suspend_reading(ours)
+        assert poller._masks.get(ours.fileno()) is None  # out of epoll
+        poller.watch(ours, selectors.EVENT_READ | selectors.EVENT_WRITE, lambda mask: None)
+        assert poller._masks[ours.fileno()] == select.EPOLLOUT
+        poller.resume_reading(ours)
+        assert poller._masks[ours.fileno()] == select.EPOLLIN | select.EPOLLOUT
+        poller.watch(ours, selectors.EVENT_READ, lambda mask: None)
+        # The selector thread suspends only while another thread holds the lock.
+        poller.suspend_while(ours, lock)
+        assert ours.fileno() not in poller._suspended
+        with lock:
+            poller.suspend_while(ours, lock)
+            assert ours.fileno() in poller._suspended
+            assert poller.suspend_reading(ours)  # the lock's holder takes it over
+        poller.resume_reading(ours)
+        assert ready() == [selectors.EVENT_READ]
+        # Pausing (watch 0) while lent ends the suspension; resuming is then a no-op.
+        assert poller.suspend_reading(ours)
+        poller.watch(ours, 0, None)
+        assert not poller._suspended and not poller.watches(ours.fileno())
+        poller.resume_reading(ours)
+        assert ours.fileno() not in poller._masks
+        assert ready() == []
+        # forget() too.
+        poller.watch(ours, selectors.EVENT_READ, lambda mask: None)
+        assert poller.suspend_reading(ours)
+        poller.forget(ours)
+        assert not poller._suspended and ours.fileno() not in poller._masks
+    finally:
+        poller.close()
+        ours.close()
+        theirs.close()

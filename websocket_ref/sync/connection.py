@@ -14,7 +14,10 @@ Threads and locks:
   once, stops reading (the socket leaves the selector) while ``max_queue`` frames wait
   unread, and bounds the waits of closing with timers. A connection on a user's
   :class:`ssl.SSLSocket` has a **reader thread** of its own instead, which does the
-  same blocking. Below, "the reader thread" is either.
+  same blocking. Below, "the reader thread" is either. On a plain socket and the epoll
+  poller, a thread waiting in ``recv()`` with nothing queued reads the socket itself
+  meanwhile, the selector thread leaving it alone (``_read_self()``);
+  ``_read_lock`` makes sure one thread reads at a time.
 * The core's two directions are driven apart (see "Threads" in
   :class:`~websocket_ref.protocol.Protocol`): ``_receiving`` serializes its receiving
   side (the reader thread, and whoever fails the connection), ``_sending`` its sending
@@ -936,7 +939,11 @@ class Connection:
         """Read once from the readable socket and process it, without blocking."""
         lock = self._read_lock
         if not lock.acquire(False):
-            return  # the thread in recv() is reading the socket itself (_read_self())
+            # The thread in recv() is reading the socket itself (_read_self()), or
+            # about to: out of the poller until it's done, else this thread spins.
+            assert self._reactor is not None
+            self._reactor.suspend_while(self.socket, lock)
+            return
         try:
             try:
                 data = self.transport.recv_ready()
@@ -982,7 +989,7 @@ class Connection:
         reactor = self._reactor
         assert reactor is not None
         sock = self.socket
-        suspended = step = False
+        step = False
         try:
             protocol = self.protocol
             if (
@@ -1000,17 +1007,17 @@ class Connection:
                 return False
             if self.recv_messages._frames:
                 return True  # the selector thread read them meanwhile
-            suspended = reactor.suspend_reading(sock)
-            if not suspended:
+            if not reactor.suspend_reading(sock):
                 return False  # not watched for reading (yet, or paused)
             step = self._read_here(sock, timeout)
         finally:
-            # Released first: resumed first, the selector thread could find the socket
-            # readable and spin on the lock meanwhile. If the connection ended in
-            # between, _end() took the socket out of the poller: resuming does nothing.
+            # Always (the selector thread may have suspended reading for this thread:
+            # suspend_while()), and after releasing: resumed first, the selector thread
+            # could find the socket readable and the lock taken. If the connection
+            # ended in between, _end() took the socket out of the poller: resuming
+            # does nothing.
             lock.release()
-            if suspended:
-                reactor.resume_reading(sock)
+            reactor.resume_reading(sock)
         if step:
             reactor.call_soon(self._step)
         return True

@@ -81,6 +81,9 @@ class Poller:
     def resume_reading(self, sock: socket.socket) -> None:
         """Undo :meth:`suspend_reading`."""
 
+    def suspend_while(self, sock: socket.socket, lock: threading.Lock) -> None:
+        """See :meth:`EpollPoller.suspend_while`."""
+
     def ready(self) -> list[tuple[_Callback | None, int]]:
         return [(key.data, mask) for key, mask in self._selector.select()]
 
@@ -177,11 +180,30 @@ class EpollPoller(Poller):
         fd = sock.fileno()
         with self._lock:
             watched = self._watched.get(fd)
-            if watched is None or not watched[0] & selectors.EVENT_READ or fd in self._suspended:
+            if watched is None or not watched[0] & selectors.EVENT_READ:
                 return False
-            self._suspended[fd] = sock
-            self._register(fd)
+            if fd not in self._suspended:  # else suspend_while() did, for this caller
+                self._suspended[fd] = sock
+                self._register(fd)
             return True
+
+    def suspend_while(self, sock: socket.socket, lock: threading.Lock) -> None:
+        """For the selector thread, which found ``sock`` readable but another thread
+        holding ``lock`` to read it: suspend reading now, if that thread still holds
+        it. That thread calls :meth:`resume_reading` after releasing the lock, in any
+        case; until then, an event that it's about to read would wake this thread
+        again and again."""
+        fd = sock.fileno()
+        with self._lock:
+            watched = self._watched.get(fd)
+            if (
+                lock.locked()
+                and watched is not None
+                and watched[0] & selectors.EVENT_READ
+                and fd not in self._suspended
+            ):
+                self._suspended[fd] = sock
+                self._register(fd)
 
     def resume_reading(self, sock: socket.socket) -> None:
         """Report ``sock`` readable again, if it's still watched for reading."""
@@ -275,6 +297,11 @@ class Reactor:
     def resume_reading(self, sock: socket.socket) -> None:
         """Give ``sock``'s reading back to this thread."""
         self._poller.resume_reading(sock)
+
+    def suspend_while(self, sock: socket.socket, lock: threading.Lock) -> None:
+        """Selector thread: stop reading ``sock`` if another thread holds ``lock``
+        to read it (it calls :meth:`resume_reading` once done)."""
+        self._poller.suspend_while(sock, lock)
 
     @property
     def lends_reading(self) -> bool:
