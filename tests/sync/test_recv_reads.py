@@ -496,3 +496,43 @@ def test_poller_suspends_and_resumes_reading(recv_reads: bool) -> None:
         poller.close()
         ours.close()
         theirs.close()
+
+
+class RecordingSocket(socket.socket):
+    """Records whether it was closed while a thread was inside ``recv()``; lingers
+    a little after each ``recv()`` to make that visible if it happens."""
+
+    inside = 0
+    closed_while_reading = False
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self.inside += 1
+        try:
+            return super().recv(bufsize, flags)
+        finally:
+            threading.Event().wait(0.2)  # widens the window; no bound on anything
+            self.inside -= 1
+
+    def close(self) -> None:
+        if self.inside:
+            self.closed_while_reading = True
+        super().close()
+
+
+def test_socket_closed_only_after_the_reading_thread_gave_it_back(
+    recv_reads: bool, self_reads: list[int]
+) -> None:
+    """_end() while a thread reads in recv(): the socket is woken up (shut down) and
+    closed only once that thread is out of its read."""
+    pair, theirs = socket.socketpair()
+    ours = RecordingSocket(pair.family, pair.type, fileno=pair.detach())
+    peer = Peer.__new__(Peer)
+    peer.ours, peer.theirs = ours, theirs
+    peer.connection = Connection(ours, Protocol(Side.CLIENT), ping_interval=None)
+    try:
+        exc = ended(peer, peer.connection._close_timed_out, recv_reads, self_reads)
+        assert isinstance(exc, ConnectionClosedError)
+        assert isinstance(exc.__cause__, TimeoutError)
+        assert not ours.closed_while_reading
+    finally:
+        peer.close()
