@@ -447,6 +447,39 @@ def test_streaming_is_left_to_the_selector_thread(recv_reads: bool, self_reads: 
         peer.close()
 
 
+def test_large_messages_are_left_to_the_selector_thread(
+    recv_reads: bool, self_reads: list[int]
+) -> None:
+    """After a read that brought a large data frame, the next recv() that finds nothing
+    queued waits for the selector thread (which reads the next message while the
+    application works on this one); after a read of a small one, recv() reads itself."""
+    peer = Peer()
+    try:
+        ws = peer.connection
+        assert wait_until(lambda: ws._reactor is not None and ws._reactor.watches(ws.socket))
+        large = bytes(range(256)) * 256  # 64 KiB
+        peer.send(Opcode.BINARY, large)
+        assert ws.recv(timeout=TIMEOUT) == large
+        assert ws._last_large
+        reads = len(self_reads)
+        thread, outcome = in_thread(ws.recv)
+        assert wait_until(lambda: ws.recv_messages._app_waiting)
+        peer.send(Opcode.TEXT, b"small")
+        thread.join(TIMEOUT)
+        assert outcome == ["small"]
+        assert len(self_reads) == reads  # the selector thread read it
+        assert not ws._last_large
+        thread, outcome = in_thread(ws.recv)
+        if recv_reads:
+            assert wait_until(in_self_read(ws, self_reads, reads))
+        peer.send(Opcode.TEXT, b"again")
+        thread.join(TIMEOUT)
+        assert outcome == ["again"]
+        assert (len(self_reads) > reads) is recv_reads
+    finally:
+        peer.close()
+
+
 def test_poller_suspends_and_resumes_reading(recv_reads: bool) -> None:
     """EpollPoller: what the selector thread watches for, without reading while a
     socket is lent; events only for what's registered."""

@@ -95,6 +95,13 @@ _BINARY, _PONG, _CLOSE = Opcode.BINARY, Opcode.PONG, Opcode.CLOSE
 # frame, maybe a small message), and only when the socket can take them at once.
 _TIMER_WRITE_LIMIT = 4096
 
+# After a read that brought a data frame this large, the next recv() that finds nothing
+# queued leaves reading to the selector thread (see _read_self()), which reads the next
+# large message while the application works on this one. Reading in recv() saves a
+# thread hand-off per message (~12 µs): less than that overlap is worth on large
+# messages (bench/README.md, "Taken (recvself)").
+_SELF_READ_MAX_FRAME = 65536
+
 
 class Connection:
     """The parts shared by :class:`~.client.ClientConnection` and
@@ -182,6 +189,7 @@ class Connection:
         self._reads_self = False  # recv() may read itself: see _start()
         self._self_read_off = False  # recv()'s thread saw EOF or an error: not anymore
         self._last_batch = 0  # data frames that the last read brought (see _read_self())
+        self._last_large = False  # ...and whether the last of them was large
         self._close_timer: Timer | None = None  # bounds the wait for the TCP close
         self._starve_timer: Timer | None = None  # bounds the wait before fail_pending()
         self._starve_timed_out = False
@@ -994,6 +1002,7 @@ class Connection:
             protocol = self.protocol
             if (
                 self._last_batch > 1
+                or self._last_large
                 or self._finished
                 or self._self_read_off
                 or self._close_timer is not None
@@ -1002,8 +1011,9 @@ class Connection:
             ):
                 # The last read brought several data frames: they arrive faster than
                 # they're taken (streaming), and the selector thread reading meanwhile
-                # does better than one thread reading and working in turns. Else, the
-                # selector thread is handling the end of the connection.
+                # does better than one thread reading and working in turns; so with a
+                # large frame (_SELF_READ_MAX_FRAME). Else, the selector thread is
+                # handling the end of the connection.
                 return False
             if self.recv_messages._frames:
                 return True  # the selector thread read them meanwhile
@@ -1111,6 +1121,7 @@ class Connection:
                 close_received = True
         if frames:
             self._last_batch = len(frames)
+            self._last_large = len(frames[-1].data) >= _SELF_READ_MAX_FRAME
             self.recv_messages.put(frames)
         if close_received:
             # RFC 6455 §5.5.1 [R6455-5.5.1-5]: no data frame follows a close frame; recv() can
